@@ -1,0 +1,130 @@
+"""The command line: parses arguments, calls the core, turns errors into exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import click
+
+from feeds import __version__
+from feeds import build as core
+from feeds.config import Config, load_config
+from feeds.errors import ExitCode, FeedsError
+
+log = logging.getLogger("feeds")
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file [default: config/feeds.yaml when present].",
+)
+_seeds_option = click.option(
+    "--seeds",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Seeds folder (overrides the config).",
+)
+_output_option = click.option(
+    "--output",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder (overrides the config).",
+)
+_quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Print problems only, no summary line."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feeds")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail to stderr.")
+def cli(verbose: bool) -> None:
+    """Turn a folder of articles into Atom, RSS and JSON feeds.
+
+    \b
+    Exit codes:
+      0  all good
+      1  some articles were rejected (the feeds were written from the good ones)
+      2  a config or usage error, or nothing could be written
+    """
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@cli.command()
+@_config_option
+@_seeds_option
+@_output_option
+@_quiet_option
+def build(config_path: Path | None, seeds: Path | None, output: Path | None, quiet: bool) -> int:
+    """Build every feed once from the seeds folder into the output folder."""
+    config = load_config(config_path, seeds=seeds, output=output)
+    progress = _progress_bar if sys.stderr.isatty() else None
+    report = core.build(config, progress=progress)
+    _report_problems(report.rejected)
+    for duplicate in report.duplicates:
+        log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
+    if not quiet:
+        click.echo(report.summary())
+    return report.exit_code
+
+
+@cli.command()
+@_config_option
+@_seeds_option
+@_quiet_option
+def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
+    """Read and validate every article and report problems; write nothing."""
+    config = load_config(config_path, seeds=seeds)
+    found = core.scan(config, _progress_bar if sys.stderr.isatty() else None)
+    _report_problems(found.rejected)
+    for duplicate in found.duplicates:
+        for dropped in duplicate.dropped:
+            click.echo(
+                f"{dropped}: duplicate of {duplicate.kept} (same link {duplicate.link});"
+                f" {duplicate.kept} is published",
+                err=True,
+            )
+    if not quiet:
+        click.echo(
+            f"{found.files} files: {len(found.articles)} articles, "
+            f"{len(found.rejected)} rejected, "
+            f"{sum(len(d.dropped) for d in found.duplicates)} duplicates"
+        )
+    return ExitCode.REJECTED if found.rejected else ExitCode.OK
+
+
+def _report_problems(problems: Sequence[FeedsError]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+def _progress_bar(paths: Sequence[Path]) -> Iterator[Path]:
+    with click.progressbar(paths, label="Reading articles", file=sys.stderr) as bar:
+        yield from bar
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI and returns its exit code; ``feeds`` and ``python -m feeds`` call this."""
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="feeds",
+                          standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        return ExitCode.FAILURE
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return ExitCode.FAILURE
+    except FeedsError as error:
+        for line in str(error).splitlines():
+            click.echo(f"feeds: error: {line}", err=True)
+        return error.exit_code
+    return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+__all__ = ["Config", "cli", "main"]

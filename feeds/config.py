@@ -1,0 +1,174 @@
+"""Configuration: read once, validated, frozen.
+
+Relative paths in a config file are relative to the file's own folder, so the
+same file works from any working directory (cron, systemd, a shell).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from feeds.errors import ConfigError, kind_of
+from feeds.urls import check_http_url
+from feeds.yamlload import describe_yaml_error, load_yaml
+
+#: Read when present and no ``--config`` is given.
+DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AuthorConfig(_Section):
+    name: str = Field(default="feeds", min_length=1)
+    email: str | None = None
+    uri: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _uri_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value)
+
+
+LaxPath = Annotated[Path, Field(strict=False)]
+
+
+class Config(_Section):
+    title: str = Field(default="Feeds", min_length=1)
+    description: str = Field(default="Articles from the seeds folder", min_length=1)
+    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    author: AuthorConfig = AuthorConfig()
+    #: Where the output folder is served; every feed's self link starts here.
+    base_url: str = "http://127.0.0.1:8080/"
+    #: The human-facing site the feeds belong to; defaults to ``base_url``.
+    home_url: str | None = None
+    seeds: LaxPath = Path("seeds")
+    output: LaxPath = Path("output")
+    patterns: tuple[str, ...] = Field(default=("*.txt", "*.md"), min_length=1)
+    timezone: str = "UTC"
+    max_items: int = Field(default=50, ge=1, le=100_000)
+    published_only: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        url = check_http_url(value)
+        return url if url.endswith("/") else url + "/"
+
+    @field_validator("home_url")
+    @classmethod
+    def _home_url_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else check_http_url(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known IANA time zone such as UTC or Europe/Berlin") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def site_url(self) -> str:
+        return self.home_url or self.base_url
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    seeds: Path | None = None,
+    output: Path | None = None,
+) -> Config:
+    """The config from ``path`` (or the default file when present), with flags applied.
+
+    Flags win over the file. Raises ``ConfigError`` with a message that names
+    the file, the key and what was expected.
+    """
+    if path is None and DEFAULT_CONFIG_PATH.is_file():
+        path = DEFAULT_CONFIG_PATH
+    raw: Mapping[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        raw = _read_mapping(path)
+        base_dir = path.parent
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        where = str(path) if path is not None else "config"
+        raise ConfigError(_describe_validation_error(where, error)) from None
+    updates: dict[str, Any] = {
+        "seeds": seeds if seeds is not None else base_dir / config.seeds,
+        "output": output if output is not None else base_dir / config.output,
+    }
+    return config.model_copy(update=updates)
+
+
+def _read_mapping(path: Path) -> Mapping[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    try:
+        data = load_yaml(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: {describe_yaml_error(error)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {kind_of(data)}")
+    return data
+
+
+def _describe_validation_error(where: str, error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            key = str(problem["loc"][-1])
+            hint = _suggest(key, _fields_at(problem["loc"][:-1]))
+            lines.append(f"{where}: unknown key '{location}'{hint}")
+        else:
+            message = problem["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {location}: {message} (got {_shown(problem['input'])})")
+    return "\n".join(lines)
+
+
+def _fields_at(location: tuple[int | str, ...]) -> list[str]:
+    model: type[BaseModel] = Config
+    for part in location:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def _suggest(key: str, candidates: list[str]) -> str:
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    matches = difflib.get_close_matches(key.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[matches[0]]}'?)" if matches else ""
+
+
+def _shown(value: object) -> str:
+    """Short scalars are quoted back (a config holds no secrets); the rest is named."""
+    if isinstance(value, str | int | float) and len(repr(value)) <= 60:
+        return repr(value)
+    return kind_of(value)

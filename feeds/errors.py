@@ -1,0 +1,65 @@
+"""The one error model of the project.
+
+Every problem a user can cause (bad config, bad article, unwritable output) is a
+`FeedsError`. The CLI turns these into a message and an exit code in one place;
+anything else reaching the top is a bug and may show a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import PurePath
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    #: Some inputs were rejected; the feeds were still written from the good ones.
+    REJECTED = 1
+    #: A config or usage error, or nothing could be written.
+    FAILURE = 2
+
+
+class FeedsError(Exception):
+    """Base of every error this project reports to a user."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+
+class ConfigError(FeedsError):
+    """The configuration (file or flags) is unusable."""
+
+
+class ArticleError(FeedsError):
+    """One seed file cannot become an article. Never fatal to a build."""
+
+    exit_code = ExitCode.REJECTED
+
+    def __init__(self, path: PurePath | str, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class OutputError(FeedsError):
+    """The output folder could not be written; the last good files stay."""
+
+
+def kind_of(value: object) -> str:
+    """Names a YAML value's type for an error message without echoing the value.
+
+    Seed files carry secrets (``secured``); a message that quoted arbitrary
+    values could leak one into a log.
+    """
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

@@ -1,0 +1,64 @@
+"""The values that flow between stages: immutable, hashable, comparable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    domain: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return f"https://{self.domain}/" if self.domain else None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedArticle:
+    title: str
+    link: str
+    published: datetime | None = None
+    provider: Provider | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One seed file, validated. Holds only what may be published.
+
+    ``source`` is the seed's path as the user named it: for messages and for
+    breaking ties between duplicates, never for output.
+    """
+
+    id: str
+    title: str
+    link: str
+    original_link: str | None
+    published: datetime
+    updated: datetime
+    summary_html: str
+    category: str | None
+    topics: tuple[str, ...]
+    provider: Provider | None
+    images: tuple[Image, ...]
+    related: tuple[RelatedArticle, ...]
+    quality: float | None
+    heat: float | None
+    is_published: bool
+    source: str
+
+    @property
+    def via_link(self) -> str | None:
+        """The original's link, when it is somewhere other than the article itself."""
+        if self.original_link and self.original_link != self.link:
+            return self.original_link
+        return None

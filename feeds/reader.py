@@ -1,0 +1,343 @@
+"""Reading the seeds folder: files in, `Article` values or `ArticleError`s out."""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import os
+import stat
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from feeds.dates import parse_datetime
+from feeds.errors import ArticleError, kind_of
+from feeds.model import Article, Image, Provider, RelatedArticle
+from feeds.text import clean_line, sanitize_excerpt
+from feeds.urls import check_http_url, entry_id
+from feeds.yamlload import Loader, describe_yaml_error
+
+#: Names that editors and tools leave behind; never articles, never errors.
+LITTER_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.tmp", "*.part")
+
+_FRONT_MATTER = YAMLHandler()
+
+
+def is_litter(name: str) -> bool:
+    return name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in LITTER_PATTERNS)
+
+
+def is_candidate(name: str, patterns: Sequence[str]) -> bool:
+    """Whether a file name could be an article (before looking inside)."""
+    return not is_litter(name) and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
+    """Every article file under ``seeds``, sorted, following symlinks but not loops."""
+    found: list[Path] = []
+    visited: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(seeds, followlinks=True):
+        try:
+            info = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in visited:  # a symlink loop or a second way in
+            dirnames[:] = []
+            continue
+        visited.add((info.st_dev, info.st_ino))
+        dirnames[:] = sorted(name for name in dirnames if not is_litter(name))
+        for name in filenames:
+            if not is_candidate(name, patterns):
+                continue
+            path = Path(dirpath, name)
+            if _is_regular_file(path):
+                found.append(path)
+    found.sort()
+    return found
+
+
+def _is_regular_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError as error:
+        # A dangling link is a mistake worth reporting (read_article will);
+        # a symlink loop is not an article at all.
+        return error.errno == errno.ENOENT and path.is_symlink()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    articles: tuple[Article, ...]
+    errors: tuple[ArticleError, ...]
+
+
+def read_all(
+    paths: Sequence[Path],
+    tz: tzinfo,
+    progress: Callable[[Sequence[Path]], Iterable[Path]] | None = None,
+) -> ReadResult:
+    articles: list[Article] = []
+    errors: list[ArticleError] = []
+    for path in paths if progress is None else progress(paths):
+        try:
+            articles.append(read_article(path, tz))
+        except ArticleError as error:
+            errors.append(error)
+    return ReadResult(tuple(articles), tuple(errors))
+
+
+def read_article(path: Path, tz: tzinfo) -> Article:
+    """Reads and validates one seed file. Raises ``ArticleError(path, reason)``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        reason = "broken symbolic link" if path.is_symlink() else error.strerror
+        raise ArticleError(path, f"cannot read file: {reason}") from None
+    return parse_article(raw, path, tz)
+
+
+def parse_article(raw: bytes, path: Path | str, tz: tzinfo) -> Article:
+    """Turns a seed file's bytes into an Article. Raises ``ArticleError``."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleError(
+            path, f"not UTF-8 text (undecodable byte at offset {error.start})"
+        ) from None
+    data = _front_matter(text, path)
+    try:
+        return _FieldReader(data, tz).article(str(path))
+    except _FieldError as error:
+        raise ArticleError(path, str(error)) from None
+
+
+def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
+    if not _FRONT_MATTER.detect(text):
+        raise ArticleError(path, "no front matter: the file must begin with a '---' line")
+    try:
+        _, front, _body = _FRONT_MATTER.FM_BOUNDARY.split(text, 2)  # type: ignore[union-attr]
+    except ValueError:
+        raise ArticleError(path, "front matter is not closed by a '---' line") from None
+    try:
+        data = yaml.load(front, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    except yaml.YAMLError as error:
+        raise ArticleError(path, describe_yaml_error(error)) from None
+    except RecursionError:
+        raise ArticleError(path, "invalid YAML: nested too deeply") from None
+    if data is None:
+        raise ArticleError(path, "front matter is empty")
+    if not isinstance(data, dict):
+        raise ArticleError(path, f"front matter must be a mapping of fields, got {kind_of(data)}")
+    return data
+
+
+class _FieldError(ValueError):
+    """A field's reason for rejecting the article; becomes an ArticleError."""
+
+
+@dataclass
+class _FieldReader:
+    """Pulls the known fields out of one front-matter mapping.
+
+    Only known fields are read, so ``secured`` and unknown fields cannot
+    reach an Article, a feed or a message; messages name a field and the
+    kind of value found, never the value.
+    """
+
+    data: Mapping[str, Any]
+    tz: tzinfo
+    _prefix: str = field(default="")
+
+    def article(self, source: str) -> Article:
+        title = self.required_text("title")
+        link, original = self.links()
+        published = self.required_date("publishedDateTime")
+        updated = self.optional_date("updatedDateTime") or published
+        published_flag = self.optional_bool("published")
+        return Article(
+            id=entry_id(link),
+            title=title,
+            link=link,
+            original_link=original,
+            published=published,
+            updated=max(updated, published),
+            summary_html=sanitize_excerpt(self.optional_text("excerpt") or ""),
+            category=self.optional_text("category"),
+            topics=self.topics(),
+            provider=self.provider("provider"),
+            images=self.images(),
+            related=self.related(),
+            quality=self.optional_number("quality"),
+            heat=self.optional_number("heat"),
+            is_published=True if published_flag is None else published_flag,
+            source=source,
+        )
+
+    # --- scalars -------------------------------------------------------
+
+    def name(self, key: str) -> str:
+        return f"{self._prefix}{key}"
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
+        # Whitespace is collapsed even in the excerpt: it is HTML, where runs of
+        # spaces mean one space anyway, and sanitisers turn them into &nbsp;.
+        return clean_line(str(value)) or None
+
+    def required_text(self, key: str) -> str:
+        text = self.optional_text(key)
+        if text is None:
+            raise _FieldError(f"missing {self.name(key)}")
+        return text
+
+    def optional_url(self, key: str) -> str | None:
+        text = self.optional_text(key)
+        if text is None:
+            return None
+        try:
+            return check_http_url(text)
+        except ValueError as error:
+            raise _FieldError(f"{self.name(key)} {error}") from None
+
+    def links(self) -> tuple[str, str | None]:
+        web = self.optional_url("webUrl")
+        original = self.optional_url("originalUrl")
+        link = web or original
+        if link is None:
+            raise _FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
+        return link, original
+
+    def optional_date(self, key: str) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_datetime(value, self.tz)
+        except ValueError as error:
+            raise _FieldError(f"{self.name(key)}: {error}") from None
+
+    def required_date(self, key: str) -> datetime:
+        parsed = self.optional_date(key)
+        if parsed is None:
+            raise _FieldError(f"missing {self.name(key)}")
+        return parsed
+
+    def optional_number(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _FieldError(f"{self.name(key)}: expected a number, got {kind_of(value)}")
+        return float(value)
+
+    def optional_size(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _FieldError(f"{self.name(key)}: expected a whole number of pixels")
+        return value
+
+    def optional_bool(self, key: str) -> bool | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        raise _FieldError(f"{self.name(key)}: expected true or false, got {kind_of(value)}")
+
+    # --- structures ----------------------------------------------------
+
+    def topics(self) -> tuple[str, ...]:
+        value = self.data.get("topics")
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value  # `topics: AI` means one topic
+        if not isinstance(items, list):
+            raise _FieldError(f"topics: expected a list of topics, got {kind_of(value)}")
+        topics: dict[str, None] = {}  # ordered and without repeats
+        for index, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise _FieldError(f"topics[{index}]: expected text, got {kind_of(item)}")
+            topic = clean_line(str(item))
+            if topic:
+                topics[topic] = None
+        return tuple(topics)
+
+    def provider(self, key: str) -> Provider | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            name = clean_line(value)
+            return Provider(name=name) if name else None
+        if not isinstance(value, dict):
+            raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
+        nested = self.nested(value, f"{key}.")
+        domain = nested.optional_text("domain")
+        if domain is not None:
+            domain = domain.lower()
+            try:
+                check_http_url(f"https://{domain}/")
+            except ValueError:
+                raise _FieldError(f"{self.name(key)}.domain: not a domain name") from None
+        name = nested.optional_text("name") or domain
+        return Provider(name=name, domain=domain) if name else None
+
+    def images(self) -> tuple[Image, ...]:
+        return tuple(
+            Image(
+                url=self._required_url(item, "url"),
+                width=item.optional_size("width"),
+                height=item.optional_size("height"),
+            )
+            for item in self.mappings("images")
+        )
+
+    def related(self) -> tuple[RelatedArticle, ...]:
+        related = []
+        for item in self.mappings("related"):
+            web = item.optional_url("webUrl")
+            link = web or item.optional_url("originalUrl")
+            if link is None:
+                raise _FieldError(f"missing {item.name('webUrl')}")
+            related.append(
+                RelatedArticle(
+                    title=item.required_text("title"),
+                    link=link,
+                    published=item.optional_date("publishedDateTime"),
+                    provider=item.provider("provider"),
+                )
+            )
+        return tuple(related)
+
+    def mappings(self, key: str) -> Iterator[_FieldReader]:
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            raise _FieldError(f"{self.name(key)}: expected a list, got {kind_of(value)}")
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise _FieldError(
+                    f"{self.name(key)}[{index}]: expected a mapping, got {kind_of(item)}"
+                )
+            yield self.nested(item, f"{self.name(key)}[{index}].")
+
+    def nested(self, data: Mapping[str, Any], prefix: str) -> _FieldReader:
+        return _FieldReader(data, self.tz, prefix)
+
+    @staticmethod
+    def _required_url(item: _FieldReader, key: str) -> str:
+        url = item.optional_url(key)
+        if url is None:
+            raise _FieldError(f"missing {item.name(key)}")
+        return url

@@ -1,0 +1,63 @@
+"""JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from feeds.config import Config
+from feeds.index import FeedPlan
+from feeds.model import Article
+from feeds.render.common import (
+    categories,
+    entry_html,
+    feed_description,
+    feed_title,
+    feed_url,
+)
+from feeds.text import html_to_text
+
+SUFFIX = ".json"
+MEDIA_TYPE = "application/feed+json"
+VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render(plan: FeedPlan, config: Config) -> bytes:
+    author: dict[str, str] = {"name": config.author.name}
+    if config.author.uri:
+        author["url"] = config.author.uri
+    document: dict[str, Any] = {
+        "version": VERSION,
+        "title": feed_title(plan, config),
+        "home_page_url": config.site_url,
+        "feed_url": feed_url(plan, config, SUFFIX),
+        "description": feed_description(plan, config),
+        "language": config.language,
+        "authors": [author],
+        "items": [_item(article) for article in plan.entries],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _item(article: Article) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": article.id, "url": article.link}
+    if article.via_link:
+        item["external_url"] = article.via_link
+    item["title"] = article.title
+    item["content_html"] = entry_html(article)
+    summary = html_to_text(article.summary_html)
+    if summary:
+        item["summary"] = summary
+    if article.images:
+        item["image"] = article.images[0].url
+    item["date_published"] = article.published.isoformat()
+    item["date_modified"] = article.updated.isoformat()
+    if article.provider:
+        author = {"name": article.provider.name}
+        if article.provider.url:
+            author["url"] = article.provider.url
+        item["authors"] = [author]
+    tags = categories(article)
+    if tags:
+        item["tags"] = tags
+    return item

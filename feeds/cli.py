@@ -112,8 +112,9 @@ def _progress_bar(paths: Sequence[Path]) -> Iterator[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI and returns its exit code; ``feeds`` and ``python -m feeds`` call this."""
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="feeds",
-                          standalone_mode=False)
+        result = cli.main(
+            args=list(argv) if argv is not None else None, prog_name="feeds", standalone_mode=False
+        )
     except click.ClickException as error:
         error.show()
         return ExitCode.FAILURE

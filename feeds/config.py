@@ -52,7 +52,7 @@ class Config(_Section):
     home_url: str | None = None
     seeds: LaxPath = Path("seeds")
     output: LaxPath = Path("output")
-    patterns: tuple[str, ...] = Field(default=("*.txt", "*.md"), min_length=1)
+    patterns: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("*.txt", "*.md")
     timezone: str = "UTC"
     max_items: int = Field(default=50, ge=1, le=100_000)
     published_only: bool = False

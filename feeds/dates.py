@@ -33,4 +33,3 @@ def parse_datetime(value: object, default_tz: tzinfo) -> datetime:
 
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-

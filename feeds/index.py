@@ -47,9 +47,7 @@ def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[D
         winner = group[-1]
         kept.append(winner)
         if len(group) > 1:
-            duplicates.append(
-                Duplicate(link, winner.source, tuple(a.source for a in group[:-1]))
-            )
+            duplicates.append(Duplicate(link, winner.source, tuple(a.source for a in group[:-1])))
     duplicates.sort(key=lambda duplicate: duplicate.kept)
     return kept, duplicates
 

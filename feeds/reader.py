@@ -19,7 +19,7 @@ from feeds.dates import parse_datetime
 from feeds.errors import ArticleError, kind_of
 from feeds.model import Article, Image, Provider, RelatedArticle
 from feeds.text import clean_line, sanitize_excerpt
-from feeds.urls import check_http_url, entry_id
+from feeds.urls import check_http_url, entry_id, is_host_name
 from feeds.yamlload import Loader, describe_yaml_error
 
 #: Names that editors and tools leave behind; never articles, never errors.
@@ -121,7 +121,7 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not _FRONT_MATTER.detect(text):
         raise ArticleError(path, "no front matter: the file must begin with a '---' line")
     try:
-        _, front, _body = _FRONT_MATTER.FM_BOUNDARY.split(text, 2)  # type: ignore[union-attr]
+        front, _body = _FRONT_MATTER.split(text)
     except ValueError:
         raise ArticleError(path, "front matter is not closed by a '---' line") from None
     try:
@@ -276,19 +276,17 @@ class _FieldReader:
         value = self.data.get(key)
         if value is None:
             return None
-        if isinstance(value, str):
-            name = clean_line(value)
-            return Provider(name=name) if name else None
+        if isinstance(value, str):  # `provider: Reuters` names the provider alone
+            label = clean_line(value)
+            return Provider(name=label) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
         nested = self.nested(value, f"{key}.")
         domain = nested.optional_text("domain")
         if domain is not None:
             domain = domain.lower()
-            try:
-                check_http_url(f"https://{domain}/")
-            except ValueError:
-                raise _FieldError(f"{self.name(key)}.domain: not a domain name") from None
+            if not is_host_name(domain):
+                raise _FieldError(f"{self.name(key)}.domain: not a domain name")
         name = nested.optional_text("name") or domain
         return Provider(name=name, domain=domain) if name else None
 

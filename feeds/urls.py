@@ -28,6 +28,17 @@ def check_http_url(value: str) -> str:
     return url
 
 
+def is_host_name(text: str) -> bool:
+    """Whether ``text`` is a bare host name such as ``example.org`` (no scheme, path or port)."""
+    if _UNSAFE.search(text) or not text:
+        return False
+    try:
+        parts = urlsplit(f"https://{text}/")
+    except ValueError:
+        return False
+    return parts.hostname == text.lower() and parts.path == "/" and not parts.query
+
+
 def canonical_url(url: str) -> str:
     """The form two spellings of one link share: scheme and host lower-cased,
     default port and fragment dropped. Used for identity, never for display."""

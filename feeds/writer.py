@@ -26,7 +26,9 @@ class OutputFolder:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise OutputError(f"{self.root}: cannot create output folder: {error.strerror}") from None
+            raise OutputError(
+                f"{self.root}: cannot create output folder: {error.strerror}"
+            ) from None
         for leftover in self.root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
             with contextlib.suppress(OSError):
                 leftover.unlink()

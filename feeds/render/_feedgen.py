@@ -22,6 +22,7 @@ from feeds.render.common import (
     feed_url,
 )
 
+
 class _Entry(FeedEntry):  # type: ignore[misc]
     """Works around feedgen writing Atom entry links without their attributes.
 
@@ -52,11 +53,7 @@ def generator_for(plan: FeedPlan, config: Config, suffix: str, media_type: str) 
     feed.description(feed_description(plan, config))
     feed.language(config.language)
     feed.author(
-        {
-            key: value
-            for key, value in config.author.model_dump().items()
-            if value is not None
-        }
+        {key: value for key, value in config.author.model_dump().items() if value is not None}
     )
     feed.link(href=self_url, rel="self", type=media_type)
     # feedgen takes the RSS channel link from the link added last.

@@ -1,0 +1,78 @@
+"""Shared fixtures: temp seed folders, configs, and seed-file builders."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from feeds.config import Config, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "tests" / "data" / "seeds"
+
+SeedWriter = Callable[..., Path]
+
+
+def seed_text(
+    title: str = "A title",
+    link: str = "https://example.org/a",
+    published: str = "2024-05-01T10:00:00Z",
+    topics: tuple[str, ...] = ("AI",),
+    extra: str = "",
+) -> str:
+    """A minimal valid seed document; ``extra`` is appended YAML."""
+    topic_lines = "".join(f"  - {topic}\n" for topic in topics)
+    return (
+        "---\n"
+        f'title: "{title}"\n'
+        f'webUrl: "{link}"\n'
+        f"publishedDateTime: {published}\n"
+        f"topics:\n{topic_lines}"
+        f"{textwrap.dedent(extra)}"
+        "---\n"
+    )
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def output(tmp_path: Path) -> Path:
+    return tmp_path / "output"
+
+
+@pytest.fixture
+def write_seed(seeds: Path) -> SeedWriter:
+    """Writes a seed file (text or bytes) under the seeds folder and returns its path."""
+
+    def write(name: str, content: str | bytes | None = None, **fields: object) -> Path:
+        path = seeds / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            content = seed_text(**fields)  # type: ignore[arg-type]
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, seeds: Path, output: Path) -> Callable[..., Config]:
+    """A Config reading ``seeds`` and writing ``output``, with YAML ``settings``."""
+
+    def make(settings: str = "") -> Config:
+        path = tmp_path / "feeds.yaml"
+        path.write_text(textwrap.dedent(settings), encoding="utf-8")
+        return load_config(path, seeds=seeds, output=output)
+
+    return make

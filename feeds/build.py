@@ -1,7 +1,13 @@
-"""The build: seeds folder in, output folder current. The core the CLI calls."""
+"""The build: seeds folder in, output folder current. The core the CLI and daemon call.
+
+`Builder` keeps what it has read, so the daemon re-reads only the files that
+changed and re-renders only the feeds whose entries changed. A one-shot
+`build()` is a fresh Builder that scans everything once.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -10,14 +16,31 @@ from pathlib import Path
 
 from feeds.config import Config
 from feeds.errors import ArticleError, ConfigError, ExitCode
-from feeds.index import TOPICS_DIR, Duplicate, is_visible, merge_duplicates, plan_feeds
+from feeds.index import (
+    TOPICS_DIR,
+    Duplicate,
+    FeedPlan,
+    is_visible,
+    merge_duplicates,
+    plan_feeds,
+)
 from feeds.model import Article
-from feeds.reader import discover, read_all
+from feeds.reader import discover, is_candidate, read_article
 from feeds.render import FORMATS
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
 Progress = Callable[[Sequence[Path]], Iterable[Path]]
+
+#: What identifies one version of a file without reading it.
+Fingerprint = tuple[int, int, int]  # (mtime_ns, size, inode)
+
+
+@dataclass(slots=True)
+class _Seed:
+    fingerprint: Fingerprint | None
+    article: Article | None  # the last good version, kept while the file is invalid
+    error: ArticleError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     rejected: tuple[ArticleError, ...] = ()
     duplicates: tuple[Duplicate, ...] = ()
+    #: When the next embargoed article becomes due, if any.
+    next_embargo: datetime | None = None
     seconds: float = 0.0
 
     @property
@@ -54,14 +79,164 @@ class BuildReport:
         )
 
 
+class Builder:
+    """The seeds folder as last read, and the feeds as last written."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._seeds: dict[Path, _Seed] = {}
+        self._written: dict[str, tuple[Article, ...]] = {}
+
+    # --- reading -------------------------------------------------------
+
+    def scan_all(self, progress: Progress | None = None) -> list[Path]:
+        """Reads every file that is new or changed since the last scan; forgets
+        files that are gone. Returns the paths whose state changed."""
+        if not self.config.seeds.is_dir():
+            raise ConfigError(f"{self.config.seeds}: seeds folder not found")
+        paths = discover(self.config.seeds, self.config.patterns)
+        present = set(paths)
+        changed = [path for path in self._seeds if path not in present]
+        for path in changed:
+            del self._seeds[path]
+        stale = [path for path in paths if self._needs_reading(path)]
+        for path in stale if progress is None else progress(stale):
+            self._read(path)
+        return changed + stale
+
+    def update(self, paths: Iterable[Path]) -> list[Path]:
+        """Re-reads ``paths`` (reported by a watcher); a path that is gone or
+        no longer an article file is forgotten."""
+        changed = []
+        for path in paths:
+            if path.is_file() and is_candidate(path.name, self.config.patterns):
+                if self._needs_reading(path):
+                    self._read(path)
+                    changed.append(path)
+            elif self._seeds.pop(path, None) is not None:
+                changed.append(path)
+        return changed
+
+    def _needs_reading(self, path: Path) -> bool:
+        seed = self._seeds.get(path)
+        return seed is None or seed.fingerprint != _fingerprint(path)
+
+    def _read(self, path: Path) -> None:
+        fingerprint = _fingerprint(path)
+        previous = self._seeds.get(path)
+        try:
+            article = read_article(path, self.config.tz)
+        except ArticleError as error:
+            kept = previous.article if previous else None
+            self._seeds[path] = _Seed(fingerprint, kept, error)
+        else:
+            self._seeds[path] = _Seed(fingerprint, article, None)
+
+    def problem(self, path: Path) -> tuple[ArticleError | None, bool]:
+        """The error of ``path``'s current version, and whether a last good
+        version of its article is still being published."""
+        seed = self._seeds.get(path)
+        if seed is None:
+            return None, False
+        return seed.error, seed.article is not None
+
+    @property
+    def article_count(self) -> int:
+        return sum(1 for seed in self._seeds.values() if seed.article is not None)
+
+    @property
+    def rejected(self) -> tuple[ArticleError, ...]:
+        return tuple(
+            seed.error for _, seed in sorted(self._seeds.items()) if seed.error is not None
+        )
+
+    def scan_result(self) -> Scan:
+        articles, duplicates = self._merged()
+        return Scan(tuple(articles), self.rejected, tuple(duplicates), len(self._seeds))
+
+    def _merged(self) -> tuple[list[Article], list[Duplicate]]:
+        return merge_duplicates(
+            seed.article for seed in self._seeds.values() if seed.article is not None
+        )
+
+    # --- writing -------------------------------------------------------
+
+    def forget_written(self) -> None:
+        """Makes the next publish render every feed (after a config change, or
+        when the output folder may have been touched by someone else)."""
+        self._written.clear()
+
+    def publish(self, now: datetime | None = None, *, force: bool = False) -> BuildReport:
+        """Writes every feed whose entries changed since the last publish.
+
+        ``now`` decides which future-dated articles are still embargoed; it
+        never reaches the output. Raises ``OutputError`` when a file cannot be
+        written (files not yet replaced keep their last good content).
+        """
+        started = time.monotonic()
+        moment = now or datetime.now(UTC)
+        articles, duplicates = self._merged()
+        visible = [a for a in articles if is_visible(a, moment, self.config.published_only)]
+        plans = plan_feeds(visible, self.config.max_items)
+        report = BuildReport(
+            articles=len(visible),
+            feeds=len(plans),
+            rejected=self.rejected,
+            duplicates=tuple(duplicates),
+            next_embargo=min(
+                (
+                    a.published
+                    for a in articles
+                    if a.published > moment and (a.is_published or not self.config.published_only)
+                ),
+                default=None,
+            ),
+        )
+        output = OutputFolder(self.config.output)
+        output.prepare()
+        if force:
+            self._written.clear()
+        for plan in plans:
+            self._write_plan(output, plan, report)
+        self._remove_stale(output, {plan.stem for plan in plans}, report)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
+        if self._written.get(plan.stem) == plan.entries:
+            report.unchanged += len(FORMATS)
+            return
+        for fmt in FORMATS:
+            name = plan.stem + fmt.suffix
+            if output.write(name, fmt.render(plan, self.config)):
+                report.written.append(name)
+            else:
+                report.unchanged += 1
+        self._written[plan.stem] = plan.entries
+
+    def _remove_stale(self, output: OutputFolder, stems: set[str], report: BuildReport) -> None:
+        expected = {stem + fmt.suffix for stem in stems for fmt in FORMATS}
+        stale = output.existing(TOPICS_DIR, [fmt.suffix for fmt in FORMATS]) - expected
+        for name in sorted(stale):
+            if output.remove(name):
+                report.removed.append(name)
+        for stem in set(self._written) - stems:
+            del self._written[stem]
+
+
+def _fingerprint(path: Path) -> Fingerprint | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
 def scan(config: Config, progress: Progress | None = None) -> Scan:
     """Reads every article of the seeds folder. Writes nothing."""
-    if not config.seeds.is_dir():
-        raise ConfigError(f"{config.seeds}: seeds folder not found")
-    paths = discover(config.seeds, config.patterns)
-    result = read_all(paths, config.tz, progress)
-    articles, duplicates = merge_duplicates(result.articles)
-    return Scan(tuple(articles), result.errors, tuple(duplicates), len(paths))
+    builder = Builder(config)
+    builder.scan_all(progress)
+    return builder.scan_result()
 
 
 def build(
@@ -70,38 +245,10 @@ def build(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Brings the output folder in line with the seeds folder.
-
-    ``now`` decides which future-dated articles are still embargoed; it never
-    reaches the output. Raises ``OutputError`` when a file cannot be written
-    (files not yet replaced keep their last good content).
-    """
+    """Brings the output folder in line with the seeds folder, once."""
     started = time.monotonic()
-    moment = now or datetime.now(UTC)
-    found = scan(config, progress)
-    visible = [a for a in found.articles if is_visible(a, moment, config.published_only)]
-    plans = plan_feeds(visible, config.max_items)
-
-    output = OutputFolder(config.output)
-    output.prepare()
-    report = BuildReport(
-        articles=len(visible),
-        feeds=len(plans),
-        rejected=found.rejected,
-        duplicates=found.duplicates,
-    )
-    expected: set[str] = set()
-    for plan in plans:
-        for fmt in FORMATS:
-            name = plan.stem + fmt.suffix
-            expected.add(name)
-            if output.write(name, fmt.render(plan, config)):
-                report.written.append(name)
-            else:
-                report.unchanged += 1
-    stale = output.existing(TOPICS_DIR, [fmt.suffix for fmt in FORMATS]) - expected
-    for name in sorted(stale):
-        if output.remove(name):
-            report.removed.append(name)
+    builder = Builder(config)
+    builder.scan_all(progress)
+    report = builder.publish(now)
     report.seconds = time.monotonic() - started
     return report

@@ -13,6 +13,7 @@ from feeds import __version__
 from feeds import build as core
 from feeds.config import Config, load_config
 from feeds.errors import ExitCode, FeedsError
+from feeds.logs import setup_logging
 
 log = logging.getLogger("feeds")
 
@@ -97,6 +98,46 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
             f"{sum(len(d.dropped) for d in found.duplicates)} duplicates"
         )
     return ExitCode.REJECTED if found.rejected else ExitCode.OK
+
+
+@cli.command()
+@_config_option
+@_seeds_option
+@_output_option
+@click.option("--host", help="Address to serve on (overrides the config) [default: 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port to serve on (overrides the config) [default: 8080].",
+)
+@click.option("--no-serve", is_flag=True, help="Keep the feeds current without serving them.")
+def run(
+    config_path: Path | None,
+    seeds: Path | None,
+    output: Path | None,
+    host: str | None,
+    port: int | None,
+    no_serve: bool,
+) -> int:
+    """Build, then keep the feeds current until stopped (SIGTERM or Ctrl-C).
+
+    Watches the seeds folder, publishes future-dated articles at their time,
+    rescans periodically, and serves the output folder over HTTP. SIGHUP
+    reloads the config.
+    """
+    from feeds.daemon import Daemon, ServeOptions  # the daemon's imports cost a one-shot build
+
+    setup_logging(logging.DEBUG if _verbose() else logging.INFO)
+    daemon = Daemon(
+        lambda: load_config(config_path, seeds=seeds, output=output),
+        ServeOptions(enabled=not no_serve, host=host, port=port),
+    )
+    return daemon.run()
+
+
+def _verbose() -> bool:
+    context = click.get_current_context()
+    return bool(context.find_root().params.get("verbose"))
 
 
 def _report_problems(problems: Sequence[FeedsError]) -> None:

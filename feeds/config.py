@@ -7,9 +7,10 @@ same file works from any working directory (cron, systemd, a shell).
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -38,6 +39,15 @@ class AuthorConfig(_Section):
         return None if value is None else check_http_url(value)
 
 
+class ServerConfig(_Section):
+    """The embedded HTTP server of ``feeds run``."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    #: Seconds a reader or proxy may reuse a response without asking again.
+    cache_max_age: int = Field(default=60, ge=0)
+
+
 LaxPath = Annotated[Path, Field(strict=False)]
 
 
@@ -56,6 +66,14 @@ class Config(_Section):
     timezone: str = "UTC"
     max_items: int = Field(default=50, ge=1, le=100_000)
     published_only: bool = False
+    #: How ``feeds run`` notices changes: ``auto`` (inotify, falling back to
+    #: polling), ``inotify``, or ``poll`` (network filesystems, some containers).
+    watch: Literal["auto", "inotify", "poll"] = "auto"
+    #: Quiet time after the last change before a rebuild starts.
+    debounce_ms: int = Field(default=250, ge=0, le=60_000)
+    #: Seconds between full rescans that repair anything the watcher missed.
+    rescan_interval: int = Field(default=600, ge=1)
+    server: ServerConfig = ServerConfig()
 
     @field_validator("base_url")
     @classmethod
@@ -73,7 +91,7 @@ class Config(_Section):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" is a folder
             raise ValueError("is not a known IANA time zone such as UTC or Europe/Berlin") from None
         return value
 
@@ -110,10 +128,15 @@ def load_config(
         where = str(path) if path is not None else "config"
         raise ConfigError(_describe_validation_error(where, error)) from None
     updates: dict[str, Any] = {
-        "seeds": seeds if seeds is not None else base_dir / config.seeds,
-        "output": output if output is not None else base_dir / config.output,
+        "seeds": seeds if seeds is not None else _join(base_dir, config.seeds),
+        "output": output if output is not None else _join(base_dir, config.output),
     }
     return config.model_copy(update=updates)
+
+
+def _join(base_dir: Path, path: Path) -> Path:
+    """``path`` relative to ``base_dir``, tidied (``config/../seeds`` reads ``seeds``)."""
+    return Path(os.path.normpath(base_dir / path))
 
 
 def _read_mapping(path: Path) -> Mapping[str, Any]:
@@ -169,6 +192,8 @@ def _suggest(key: str, candidates: list[str]) -> str:
 
 def _shown(value: object) -> str:
     """Short scalars are quoted back (a config holds no secrets); the rest is named."""
+    if isinstance(value, int) and value.bit_length() > 200:  # repr() of a huge int raises
+        return kind_of(value)
     if isinstance(value, str | int | float) and len(repr(value)) <= 60:
         return repr(value)
     return kind_of(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from feeds.errors import ArticleError, kind_of
 from feeds.model import Article, Image, Provider, RelatedArticle
 from feeds.text import clean_line, sanitize_excerpt
 from feeds.urls import check_http_url, entry_id, is_host_name
-from feeds.yamlload import Loader, describe_yaml_error
+from feeds.yamlload import describe_yaml_error, load_yaml
 
 #: Names that editors and tools leave behind; never articles, never errors.
 LITTER_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.tmp", "*.part")
@@ -125,11 +126,9 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     except ValueError:
         raise ArticleError(path, "front matter is not closed by a '---' line") from None
     try:
-        data = yaml.load(front, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+        data = load_yaml(front)
     except yaml.YAMLError as error:
         raise ArticleError(path, describe_yaml_error(error)) from None
-    except RecursionError:
-        raise ArticleError(path, "invalid YAML: nested too deeply") from None
     if data is None:
         raise ArticleError(path, "front matter is empty")
     if not isinstance(data, dict):
@@ -238,7 +237,13 @@ class _FieldReader:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _FieldError(f"{self.name(key)}: expected a number, got {kind_of(value)}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _FieldError(f"{self.name(key)}: number too large") from None
+        if not math.isfinite(number):
+            raise _FieldError(f"{self.name(key)}: expected a finite number")
+        return number
 
     def optional_size(self, key: str) -> int | None:
         value = self.data.get(key)
@@ -265,6 +270,8 @@ class _FieldReader:
             raise _FieldError(f"topics: expected a list of topics, got {kind_of(value)}")
         topics: dict[str, None] = {}  # ordered and without repeats
         for index, item in enumerate(items):
+            if item is None:  # a blank `- ` line
+                continue
             if isinstance(item, bool) or not isinstance(item, str | int | float):
                 raise _FieldError(f"topics[{index}]: expected text, got {kind_of(item)}")
             topic = clean_line(str(item))

@@ -33,13 +33,22 @@ def assign_slugs(topics: Iterable[str]) -> dict[str, str]:
     for topic in set(topics):
         by_slug[slug_for(topic)].append(topic)
     assigned: dict[str, str] = {}
-    for slug, names in by_slug.items():
-        first, *others = sorted(names)
+    taken = set(by_slug)
+    for slug in sorted(by_slug):
+        first, *others = sorted(by_slug[slug])
         assigned[first] = slug
         for name in others:
-            assigned[name] = f"{slug}-{_digest(name)}"
+            # A suffixed slug could equal another topic's plain slug ("c-f1deb75f"
+            # is a possible topic); lengthen the hash until it is free.
+            length = 8
+            candidate = f"{slug}-{_digest(name, length)}"
+            while candidate in taken:
+                length += 4
+                candidate = f"{slug}-{_digest(name, length)}"
+            taken.add(candidate)
+            assigned[name] = candidate
     return assigned
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+def _digest(text: str, length: int = 8) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]

@@ -31,8 +31,21 @@ Loader.yaml_implicit_resolvers = {
 
 
 def load_yaml(text: str) -> Any:
-    """Parses one YAML document. Raises ``yaml.YAMLError``."""
-    return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    """Parses one YAML document. Raises ``yaml.YAMLError`` and nothing else.
+
+    PyYAML's constructors raise plain Python errors for a value that does not
+    fit its tag (``!!int abc``) or a number too long for ``int()``, and their
+    text quotes the value, which may be a secret: replace them with a
+    ``YAMLError`` that says what is wrong without the value.
+    """
+    try:
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+    except yaml.YAMLError:
+        raise
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        raise yaml.YAMLError("a value does not match its type") from None
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
@@ -41,10 +54,14 @@ def describe_yaml_error(error: yaml.YAMLError) -> str:
     PyYAML's own message quotes the line it choked on; in a seed file that line
     may be the ``secured`` secret, so only the position and the problem are kept.
     """
+    if isinstance(error, yaml.reader.ReaderError):
+        # The character itself may be anything; its position is what helps.
+        return f"invalid YAML: a character YAML does not allow, at offset {error.position}"
     if isinstance(error, yaml.MarkedYAMLError):
         problem = error.problem or error.context or "invalid YAML"
         mark = error.problem_mark or error.context_mark
         if mark is not None:
             return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
         return f"invalid YAML: {problem}"
-    return "invalid YAML"
+    detail = str(error) if type(error) is yaml.YAMLError else ""
+    return f"invalid YAML: {detail}" if detail else "invalid YAML"

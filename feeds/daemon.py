@@ -1,0 +1,263 @@
+"""`feeds run`: build once, then keep the output current until stopped.
+
+Threads: the main thread waits for signals and checks health; watchdog's
+observer reports file events; APScheduler's single worker runs every rebuild;
+uvicorn serves the output folder. Only the worker touches the Builder, except
+a config reload, which takes the same lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from feeds.build import Builder, BuildReport
+from feeds.config import Config
+from feeds.errors import ConfigError, FeedsError
+from feeds.scheduler import RebuildScheduler
+from feeds.sdnotify import Notifier
+from feeds.server import ServerThread, create_app
+from feeds.watcher import Watcher
+
+log = logging.getLogger("feeds.daemon")
+
+#: Seconds before a failed write is tried again.
+RETRY_AFTER_FAILURE = 5.0
+#: How often the main thread checks the watcher and scheduler.
+HEALTH_TICK = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    enabled: bool = True
+    host: str | None = None  # None: from the config
+    port: int | None = None
+
+
+class Daemon:
+    def __init__(
+        self,
+        load_config: Callable[[], Config],
+        serve: ServeOptions = ServeOptions(),
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._load_config = load_config
+        self._serve = serve
+        self._notifier = notifier or Notifier()
+        self._wake = threading.Event()
+        self._stop_requested = False
+        self._reload_requested = False
+        self._build_lock = threading.Lock()
+        self.config = self._load()
+        self._builder = Builder(self.config)
+        self._scheduler = RebuildScheduler(
+            self._rebuild,
+            debounce=self.config.debounce_ms / 1000,
+            rescan_interval=self.config.rescan_interval,
+        )
+        self._watcher = self._new_watcher()
+        self._server: ServerThread | None = None
+        self._last_report: BuildReport | None = None
+        self._last_build: datetime | None = None
+
+    def _load(self) -> Config:
+        config = self._load_config()
+        # Watchers report absolute paths; keep every path in that form.
+        return config.model_copy(
+            update={"seeds": config.seeds.absolute(), "output": config.output.absolute()}
+        )
+
+    def _new_watcher(self) -> Watcher:
+        config = self.config
+        return Watcher(config.seeds, config.patterns, self._on_change, config.watch)
+
+    # --- running -------------------------------------------------------
+
+    def run(self) -> int:
+        """Runs until SIGTERM or SIGINT; returns the exit code."""
+        self._install_signal_handlers()
+        self._rebuild(frozenset(), True)
+        self._scheduler.start()
+        self._start_watcher()
+        if self._serve.enabled:
+            self._start_server()
+        self._notifier.ready(self._status())
+        log.info("ready")
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+        return 0
+
+    def _main_loop(self) -> None:
+        interval = HEALTH_TICK
+        if self._notifier.watchdog_interval:
+            interval = min(interval, self._notifier.watchdog_interval)
+        while not self._stop_requested:
+            self._wake.wait(interval)
+            self._wake.clear()
+            if self._stop_requested:
+                break
+            if self._reload_requested:
+                self._reload_requested = False
+                self._reload()
+            self._check_health()
+
+    def _check_health(self) -> None:
+        if not self._watcher.is_alive():
+            log.warning("the watcher stopped (or the seeds folder was replaced); restarting it")
+            self._start_watcher()
+            self._scheduler.request_rescan()
+        if not self._scheduler.is_alive():
+            # Nothing can rebuild any more; let systemd restart the service.
+            log.critical("the scheduler stopped; exiting so the service is restarted")
+            raise SystemExit(1)
+        if self._watcher.is_alive() and self._notifier.watchdog_interval:
+            self._notifier.watchdog()
+
+    def _start_watcher(self) -> None:
+        try:
+            self._watcher.start()
+        except OSError as error:
+            log.error(
+                "cannot watch %s: %s; relying on rescans every %d s",
+                self._watcher.seeds,
+                error.strerror or error,
+                self.config.rescan_interval,
+            )
+
+    def _start_server(self) -> None:
+        config = self.config
+        app = create_app(
+            config.output,
+            cache_max_age=config.server.cache_max_age,
+            health=self._health,
+        )
+        host = self._serve.host or config.server.host
+        port = self._serve.port if self._serve.port is not None else config.server.port
+        self._server = ServerThread(app, host, port)
+        self._server.start()
+        log.info("serving %s on http://%s:%d/", config.output, host, self._server.port)
+
+    def _shutdown(self) -> None:
+        self._notifier.stopping()
+        log.info("stopping")
+        self._watcher.stop()
+        self._scheduler.shutdown()  # lets a rebuild in progress finish its writes
+        if self._server is not None:
+            self._server.stop()
+        log.info("stopped")
+
+    # --- signals -------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_reload_signal)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
+        self._wake.set()
+
+    def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._reload_requested = True
+        self._wake.set()
+
+    def _reload(self) -> None:
+        self._notifier.reloading()
+        try:
+            new = self._load()
+        except ConfigError as error:
+            log.error("reload failed, keeping the running config: %s", error)
+            self._notifier.ready(self._status())
+            return
+        old, self.config = self.config, new
+        with self._build_lock:
+            if (old.seeds, old.patterns, old.timezone) == (new.seeds, new.patterns, new.timezone):
+                self._builder.config = new
+                self._builder.forget_written()
+            else:
+                self._builder = Builder(new)
+        if (old.seeds, old.patterns, old.watch) != (new.seeds, new.patterns, new.watch):
+            self._watcher.stop()
+            self._watcher = self._new_watcher()
+            self._start_watcher()
+        self._scheduler.debounce = new.debounce_ms / 1000
+        if old.rescan_interval != new.rescan_interval:
+            self._scheduler.set_rescan_interval(new.rescan_interval)
+        if self._server is not None and (old.output, old.server) != (new.output, new.server):
+            self._server.stop()
+            self._start_server()
+        self._scheduler.request_rescan()
+        log.info("config reloaded")
+        self._notifier.ready(self._status())
+
+    # --- rebuilding ----------------------------------------------------
+
+    def _on_change(self, paths: set[Path], full: bool) -> None:
+        self._scheduler.request(paths, full=full)
+
+    def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
+        with self._build_lock:
+            builder = self._builder
+            try:
+                changed = builder.scan_all() if full else builder.update(paths)
+                report = builder.publish(force=full)
+            except FeedsError as error:
+                log.error("%s", error)
+                self._scheduler.retry_later(RETRY_AFTER_FAILURE)
+                return
+            self._report_problems(builder, changed)
+            self._last_report = report
+            self._last_build = datetime.now(UTC)
+        if report.written or report.removed:
+            log.info(
+                "%d articles, %d feeds: %d files written, %d removed in %.3f s",
+                report.articles,
+                report.feeds,
+                len(report.written),
+                len(report.removed),
+                report.seconds,
+            )
+        self._scheduler.set_embargo(report.next_embargo)
+
+    @staticmethod
+    def _report_problems(builder: Builder, changed: Sequence[Path]) -> None:
+        for path in changed:
+            error, kept = builder.problem(path)
+            if error is None:
+                continue
+            if kept:
+                log.warning("%s (its last good version stays published)", error)
+            else:
+                log.warning("%s", error)
+
+    # --- status --------------------------------------------------------
+
+    def _status(self) -> str:
+        report = self._last_report
+        if report is None:
+            return "starting"
+        return f"{report.articles} articles in {report.feeds} feeds"
+
+    def _health(self) -> Mapping[str, object]:
+        report = self._last_report
+        watcher_ok = self._watcher.is_alive()
+        scheduler_ok = self._scheduler.is_alive()
+        return {
+            "ok": watcher_ok and scheduler_ok,
+            "watcher": ("polling" if self._watcher.polling else "inotify")
+            if watcher_ok
+            else "down",
+            "scheduler": "running" if scheduler_ok else "down",
+            "articles": report.articles if report else 0,
+            "feeds": report.feeds if report else 0,
+            "rejected": len(report.rejected) if report else 0,
+            "last_build": self._last_build.isoformat() if self._last_build else None,
+        }

@@ -1,0 +1,150 @@
+"""When rebuilds happen: one queue (APScheduler 3) for every reason to rebuild.
+
+File changes, embargoes coming due and the periodic rescan all end up as a
+request here. Requests merge into one pending rebuild; a single worker thread
+runs rebuilds one at a time, so two never overlap and a burst of thousands of
+events gives a handful of rebuilds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger("feeds.scheduler")
+
+#: Does one rebuild: the paths that may have changed, and whether to rescan all.
+Work = Callable[[frozenset[Path], bool], None]
+
+_REBUILD_JOB = "rebuild"
+_EMBARGO_JOB = "embargo"
+_RESCAN_JOB = "rescan"
+_RETRY_JOB = "retry"
+
+
+class RebuildScheduler:
+    def __init__(
+        self,
+        work: Work,
+        *,
+        debounce: float = 0.25,
+        max_delay: float = 2.0,
+        rescan_interval: float = 600.0,
+    ) -> None:
+        self._work = work
+        self.debounce = debounce
+        # A folder that never goes quiet still gets rebuilt this often.
+        self.max_delay = max(max_delay, debounce)
+        self.rescan_interval = rescan_interval
+        self._lock = threading.Lock()
+        self._paths: set[Path] = set()
+        self._full = False
+        self._pending_since: float | None = None  # monotonic time of the oldest request
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                # Never drop a rebuild because the machine was busy or asleep.
+                "misfire_grace_time": None,
+                # Rebuild jobs queue behind the running one on the single worker.
+                "max_instances": 100,
+            },
+            timezone=UTC,
+        )
+
+    # --- lifecycle -----------------------------------------------------
+
+    def start(self) -> None:
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.request_rescan,
+            "interval",
+            seconds=self.rescan_interval,
+            id=_RESCAN_JOB,
+            max_instances=1,
+        )
+
+    def shutdown(self) -> None:
+        """Stops the schedule; waits for a rebuild in progress to finish its writes."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def is_alive(self) -> bool:
+        thread = getattr(self._scheduler, "_thread", None)
+        return bool(self._scheduler.running and thread is not None and thread.is_alive())
+
+    def set_rescan_interval(self, seconds: float) -> None:
+        self.rescan_interval = seconds
+        if self._scheduler.running:
+            self._scheduler.reschedule_job(_RESCAN_JOB, trigger="interval", seconds=seconds)
+
+    # --- requests ------------------------------------------------------
+
+    def request(self, paths: Iterable[Path] = (), *, full: bool = False, now: bool = False) -> None:
+        """Asks for a rebuild: after the debounce quiet time, or at once with ``now``."""
+        with self._lock:
+            self._paths.update(paths)
+            self._full = self._full or full
+            current = time.monotonic()
+            if self._pending_since is None:
+                self._pending_since = current
+            delay = 0.0 if now else self.debounce
+            due = min(current + delay, self._pending_since + self.max_delay)
+            run_at = datetime.now(UTC) + timedelta(seconds=max(0.0, due - current))
+            try:
+                self._scheduler.modify_job(_REBUILD_JOB, next_run_time=run_at)
+            except JobLookupError:
+                # No rebuild waiting (or one already handed to the worker, which
+                # has not yet taken the pending paths): schedule one. A spare
+                # run that finds nothing pending is cheap.
+                self._scheduler.add_job(
+                    self._run, "date", run_date=run_at, id=_REBUILD_JOB, replace_existing=True
+                )
+
+    def request_rescan(self) -> None:
+        self.request(full=True, now=True)
+
+    def retry_later(self, seconds: float) -> None:
+        """Asks for a full rebuild after ``seconds`` (after a failed write, say)."""
+        self._scheduler.add_job(
+            self.request_rescan,
+            "date",
+            run_date=datetime.now(UTC) + timedelta(seconds=seconds),
+            id=_RETRY_JOB,
+            replace_existing=True,
+        )
+
+    def set_embargo(self, when: datetime | None) -> None:
+        """Arms a publish at ``when`` (the next embargoed article's time), or disarms it."""
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(_EMBARGO_JOB)
+            return
+        self._scheduler.add_job(
+            self._embargo_due, "date", run_date=when, id=_EMBARGO_JOB, replace_existing=True
+        )
+
+    def _embargo_due(self) -> None:
+        self.request(now=True)
+
+    def _run(self) -> None:
+        with self._lock:
+            if self._pending_since is None:  # an earlier run already took the requests
+                return
+            paths, full = frozenset(self._paths), self._full
+            self._paths.clear()
+            self._full = False
+            self._pending_since = None
+        try:
+            self._work(paths, full)
+        except Exception:  # a bug; the daemon must outlive it
+            log.exception("rebuild failed")

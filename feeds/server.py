@@ -1,0 +1,300 @@
+"""The embedded read-only HTTP server of ``feeds run``: the output folder, for feed readers.
+
+Starlette's ``StaticFiles`` does the file serving (conditional requests, ranges,
+HEAD); this module adds the policy on top of it and runs uvicorn in a thread of
+the daemon's process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from feeds.errors import FeedsError
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], Mapping[str, object]]
+ExtraHeaders = Callable[[str], Mapping[str, str]]
+
+_METHODS = ("GET", "HEAD")
+_ALLOW = {"Allow": ", ".join(_METHODS)}
+
+_MEDIA_TYPES = {
+    ".atom.xml": "application/atom+xml; charset=utf-8",
+    ".rss.xml": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+}
+
+
+class ServerError(FeedsError):
+    """The HTTP server cannot start."""
+
+
+def _servable(url_path: str) -> bool:
+    # Checked on the decoded path, so `%2e%2e`, `%2f` and `%00` are caught too.
+    # Dotfiles include the writer's half-written temp files and `..`.
+    return not any(
+        segment.startswith(".") or segment.endswith(".tmp") or "\x00" in segment or "\\" in segment
+        for segment in url_path.split("/")
+    )
+
+
+def _media_type(path: str | os.PathLike[str]) -> str | None:
+    name = os.path.basename(path).lower()
+    return next((kind for suffix, kind in _MEDIA_TYPES.items() if name.endswith(suffix)), None)
+
+
+class _OutputFiles(StaticFiles):
+    def __init__(
+        self, output: Path, cache_max_age: int, extra_headers: ExtraHeaders | None
+    ) -> None:
+        # html=True serves index.html for `/` and folders; StaticFiles never lists a folder.
+        # Symlinks are resolved and must stay inside the output folder (follow_symlink=False).
+        super().__init__(directory=output, html=True, check_dir=False)
+        self.cache_control = f"max-age={cache_max_age}"
+        self.extra_headers = extra_headers
+
+    async def check_config(self) -> None:
+        # The daemon may start serving before the first build creates the folder:
+        # until it exists every path is a 404 rather than a 500.
+        return None
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in _METHODS:
+            raise HTTPException(status_code=405, headers=_ALLOW)
+        if not _servable(scope["path"]):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        # Cache-Control goes in before the 304 check, which keeps it (RFC 9110 15.4.5).
+        response = FileResponse(
+            full_path,
+            status_code=status_code,
+            headers={"Cache-Control": self.cache_control},
+            media_type=_media_type(full_path),
+            stat_result=stat_result,
+        )
+        if self.is_not_modified(response.headers, Headers(scope=scope)):
+            return NotModifiedResponse(response.headers)
+        if self.extra_headers is not None:
+            response.headers.update(self.extra_headers(scope["path"]))
+        return response
+
+
+class _Policy:
+    """What every response gets, whichever part of the app made it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["X-Content-Type-Options"] = "nosniff"
+                # GZipMiddleware only adds Vary when it sees a large enough body, so
+                # not to HEAD, 304 or small files, whose caches must vary all the same.
+                if "accept-encoding" not in headers.get("vary", "").lower():
+                    headers.add_vary_header("Accept-Encoding")
+                # A strong ETag names exact bytes; the gzipped bytes are different ones.
+                etag = headers.get("etag")
+                if etag and "content-encoding" in headers and not etag.startswith("W/"):
+                    headers["ETag"] = "W/" + etag
+            await send(message)
+
+        try:
+            if scope["method"] in _METHODS:
+                await self.app(scope, receive, send_with_policy)
+            else:
+                refusal = PlainTextResponse("Method Not Allowed", status_code=405, headers=_ALLOW)
+                await refusal(scope, receive, send_with_policy)
+        except Exception:
+            # Starlette has already answered 500 if it could; without this uvicorn
+            # would log the error again, to its own logger.
+            log.exception("error serving %s %r", scope["method"], scope["path"])
+
+
+def create_app(
+    output: Path,
+    *,
+    cache_max_age: int = 60,
+    health: HealthCheck | None = None,
+    extra_headers: ExtraHeaders | None = None,
+) -> ASGIApp:
+    """The ASGI app serving ``output`` read-only, with ``/healthz`` from ``health()``.
+
+    ``extra_headers(url_path)`` gets the decoded request path (``/all.atom.xml``,
+    ``/`` for the index) and its headers are added to, and win over, those of
+    each 200 or 206 file response.
+    """
+
+    # A plain function: Starlette runs it in a worker thread, so a slow check
+    # cannot stall the event loop.
+    def healthz(request: Request) -> Response:
+        report = dict(health()) if health is not None else {"ok": True}
+        status = 200 if report.get("ok", True) else 503
+        return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            Mount("/", app=_OutputFiles(output, cache_max_age, extra_headers)),
+        ],
+        middleware=[Middleware(GZipMiddleware)],
+    )
+    return _Policy(app)
+
+
+def _where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Binds every address ``host`` names, as asyncio's ``create_server`` would.
+
+    Binding here, in the caller's thread, turns a busy port into an exception
+    with its reason; uvicorn would log it and `sys.exit` its thread.
+    """
+    sockets: list[socket.socket] = []
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # Lets `localhost` bind ::1 and 127.0.0.1 side by side.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+    except OSError as error:
+        for sock in sockets:
+            sock.close()
+        reason = (error.strerror or str(error)).lower()
+        raise ServerError(f"cannot listen on {_where(host, port)}: {reason}") from None
+    return sockets
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
+
+
+class ServerThread:
+    """Runs an ASGI app with uvicorn in a daemon thread.
+
+    uvicorn installs no signal handlers outside the main thread (the daemon keeps
+    SIGINT/SIGTERM) and, with ``log_config=None``, configures no logging; its own
+    start/stop and protocol messages stay on the ``uvicorn.error`` logger.
+    """
+
+    def __init__(self, app: ASGIApp, host: str, port: int, *, access_log: bool = False) -> None:
+        self._host = host
+        self._port = port
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            http="h11",
+            loop="asyncio",
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            # uvicorn mutes its "uvicorn.access" logger for this; that is all it changes.
+            access_log=access_log,
+            server_header=False,
+            limit_concurrency=1000,
+            timeout_keep_alive=5,
+        )
+        self._server = _Server(config)
+        self._thread: threading.Thread | None = None
+        self._sockets: list[socket.socket] = []
+
+    @property
+    def port(self) -> int:
+        """The bound port once started (useful with port 0), else the requested one."""
+        return self._port
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Returns once the server accepts connections; `ServerError` if it cannot."""
+        if self._thread is not None:
+            raise RuntimeError("a ServerThread can only be started once")
+        self._sockets = _bind(self._host, self._port)
+        self._port = self._sockets[0].getsockname()[1]
+        self._thread = threading.Thread(
+            target=self._run, name=f"feeds-server-{self._port}", daemon=True
+        )
+        self._thread.start()
+        if not self._server.ready.wait(timeout) or not self._server.started:
+            self.stop()
+            raise ServerError(
+                f"cannot listen on {_where(self._host, self._port)}: "
+                "the server did not start (see the log)"
+            )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stops serving; in-flight responses get half of ``timeout`` to finish."""
+        if self._thread is None:
+            return
+        deadline = time.monotonic() + timeout
+        self._server.should_exit = True
+        self._thread.join(timeout / 2)
+        if self._thread.is_alive():
+            # What uvicorn does on a second Ctrl+C: stop waiting for connections.
+            self._server.force_exit = True
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            log.warning("HTTP server did not stop within %s s", timeout)
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=self._sockets)
+        except (Exception, SystemExit):
+            # uvicorn exits on startup problems; in a thread that must not go unseen.
+            log.exception("HTTP server on %s failed", _where(self._host, self._port))
+        finally:
+            for sock in self._sockets:
+                sock.close()
+            self._server.ready.set()

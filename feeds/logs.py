@@ -25,6 +25,8 @@ class _OneLine(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage().replace("\n", "\\n")
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
         text = self.formatMessage(record)
         if record.exc_info:
             text += " | " + self.formatException(record.exc_info).replace("\n", " | ")
@@ -58,3 +60,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # APScheduler logs every job run at INFO; that is noise in a service's journal.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # uvicorn announces its own start and stop; the daemon says what matters.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -80,8 +79,6 @@ class _OutputFiles(StaticFiles):
         return None
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        if scope["method"] not in _METHODS:
-            raise HTTPException(status_code=405, headers=_ALLOW)
         if not _servable(scope["path"]):
             raise HTTPException(status_code=404)
         return await super().get_response(path, scope)
@@ -230,10 +227,9 @@ class ServerThread:
     def __init__(self, app: ASGIApp, host: str, port: int, *, access_log: bool = False) -> None:
         self._host = host
         self._port = port
+        # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             app,
-            host=host,
-            port=port,
             http="h11",
             loop="asyncio",
             ws="none",
@@ -242,6 +238,7 @@ class ServerThread:
             # uvicorn mutes its "uvicorn.access" logger for this; that is all it changes.
             access_log=access_log,
             server_header=False,
+            # Past this many connections uvicorn answers 503 rather than queueing.
             limit_concurrency=1000,
             timeout_keep_alive=5,
         )
@@ -275,16 +272,14 @@ class ServerThread:
             )
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stops serving; in-flight responses get half of ``timeout`` to finish."""
+        """Stops serving: idle connections close at once, responses in flight get
+        ``timeout`` less a second to finish and are then cut off."""
         if self._thread is None:
             return
-        deadline = time.monotonic() + timeout
+        # uvicorn's own shutdown steps take a few tenths of a second; the rest is grace.
+        self._server.config.timeout_graceful_shutdown = max(0, int(timeout) - 1)
         self._server.should_exit = True
-        self._thread.join(timeout / 2)
-        if self._thread.is_alive():
-            # What uvicorn does on a second Ctrl+C: stop waiting for connections.
-            self._server.force_exit = True
-            self._thread.join(max(0.0, deadline - time.monotonic()))
+        self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("HTTP server did not stop within %s s", timeout)
 

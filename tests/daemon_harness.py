@@ -22,7 +22,7 @@ T = TypeVar("T")
 TIMEOUT = 20.0
 
 
-def wait_for(condition: Callable[[], T], timeout: float = TIMEOUT, what: str = "") -> T:
+def wait_for(condition: Callable[[], T | None], timeout: float = TIMEOUT, what: str = "") -> T:
     """Polls ``condition`` until it returns something truthy; fails after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -101,6 +101,8 @@ class RunningDaemon:
                 self.process.kill()
                 self.process.wait()
         self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
         return self.process.returncode
 
 

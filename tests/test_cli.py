@@ -56,7 +56,7 @@ def test_config_error_exits_2_with_a_suggestion_and_no_traceback(
 ) -> None:
     config = tmp_path / "feeds.yaml"
     config.write_text("max_itmes: 5\n")
-    code, out, err = _run(["build", "--config", str(config), "--seeds", str(seeds)], capsys)
+    code, _out, err = _run(["build", "--config", str(config), "--seeds", str(seeds)], capsys)
     assert code == 2
     assert err == f"feeds: error: {config}: unknown key 'max_itmes' (did you mean 'max_items'?)\n"
     assert "Traceback" not in err
@@ -66,11 +66,13 @@ def test_missing_config_file_and_missing_seeds_folder_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = _run(["build", "--config", str(tmp_path / "nope.yaml")], capsys)
-    assert code == 2 and "config file not found" in err
+    assert code == 2
+    assert "config file not found" in err
     code, _, err = _run(
         ["build", "--seeds", str(tmp_path / "none"), "--output", str(tmp_path / "o")], capsys
     )
-    assert code == 2 and "seeds folder not found" in err
+    assert code == 2
+    assert "seeds folder not found" in err
 
 
 def test_unwritable_output_exits_2(
@@ -81,7 +83,8 @@ def test_unwritable_output_exits_2(
     blocker.write_text("")
     code, _, err = _run(["build", "--seeds", str(seeds), "--output", str(blocker / "out")], capsys)
     assert code == 2
-    assert err.startswith("feeds: error: ") and "Traceback" not in err
+    assert err.startswith("feeds: error: ")
+    assert "Traceback" not in err
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,10 +120,12 @@ def test_check_exits_0_when_all_is_well(
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["--version"], capsys)
-    assert code == 0 and __version__ in out
+    assert code == 0
+    assert __version__ in out
     for command in ([], ["build"], ["check"]):
         code, out, _ = _run([*command, "--help"], capsys)
-        assert code == 0 and "Usage:" in out
+        assert code == 0
+        assert "Usage:" in out
 
 
 def test_the_installed_command_builds_the_bundled_samples(tmp_path: Path) -> None:

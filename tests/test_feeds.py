@@ -258,7 +258,8 @@ def test_two_builds_give_identical_bytes_and_untouched_mtimes(
     first = _snapshot(output)
     report = build(config)
     assert _snapshot(output) == first
-    assert report.written == [] and report.unchanged == 9
+    assert report.written == []
+    assert report.unchanged == 9
 
 
 def test_same_input_in_another_folder_gives_the_same_bytes(

@@ -481,6 +481,47 @@ def test_stop_closes_an_idle_keep_alive_connection(tmp_path: Path) -> None:
         server.stop()
 
 
+def refuses_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_stop_lets_a_response_in_flight_finish() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    async def slow(scope: Scope, receive: Receive, send: Send) -> None:
+        entered.set()
+        await asyncio.to_thread(release.wait)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    server = ServerThread(slow, "127.0.0.1", 0)
+    server.start()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    stopper = threading.Thread(target=server.stop, kwargs={"timeout": 5})
+    try:
+        conn.request("GET", "/")
+        assert entered.wait(5)
+        stopper.start()
+        # The response may only finish once shutdown is under way.
+        deadline = time.monotonic() + 5
+        while not refuses_connections(server.port):
+            assert time.monotonic() < deadline, "the server kept accepting connections"
+        release.set()
+        assert conn.getresponse().read() == b"done"
+        stopper.join(5)
+        assert not server.is_alive()
+    finally:
+        release.set()
+        conn.close()
+        if stopper.is_alive():
+            stopper.join()
+        server.stop()
+
+
 def test_stop_returns_within_its_timeout_when_a_response_never_ends() -> None:
     async def endless(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

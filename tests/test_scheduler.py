@@ -1,0 +1,131 @@
+"""The rebuild queue: debounced, coalesced, one rebuild at a time, never lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.scheduler import RebuildScheduler
+from tests.daemon_harness import wait_for
+
+
+class Recorder:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.calls: list[tuple[frozenset[Path], bool]] = []
+        self.delay = delay
+        self.running = 0
+        self.overlapped = False
+        self._lock = threading.Lock()
+
+    def __call__(self, paths: frozenset[Path], full: bool) -> None:
+        with self._lock:
+            self.running += 1
+            self.overlapped = self.overlapped or self.running > 1
+        time.sleep(self.delay)  # stands in for a rebuild's work
+        with self._lock:
+            self.running -= 1
+            self.calls.append((paths, full))
+
+    @property
+    def paths(self) -> set[Path]:
+        return {path for paths, _ in self.calls for path in paths}
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def scheduler(recorder: Recorder) -> Iterator[RebuildScheduler]:
+    running = RebuildScheduler(recorder, debounce=0.05, max_delay=1.0, rescan_interval=3600)
+    running.start()
+    yield running
+    running.shutdown()
+
+
+def test_a_burst_of_requests_gives_few_rebuilds_and_loses_nothing(
+    scheduler: RebuildScheduler, recorder: Recorder
+) -> None:
+    recorder.delay = 0.05
+    expected = {Path(f"/seeds/{n}.txt") for n in range(3000)}
+    for path in sorted(expected):
+        scheduler.request([path])
+    wait_for(lambda: recorder.paths == expected, what="every path rebuilt")
+    assert len(recorder.calls) <= 5, f"{len(recorder.calls)} rebuilds for one burst"
+    assert not recorder.overlapped
+
+
+def test_requests_during_a_rebuild_run_after_it_never_alongside(
+    scheduler: RebuildScheduler, recorder: Recorder
+) -> None:
+    recorder.delay = 0.3
+    scheduler.request([Path("/a")], now=True)
+    wait_for(lambda: recorder.running == 1, what="the first rebuild to start")
+    for n in range(50):
+        scheduler.request([Path(f"/b{n}")])
+    wait_for(lambda: len(recorder.paths) == 51, what="the later requests")
+    assert not recorder.overlapped
+    assert len(recorder.calls) == 2
+
+
+def test_a_full_rescan_request_is_passed_on(
+    scheduler: RebuildScheduler, recorder: Recorder
+) -> None:
+    scheduler.request([Path("/a")])
+    scheduler.request_rescan()
+    wait_for(lambda: recorder.calls, what="a rebuild")
+    assert recorder.calls[0] == (frozenset({Path("/a")}), True)
+
+
+def test_debounce_waits_for_quiet(recorder: Recorder) -> None:
+    scheduler = RebuildScheduler(recorder, debounce=0.5, max_delay=5.0, rescan_interval=3600)
+    scheduler.start()
+    try:
+        started = time.monotonic()
+        scheduler.request([Path("/a")])
+        wait_for(lambda: recorder.calls)
+        assert time.monotonic() - started >= 0.45
+    finally:
+        scheduler.shutdown()
+
+
+def test_embargo_fires_at_its_time(scheduler: RebuildScheduler, recorder: Recorder) -> None:
+    due = datetime.now(UTC) + timedelta(seconds=0.5)
+    scheduler.set_embargo(due)
+    wait_for(lambda: recorder.calls, what="the embargo publish")
+    assert datetime.now(UTC) >= due
+
+
+def test_a_cleared_embargo_does_not_fire(scheduler: RebuildScheduler, recorder: Recorder) -> None:
+    scheduler.set_embargo(datetime.now(UTC) + timedelta(seconds=0.3))
+    scheduler.set_embargo(None)
+    scheduler.request([Path("/marker")], now=True)
+    wait_for(lambda: recorder.calls)
+    time.sleep(0.6)  # past the cancelled time: nothing more may arrive
+    assert len(recorder.calls) == 1
+
+
+def test_a_failing_rebuild_does_not_stop_the_queue(recorder: Recorder) -> None:
+    calls: list[frozenset[Path]] = []
+
+    def flaky(paths: frozenset[Path], full: bool) -> None:
+        calls.append(paths)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+
+    scheduler = RebuildScheduler(flaky, debounce=0.01, rescan_interval=3600)
+    scheduler.start()
+    try:
+        scheduler.request([Path("/a")], now=True)
+        wait_for(lambda: calls)
+        scheduler.request([Path("/b")], now=True)
+        wait_for(lambda: len(calls) == 2, what="the queue to survive an error")
+        assert scheduler.is_alive()
+    finally:
+        scheduler.shutdown()

@@ -1,0 +1,83 @@
+"""The watcher reports article changes, ignores litter, and can be revived."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from feeds.watcher import Watcher
+from tests.daemon_harness import wait_for
+
+
+class Events:
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+        self.full = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, paths: set[Path], full: bool) -> None:
+        with self._lock:
+            self.paths |= paths
+            self.full += full
+
+
+@pytest.fixture(params=["auto", "poll"])
+def watched(request: pytest.FixtureRequest, seeds: Path) -> Iterator[tuple[Watcher, Events]]:
+    events = Events()
+    watcher = Watcher(seeds.absolute(), ["*.txt"], events, mode=request.param)
+    watcher.start()
+    yield watcher, events
+    watcher.stop()
+
+
+def test_article_files_are_reported_and_litter_is_not(
+    watched: tuple[Watcher, Events], seeds: Path
+) -> None:
+    _watcher, events = watched
+    for name in (".hidden.txt", "a.txt~", "a.txt.swp", "notes.tmp", "readme.rst"):
+        (seeds / name).write_text("x")
+    (seeds / "a.txt").write_text("x")
+    wait_for(lambda: seeds.absolute() / "a.txt" in events.paths, what="a.txt")
+    assert events.paths == {seeds.absolute() / "a.txt"}
+
+
+def test_a_new_folder_asks_for_a_rescan(watched: tuple[Watcher, Events], seeds: Path) -> None:
+    _watcher, events = watched
+    (seeds / "batch").mkdir()
+    wait_for(lambda: events.full, what="a rescan request")
+
+
+def test_a_dead_observer_is_noticed_and_restarted(
+    watched: tuple[Watcher, Events], seeds: Path
+) -> None:
+    watcher, events = watched
+    observer = watcher._observer
+    assert observer is not None
+    observer.stop()
+    observer.join(5)
+    assert not watcher.is_alive()
+    watcher.restart()
+    assert watcher.is_alive()
+    (seeds / "b.txt").write_text("x")
+    wait_for(lambda: seeds.absolute() / "b.txt" in events.paths, what="events after restart")
+
+
+def test_a_replaced_seeds_folder_counts_as_dead(
+    watched: tuple[Watcher, Events], seeds: Path
+) -> None:
+    watcher, _ = watched
+    seeds.rename(seeds.with_name("old-seeds"))
+    seeds.mkdir()
+    assert not watcher.is_alive()
+
+
+def test_poll_mode_polls(seeds: Path) -> None:
+    watcher = Watcher(seeds, ["*.txt"], Events(), mode="poll")
+    watcher.start()
+    try:
+        assert watcher.polling
+    finally:
+        watcher.stop()

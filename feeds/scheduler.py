@@ -46,6 +46,12 @@ class RebuildScheduler:
         self.max_delay = max(max_delay, debounce)
         self.rescan_interval = rescan_interval
         self._lock = threading.Lock()
+        # Held while a rebuild runs, so shutdown can wait for it *before*
+        # APScheduler's own shutdown: that one holds the job-store lock while
+        # it waits for running jobs, and a job that then arms the embargo or a
+        # retry would deadlock against it.
+        self._running = threading.Lock()
+        self._stopping = False
         self._paths: set[Path] = set()
         self._full = False
         self._pending_since: float | None = None  # monotonic time of the oldest request
@@ -75,6 +81,9 @@ class RebuildScheduler:
 
     def shutdown(self) -> None:
         """Stops the schedule; waits for a rebuild in progress to finish its writes."""
+        self._stopping = True
+        with self._running:  # the rebuild in progress, if any, is done after this
+            pass
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 
@@ -91,6 +100,8 @@ class RebuildScheduler:
 
     def request(self, paths: Iterable[Path] = (), *, full: bool = False, now: bool = False) -> None:
         """Asks for a rebuild: after the debounce quiet time, or at once with ``now``."""
+        if self._stopping:
+            return
         with self._lock:
             self._paths.update(paths)
             self._full = self._full or full
@@ -115,6 +126,8 @@ class RebuildScheduler:
 
     def retry_later(self, seconds: float) -> None:
         """Asks for a full rebuild after ``seconds`` (after a failed write, say)."""
+        if self._stopping:
+            return
         self._scheduler.add_job(
             self.request_rescan,
             "date",
@@ -125,6 +138,8 @@ class RebuildScheduler:
 
     def set_embargo(self, when: datetime | None) -> None:
         """Arms a publish at ``when`` (the next embargoed article's time), or disarms it."""
+        if self._stopping:
+            return
         if when is None:
             with contextlib.suppress(JobLookupError):
                 self._scheduler.remove_job(_EMBARGO_JOB)
@@ -137,14 +152,17 @@ class RebuildScheduler:
         self.request(now=True)
 
     def _run(self) -> None:
-        with self._lock:
-            if self._pending_since is None:  # an earlier run already took the requests
+        with self._running:
+            if self._stopping:
                 return
-            paths, full = frozenset(self._paths), self._full
-            self._paths.clear()
-            self._full = False
-            self._pending_since = None
-        try:
-            self._work(paths, full)
-        except Exception:  # a bug; the daemon must outlive it
-            log.exception("rebuild failed")
+            with self._lock:
+                if self._pending_since is None:  # an earlier run took the requests
+                    return
+                paths, full = frozenset(self._paths), self._full
+                self._paths.clear()
+                self._full = False
+                self._pending_since = None
+            try:
+                self._work(paths, full)
+            except Exception:  # a bug; the daemon must outlive it
+                log.exception("rebuild failed")

@@ -129,3 +129,23 @@ def test_a_failing_rebuild_does_not_stop_the_queue(recorder: Recorder) -> None:
         assert scheduler.is_alive()
     finally:
         scheduler.shutdown()
+
+
+def test_shutdown_during_a_rebuild_that_arms_an_embargo_does_not_deadlock() -> None:
+    started = threading.Event()
+    schedulers: list[RebuildScheduler] = []
+
+    def work(paths: frozenset[Path], full: bool) -> None:
+        started.set()
+        time.sleep(0.3)  # shutdown begins while this rebuild is still running
+        schedulers[0].set_embargo(datetime.now(UTC) + timedelta(hours=1))
+
+    scheduler = RebuildScheduler(work, debounce=0.01, rescan_interval=3600)
+    schedulers.append(scheduler)
+    scheduler.start()
+    scheduler.request(now=True)
+    assert started.wait(10)
+    stopper = threading.Thread(target=scheduler.shutdown, daemon=True)
+    stopper.start()
+    stopper.join(10)
+    assert not stopper.is_alive(), "shutdown deadlocked against a running rebuild"

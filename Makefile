@@ -6,8 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run build check test lint typecheck golden bench clean
 
-run: build
+# The service: builds, then watches seeds/ and serves output/ on
+# http://127.0.0.1:8080/ until Ctrl-C.
+run: $(STAMP)
+	$(BIN)/feeds run --config config/feeds.yaml
 
+# One build, then exit.
 build: $(STAMP)
 	$(BIN)/feeds build --config config/feeds.yaml
 
@@ -33,6 +37,10 @@ typecheck: $(STAMP)
 # Rewrites tests/golden/ from the current code; review the diff before committing.
 golden: $(STAMP)
 	FEEDS_REGENERATE_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py -q
+
+# Save-to-feed latency of the daemon (figures for the issue notes).
+bench: $(STAMP)
+	$(BIN)/python -m bench.latency --articles 1000 --edits 50
 
 clean:
 	rm -rf $(VENV) output/all.* output/topics .mypy_cache .pytest_cache .ruff_cache

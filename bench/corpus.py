@@ -43,7 +43,8 @@ def _sentence(rng: random.Random, words: int) -> str:
 def article(rng: random.Random, index: int) -> str:
     start = datetime(2019, 1, 1, tzinfo=UTC)
     published = start + timedelta(minutes=rng.randrange(7 * 365 * 24 * 60))
-    link = f"https://news{index % 97}.example.com/{published:%Y/%m/%d}/story-{index}"
+    host = f"news{index % 97}.example.com"
+    link = f"https://{host}/{published:%Y/%m/%d}/story-{index}"
     topics = "".join(f"  - {t}\n" for t in rng.sample(TOPICS, rng.randint(1, 3)))
     images = "".join(
         f'  - url: "https://img.example.com/{index}-{n}.jpg"\n'
@@ -74,7 +75,7 @@ def article(rng: random.Random, index: int) -> str:
         f"quality: {rng.randint(0, 100)}\n"
         "heat: -1\n"
         "published: false\n\n"
-        f"provider:\n  name: news{index % 97}.example.com\n  domain: news{index % 97}.example.com\n\n"
+        f"provider:\n  name: {host}\n  domain: {host}\n\n"
         f"topics:\n{topics}\n"
         + (f"images:\n{images}\n" if images else "")
         + (f"related:\n{related}\n" if related else "")

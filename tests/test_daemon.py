@@ -99,7 +99,7 @@ def test_a_broken_file_is_reported_and_the_good_ones_stay(
     good = _write(site, "good.txt", title="Good", link="https://e.org/good")
     wait_for(lambda: titles(_all(site)) == ["Good"])
     bad = site / "seeds" / "bad.txt"
-    bad.write_text("---\ntitle: [unclosed\n---\n")
+    bad.write_text('---\ntitle: [unclosed\nsecured: "S3CRET-VALUE"\n---\n')
     daemon.wait_for_log(rf"{bad}: invalid YAML")
     # A half-finished edit of a good article keeps its last good version.
     good.write_text("---\ntitle: 'Good, half-edit\n")
@@ -108,6 +108,7 @@ def test_a_broken_file_is_reported_and_the_good_ones_stay(
     assert daemon.process.poll() is None
     good.write_text(seed_text(title="Good again", link="https://e.org/good"))
     wait_for(lambda: titles(_all(site)) == ["Good again"])
+    assert "S3CRET" not in daemon.log
 
 
 def test_an_embargoed_article_appears_at_its_time(site: Path, daemon: RunningDaemon) -> None:

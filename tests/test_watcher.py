@@ -81,3 +81,52 @@ def test_poll_mode_polls(seeds: Path) -> None:
         assert watcher.polling
     finally:
         watcher.stop()
+
+
+def test_inotify_trouble_falls_back_to_polling_and_says_so(
+    seeds: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_inotify() -> None:
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr("feeds.watcher.Observer", no_inotify)
+    events = Events()
+    watcher = Watcher(seeds.absolute(), ["*.txt"], events, mode="auto")
+    with caplog.at_level("WARNING", logger="feeds.watcher"):
+        watcher.start()
+    try:
+        assert watcher.polling
+        assert "falling back to polling" in caplog.text
+        (seeds / "c.txt").write_text("x")
+        wait_for(lambda: seeds.absolute() / "c.txt" in events.paths, what="a polled change")
+    finally:
+        watcher.stop()
+
+
+def test_inotify_mode_does_not_fall_back(seeds: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_inotify() -> None:
+        raise OSError(24, "inotify instance limit reached")
+
+    monkeypatch.setattr("feeds.watcher.Observer", no_inotify)
+    with pytest.raises(OSError, match="instance limit"):
+        Watcher(seeds, ["*.txt"], Events(), mode="inotify").start()
+
+
+def test_an_exception_in_the_handler_does_not_kill_the_watcher(seeds: Path) -> None:
+    seen: list[Path] = []
+
+    def explosive(paths: set[Path], full: bool) -> None:
+        seen.extend(paths)
+        if len(seen) == 1:
+            raise RuntimeError("bug in a callback")
+
+    watcher = Watcher(seeds.absolute(), ["*.txt"], explosive)
+    watcher.start()
+    try:
+        (seeds / "first.txt").write_text("x")
+        wait_for(lambda: seen, what="the first event")
+        (seeds / "second.txt").write_text("x")
+        wait_for(lambda: seeds.absolute() / "second.txt" in seen, what="events after an error")
+        assert watcher.is_alive()
+    finally:
+        watcher.stop()

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from feeds.model import Article
 from feeds.slugs import assign_slugs
@@ -25,13 +26,29 @@ class Duplicate:
     dropped: tuple[str, ...]
 
 
+FeedKind = Literal["all", "topic", "custom", "category", "provider"]
+
+
 @dataclass(frozen=True, slots=True)
 class FeedPlan:
     """One feed: what it is called, where it goes, and its entries newest first."""
 
-    stem: str  # path below the output folder without the format suffix, e.g. "topics/ai"
-    topic: str | None  # None for the combined feed
+    #: Path below the output folder without the format suffix, e.g. "topics/ai".
+    stem: str
+    kind: FeedKind
+    #: What the feed is about: the topic, category or provider; None for "all".
+    label: str | None
+    #: The main document's entries, newest first.
     entries: tuple[Article, ...]
+    #: Every entry the feed has, the main document's and older ones.
+    total: int = 0
+    #: A title from the config (custom feeds); None: derived from the label.
+    title: str | None = None
+    description: str | None = None
+
+    @property
+    def newest(self) -> Article | None:
+        return self.entries[0] if self.entries else None
 
 
 def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
@@ -77,9 +94,16 @@ def plan_feeds(articles: Sequence[Article], max_items: int) -> list[FeedPlan]:
         for topic in article.topics:
             by_topic[topic].append(article)
     slugs = assign_slugs(by_topic)
-    plans = [FeedPlan(COMBINED_STEM, None, tuple(ordered[:max_items]))]
+    plans = [FeedPlan(COMBINED_STEM, "all", None, tuple(ordered[:max_items]), len(ordered))]
     for topic in sorted(by_topic, key=lambda name: slugs[name]):
+        members = by_topic[topic]
         plans.append(
-            FeedPlan(f"{TOPICS_DIR}/{slugs[topic]}", topic, tuple(by_topic[topic][:max_items]))
+            FeedPlan(
+                f"{TOPICS_DIR}/{slugs[topic]}",
+                "topic",
+                topic,
+                tuple(members[:max_items]),
+                len(members),
+            )
         )
     return plans

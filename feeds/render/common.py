@@ -22,14 +22,26 @@ GENERATOR_URI = "https://pypi.org/project/feeds/"
 _BLOCK_TAG = re.compile(r"<(?:p|ul|ol|blockquote|pre)\b", re.IGNORECASE)
 
 
+_ABOUT = {
+    "topic": "on the topic",
+    "category": "in the category",
+    "provider": "from",
+    "custom": "selected as",
+}
+
+
 def feed_title(plan: FeedPlan, config: Config) -> str:
-    return config.title if plan.topic is None else f"{config.title}: {plan.topic}"
+    if plan.title:
+        return plan.title
+    return config.title if plan.label is None else f"{config.title}: {plan.label}"
 
 
 def feed_description(plan: FeedPlan, config: Config) -> str:
-    if plan.topic is None:
+    if plan.description:
+        return plan.description
+    if plan.label is None:
         return config.description
-    return f"{config.description}, on the topic {plan.topic}"
+    return f"{config.description}, {_ABOUT[plan.kind]} {plan.label}"
 
 
 def feed_url(plan: FeedPlan, config: Config, suffix: str) -> str:

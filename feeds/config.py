@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -48,6 +49,54 @@ class ServerConfig(_Section):
     cache_max_age: int = Field(default=60, ge=0)
 
 
+class WebSubConfig(_Section):
+    """W3C WebSub: hubs told about every changed feed, and named in every feed."""
+
+    hubs: Annotated[tuple[str, ...], Field(strict=False)] = ()
+
+    @field_validator("hubs")
+    @classmethod
+    def _hubs_are_http(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_http_url(hub) for hub in value)
+
+
+class CustomFeedConfig(_Section):
+    """A named feed of the articles that pass every filter given."""
+
+    #: File name: written as custom/<name>.atom.xml, .rss.xml and .json.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    title: str | None = Field(default=None, min_length=1)
+    description: str | None = Field(default=None, min_length=1)
+    topics_any: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    topics_all: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    categories: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    provider_domains: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    min_quality: float | None = Field(default=None, strict=False)
+    published_only: bool = False
+    #: Regular expressions, matched case-insensitively against title and summary.
+    include: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    exclude: Annotated[tuple[str, ...], Field(strict=False)] = ()
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns_compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(
+                    f"{pattern!r} is not a valid regular expression: {error}"
+                ) from None
+        return value
+
+
+class FacetsConfig(_Section):
+    """Extra feeds per category and per provider (off by default)."""
+
+    categories: bool = False
+    providers: bool = False
+
+
 LaxPath = Annotated[Path, Field(strict=False)]
 
 
@@ -74,6 +123,27 @@ class Config(_Section):
     #: Seconds between full rescans that repair anything the watcher missed.
     rescan_interval: int = Field(default=600, ge=1)
     server: ServerConfig = ServerConfig()
+    websub: WebSubConfig = WebSubConfig()
+    custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()
+    facets: FacetsConfig = FacetsConfig()
+    #: RFC 5005 archives: entries older than the newest ``max_items`` stay
+    #: reachable in yearly archive documents (Atom and RSS).
+    archives: bool = True
+    #: Largest size of one feed document; the oldest entries go first.
+    max_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+    #: Summaries longer than this many characters are cut at a word boundary.
+    summary_length: int = Field(default=1000, ge=50)
+    #: Repair mojibake such as "cityâ€™s" (ftfy).
+    fix_text: bool = True
+
+    @field_validator("custom_feeds")
+    @classmethod
+    def _unique_names(cls, value: tuple[CustomFeedConfig, ...]) -> tuple[CustomFeedConfig, ...]:
+        names = [feed.name for feed in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"custom feed names must be unique: {', '.join(duplicates)}")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -176,12 +246,25 @@ def _describe_validation_error(where: str, error: ValidationError) -> str:
 def _fields_at(location: tuple[int | str, ...]) -> list[str]:
     model: type[BaseModel] = Config
     for part in location:
-        field = model.model_fields.get(str(part))
-        annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if isinstance(part, int):  # an index into a list of sections
+            continue
+        field = model.model_fields.get(part)
+        found = _model_in(field.annotation) if field is not None else None
+        if found is None:
             return []
-        model = annotation
+        model = found
     return list(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The section model an annotation holds, also inside tuple[...] or Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _suggest(key: str, candidates: list[str]) -> str:

@@ -29,6 +29,8 @@ class RelatedArticle:
     link: str
     published: datetime | None = None
     provider: Provider | None = None
+    #: Plain text, already cut to a sensible length.
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

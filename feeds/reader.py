@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import html
 import math
 import os
 import stat
@@ -19,7 +20,7 @@ from frontmatter.default_handlers import YAMLHandler
 from feeds.dates import parse_datetime
 from feeds.errors import ArticleError, kind_of
 from feeds.model import Article, Image, Provider, RelatedArticle
-from feeds.text import clean_line, sanitize_excerpt
+from feeds.text import clean_line, fix_mojibake, html_to_text, sanitize_excerpt, shorten
 from feeds.urls import check_http_url, entry_id, is_host_name
 from feeds.yamlload import describe_yaml_error, load_yaml
 
@@ -27,6 +28,22 @@ from feeds.yamlload import describe_yaml_error, load_yaml
 LITTER_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.tmp", "*.part")
 
 _FRONT_MATTER = YAMLHandler()
+
+#: Titles longer than this are cut: a feed reader's list is no place for an essay.
+MAX_TITLE_LENGTH = 300
+#: A related article's excerpt is a teaser under its link, not a second article.
+RELATED_SUMMARY_LENGTH = 300
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How text is tidied on the way in (from the config)."""
+
+    fix_text: bool = True
+    summary_length: int = 1000
+
+
+DEFAULT_OPTIONS = ReadOptions()
 
 
 def is_litter(name: str) -> bool:
@@ -82,28 +99,31 @@ def read_all(
     paths: Sequence[Path],
     tz: tzinfo,
     progress: Callable[[Sequence[Path]], Iterable[Path]] | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
 ) -> ReadResult:
     articles: list[Article] = []
     errors: list[ArticleError] = []
     for path in paths if progress is None else progress(paths):
         try:
-            articles.append(read_article(path, tz))
+            articles.append(read_article(path, tz, options))
         except ArticleError as error:
             errors.append(error)
     return ReadResult(tuple(articles), tuple(errors))
 
 
-def read_article(path: Path, tz: tzinfo) -> Article:
+def read_article(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Article:
     """Reads and validates one seed file. Raises ``ArticleError(path, reason)``."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         reason = "broken symbolic link" if path.is_symlink() else error.strerror
         raise ArticleError(path, f"cannot read file: {reason}") from None
-    return parse_article(raw, path, tz)
+    return parse_article(raw, path, tz, options)
 
 
-def parse_article(raw: bytes, path: Path | str, tz: tzinfo) -> Article:
+def parse_article(
+    raw: bytes, path: Path | str, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+) -> Article:
     """Turns a seed file's bytes into an Article. Raises ``ArticleError``."""
     try:
         text = raw.decode("utf-8-sig")
@@ -113,7 +133,7 @@ def parse_article(raw: bytes, path: Path | str, tz: tzinfo) -> Article:
         ) from None
     data = _front_matter(text, path)
     try:
-        return _FieldReader(data, tz).article(str(path))
+        return _FieldReader(data, tz, options).article(str(path))
     except _FieldError as error:
         raise ArticleError(path, str(error)) from None
 
@@ -151,10 +171,11 @@ class _FieldReader:
 
     data: Mapping[str, Any]
     tz: tzinfo
+    options: ReadOptions
     _prefix: str = field(default="")
 
     def article(self, source: str) -> Article:
-        title = self.required_text("title")
+        title = shorten(self.required_text("title"), MAX_TITLE_LENGTH)
         link, original = self.links()
         published = self.required_date("publishedDateTime")
         updated = self.optional_date("updatedDateTime") or published
@@ -166,7 +187,7 @@ class _FieldReader:
             original_link=original,
             published=published,
             updated=max(updated, published),
-            summary_html=sanitize_excerpt(self.optional_text("excerpt") or ""),
+            summary_html=self.summary(),
             category=self.optional_text("category"),
             topics=self.topics(),
             provider=self.provider("provider"),
@@ -189,9 +210,21 @@ class _FieldReader:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise _FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
+        text = fix_mojibake(str(value)) if self.options.fix_text else str(value)
         # Whitespace is collapsed even in the excerpt: it is HTML, where runs of
         # spaces mean one space anyway, and sanitisers turn them into &nbsp;.
-        return clean_line(str(value)) or None
+        return clean_line(text) or None
+
+    def related_summary(self) -> str | None:
+        text = html_to_text(sanitize_excerpt(self.optional_text("excerpt") or ""))
+        return shorten(text, RELATED_SUMMARY_LENGTH) if text else None
+
+    def summary(self) -> str:
+        """The excerpt as safe HTML; past the configured length, plain text cut at a word."""
+        summary = sanitize_excerpt(self.optional_text("excerpt") or "")
+        text = html_to_text(summary)
+        limit = self.options.summary_length
+        return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
 
     def required_text(self, key: str) -> str:
         text = self.optional_text(key)
@@ -320,6 +353,7 @@ class _FieldReader:
                     link=link,
                     published=item.optional_date("publishedDateTime"),
                     provider=item.provider("provider"),
+                    summary=item.related_summary(),
                 )
             )
         return tuple(related)
@@ -338,7 +372,7 @@ class _FieldReader:
             yield self.nested(item, f"{self.name(key)}[{index}].")
 
     def nested(self, data: Mapping[str, Any], prefix: str) -> _FieldReader:
-        return _FieldReader(data, self.tz, prefix)
+        return _FieldReader(data, self.tz, self.options, prefix)
 
     @staticmethod
     def _required_url(item: _FieldReader, key: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import ftfy
 import nh3
 
 # XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates
@@ -63,3 +64,32 @@ def sanitize_content(fragment: str) -> str:
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, for formats whose summary is text only."""
     return clean_line(html.unescape(nh3.clean(fragment, tags=set())))
+
+
+# Repair encoding mistakes only; typography (curly quotes, ligatures, widths)
+# and HTML entities are the author's choice, not damage.
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    uncurl_quotes=False,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    explain=False,
+)
+
+
+def fix_mojibake(text: str) -> str:
+    """Repairs text decoded with the wrong encoding ("cityâ€™s" -> "city’s")."""
+    if text.isascii():  # nothing to repair; by far the most common case
+        return text
+    return ftfy.fix_text(text, _FTFY)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at the last word boundary before ``limit`` characters, with "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    boundary = cut.rstrip().rfind(" ")
+    if boundary > limit // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" ,;:.-–—") + "…"

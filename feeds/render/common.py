@@ -91,6 +91,8 @@ def _related_html(related: RelatedArticle) -> str:
         details.append(f'<time datetime="{stamp}">{related.published.date().isoformat()}</time>')
     if details:
         html += " (" + ", ".join(details) + ")"
+    if related.summary:
+        html += f"<br><small>{escape(related.summary)}</small>"
     return html
 
 

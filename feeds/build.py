@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.config import Config
 from feeds.errors import ArticleError, ConfigError, ExitCode
 from feeds.index import (
-    TOPICS_DIR,
+    FEED_DIRS,
     Duplicate,
     FeedPlan,
     is_visible,
@@ -26,7 +26,7 @@ from feeds.index import (
 )
 from feeds.model import Article
 from feeds.reader import discover, is_candidate, read_article
-from feeds.render import FORMATS
+from feeds.render import FORMATS, Format, formats_for
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
@@ -85,7 +85,7 @@ class Builder:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._seeds: dict[Path, _Seed] = {}
-        self._written: dict[str, tuple[Article, ...]] = {}
+        self._written: dict[str, FeedPlan] = {}
 
     # --- reading -------------------------------------------------------
 
@@ -177,7 +177,7 @@ class Builder:
         moment = now or datetime.now(UTC)
         articles, duplicates = self._merged()
         visible = [a for a in articles if is_visible(a, moment, self.config.published_only)]
-        plans = plan_feeds(visible, self.config.max_items)
+        plans = plan_feeds(visible, self.config)
         report = BuildReport(
             articles=len(visible),
             feeds=len(plans),
@@ -198,28 +198,54 @@ class Builder:
             self._written.clear()
         for plan in plans:
             self._write_plan(output, plan, report)
-        self._remove_stale(output, {plan.stem for plan in plans}, report)
+        self._remove_stale(output, plans, report)
         report.seconds = time.monotonic() - started
         return report
 
     def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
-        if self._written.get(plan.stem) == plan.entries:
-            report.unchanged += len(FORMATS)
+        formats = formats_for(plan)
+        if self._written.get(plan.stem) == plan:
+            report.unchanged += len(formats)
             return
-        for fmt in FORMATS:
+        for fmt in formats:
             name = plan.stem + fmt.suffix
-            if output.write(name, fmt.render(plan, self.config)):
+            if output.write(name, self._render_within_budget(fmt, plan)):
                 report.written.append(name)
             else:
                 report.unchanged += 1
-        self._written[plan.stem] = plan.entries
+        self._written[plan.stem] = plan
 
-    def _remove_stale(self, output: OutputFolder, stems: set[str], report: BuildReport) -> None:
-        expected = {stem + fmt.suffix for stem in stems for fmt in FORMATS}
-        stale = output.existing(TOPICS_DIR, [fmt.suffix for fmt in FORMATS]) - expected
-        for name in sorted(stale):
+    def _render_within_budget(self, fmt: Format, plan: FeedPlan) -> bytes:
+        """The document with as many of the newest entries as fit in ``max_bytes``
+        (at least one: a single entry's size is bounded when it is read)."""
+        budget = self.config.max_bytes
+        data = fmt.render(plan, self.config)
+        if len(data) <= budget or len(plan.entries) <= 1:
+            return data
+        fitting, low, high = None, 1, len(plan.entries) - 1
+        while low <= high:
+            middle = (low + high) // 2
+            candidate = fmt.render(replace(plan, entries=plan.entries[:middle]), self.config)
+            if len(candidate) <= budget:
+                fitting, low = candidate, middle + 1
+            else:
+                high = middle - 1
+        if fitting is None:
+            fitting = fmt.render(replace(plan, entries=plan.entries[:1]), self.config)
+        return fitting
+
+    def _remove_stale(
+        self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport
+    ) -> None:
+        expected = {plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)}
+        suffixes = [fmt.suffix for fmt in FORMATS]
+        existing: set[str] = set()
+        for folder in FEED_DIRS:
+            existing |= output.existing(folder, suffixes)
+        for name in sorted(existing - expected):
             if output.remove(name):
                 report.removed.append(name)
+        stems = {plan.stem for plan in plans}
         for stem in set(self._written) - stems:
             del self._written[stem]
 

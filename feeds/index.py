@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Literal
 
+from feeds.config import Config
+from feeds.filters import selects
 from feeds.model import Article
 from feeds.slugs import assign_slugs
 from feeds.urls import canonical_url
 
-#: The combined feed's stem, beside the ``topics/`` folder.
+#: The combined feed's stem, beside the folders of the other feeds.
 COMBINED_STEM = "all"
 TOPICS_DIR = "topics"
+CUSTOM_DIR = "custom"
+CATEGORIES_DIR = "categories"
+PROVIDERS_DIR = "providers"
+ARCHIVE_DIR = "archive"
+#: Every folder whose feed files a build owns (and removes when stale).
+FEED_DIRS = (TOPICS_DIR, CUSTOM_DIR, CATEGORIES_DIR, PROVIDERS_DIR, ARCHIVE_DIR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +53,19 @@ class FeedPlan:
     #: A title from the config (custom feeds); None: derived from the label.
     title: str | None = None
     description: str | None = None
+    #: For an archive document: the stem of the feed it archives.
+    archive_of: str | None = None
+    #: RFC 5005 neighbours (stems): the next older and the next newer archive.
+    prev_archive: str | None = None
+    next_archive: str | None = None
 
     @property
     def newest(self) -> Article | None:
         return self.entries[0] if self.entries else None
+
+    @property
+    def is_archive(self) -> bool:
+        return self.archive_of is not None
 
 
 def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
@@ -83,27 +100,96 @@ def newest_first(articles: Iterable[Article]) -> list[Article]:
     return sorted(articles, key=lambda article: (article.published, article.id), reverse=True)
 
 
-def plan_feeds(articles: Sequence[Article], max_items: int) -> list[FeedPlan]:
-    """The combined feed plus one feed per topic, each holding its newest ``max_items``.
+@dataclass(slots=True)
+class _Group:
+    stem: str
+    kind: FeedKind
+    label: str | None
+    members: list[Article]
+    title: str | None = None
+    description: str | None = None
+
+
+def plan_feeds(articles: Sequence[Article], config: Config) -> list[FeedPlan]:
+    """Every feed document: the combined feed, one per topic, the custom feeds,
+    the facets the config asks for, and their archives.
 
     ``articles`` are the visible, de-duplicated ones.
     """
     ordered = newest_first(articles)
-    by_topic: dict[str, list[Article]] = defaultdict(list)
-    for article in ordered:
-        for topic in article.topics:
-            by_topic[topic].append(article)
-    slugs = assign_slugs(by_topic)
-    plans = [FeedPlan(COMBINED_STEM, "all", None, tuple(ordered[:max_items]), len(ordered))]
-    for topic in sorted(by_topic, key=lambda name: slugs[name]):
-        members = by_topic[topic]
-        plans.append(
-            FeedPlan(
-                f"{TOPICS_DIR}/{slugs[topic]}",
-                "topic",
-                topic,
-                tuple(members[:max_items]),
-                len(members),
-            )
+    groups = [_Group(COMBINED_STEM, "all", None, ordered)]
+    groups += _grouped(ordered, TOPICS_DIR, "topic", lambda a: a.topics)
+    for custom in config.custom_feeds:
+        members = [article for article in ordered if selects(custom, article)]
+        stem = f"{CUSTOM_DIR}/{custom.name}"
+        groups.append(
+            _Group(stem, "custom", custom.name, members, custom.title, custom.description)
         )
+    if config.facets.categories:
+        groups += _grouped(
+            ordered, CATEGORIES_DIR, "category", lambda a: (a.category,) if a.category else ()
+        )
+    if config.facets.providers:
+        groups += _grouped(ordered, PROVIDERS_DIR, "provider", _provider_keys)
+    plans: list[FeedPlan] = []
+    for group in groups:
+        main = FeedPlan(
+            group.stem,
+            group.kind,
+            group.label,
+            tuple(group.members[: config.max_items]),
+            len(group.members),
+            title=group.title,
+            description=group.description,
+        )
+        older = group.members[config.max_items :] if config.archives else []
+        plans.extend(_with_archives(main, older))
     return plans
+
+
+def _grouped(
+    ordered: Sequence[Article],
+    folder: str,
+    kind: FeedKind,
+    keys: Callable[[Article], Iterable[str]],
+) -> list[_Group]:
+    members: dict[str, list[Article]] = defaultdict(list)
+    for article in ordered:
+        for key in keys(article):
+            members[key].append(article)
+    slugs = assign_slugs(members)
+    return [
+        _Group(f"{folder}/{slugs[key]}", kind, key, members[key])
+        for key in sorted(members, key=lambda name: slugs[name])
+    ]
+
+
+def _provider_keys(article: Article) -> tuple[str, ...]:
+    if article.provider is None:
+        return ()
+    return (article.provider.domain or article.provider.name,)
+
+
+def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
+    """The main document plus RFC 5005 archive documents, one per year (UTC),
+    of the entries that no longer fit in it."""
+    if not older:
+        return [main]
+    by_year: dict[int, list[Article]] = defaultdict(list)
+    for article in older:
+        by_year[article.published.astimezone(UTC).year].append(article)
+    years = sorted(by_year)
+    stems = {year: f"{ARCHIVE_DIR}/{main.stem}/{year}" for year in years}
+    archives = [
+        replace(
+            main,
+            stem=stems[year],
+            entries=tuple(by_year[year]),
+            total=len(by_year[year]),
+            archive_of=main.stem,
+            prev_archive=stems[years[index - 1]] if index > 0 else None,
+            next_archive=stems[years[index + 1]] if index + 1 < len(years) else None,
+        )
+        for index, year in enumerate(years)
+    ]
+    return [replace(main, prev_archive=stems[years[-1]]), *archives]

@@ -78,20 +78,25 @@ class OutputFolder:
         return True
 
     def existing(self, folder: str, suffixes: Iterable[str]) -> set[str]:
-        """Relative names of files in ``folder`` that end in one of ``suffixes``."""
+        """Relative names of files under ``folder`` (recursively) that end in one
+        of ``suffixes``; dotfiles and symlinked folders are not looked into."""
         directory = self._resolve(folder)
         endings = tuple(suffixes)
+        found: set[str] = set()
+        if not directory.is_dir() or directory.is_symlink():
+            return found
         try:
-            names = os.listdir(directory)
-        except FileNotFoundError:
-            return set()
+            for dirpath, dirnames, filenames in os.walk(directory):
+                dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+                relative = Path(dirpath).relative_to(self.root).as_posix()
+                found.update(
+                    f"{relative}/{name}"
+                    for name in filenames
+                    if name.endswith(endings) and not name.startswith(".")
+                )
         except OSError as error:
             raise OutputError(f"{directory}: cannot list: {error.strerror}") from None
-        return {
-            f"{folder}/{name}"
-            for name in names
-            if name.endswith(endings) and not name.startswith(".")
-        }
+        return found
 
     def _resolve(self, relative: str) -> Path:
         parts = PurePosixPath(relative).parts

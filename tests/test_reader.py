@@ -28,7 +28,7 @@ from feeds.config import Config
 from feeds.errors import ArticleError
 from feeds.index import Duplicate, merge_duplicates
 from feeds.model import Article, Image, Provider, RelatedArticle
-from feeds.reader import discover, parse_article, read_all, read_article
+from feeds.reader import ReadOptions, discover, parse_article, read_all, read_article
 from feeds.slugs import assign_slugs, slug_for
 from tests.conftest import SAMPLES, SeedWriter, seed_text
 
@@ -150,7 +150,28 @@ def test_sample_related_articles_keep_title_link_date_and_provider() -> None:
         link=related[0].link,
         published=datetime(2021, 6, 12, 15, 12, tzinfo=UTC),
         provider=Provider(name="MyNorthwest.com", domain="mynorthwest.com"),
+        summary="Daniel Castro with the Information Technology & Innovation Foundation says"
+        " King County's ban of facial recognition tech wasn't based on real evidence.",
     )
+
+
+def test_mojibake_in_a_related_excerpt_is_repaired_unless_switched_off() -> None:
+    fixed = read_article(SAMPLE_001, UTC).related[0].summary
+    assert fixed is not None
+    assert "city’s police" in fixed
+    raw = read_article(SAMPLE_001, UTC, ReadOptions(fix_text=False)).related[0].summary
+    assert raw is not None
+    assert "cityâ€™s police" in raw
+
+
+def test_a_long_excerpt_is_cut_at_a_word_boundary(write_seed: SeedWriter) -> None:
+    words = " ".join(f"word{n}" for n in range(2000))
+    path = write_seed("long.txt", extra=f'excerpt: "<b>{words}</b>"\n')
+    article = read_article(path, UTC, ReadOptions(summary_length=100))
+    assert article.summary_html.endswith("…")
+    assert len(article.summary_html) <= 101
+    assert article.summary_html[:-1].split(" ")[-1].startswith("word")
+    assert "<b>" not in article.summary_html
 
 
 @pytest.mark.parametrize(

@@ -26,3 +26,10 @@ FORMATS: tuple[Format, ...] = (
     Format(rss.SUFFIX, rss.MEDIA_TYPE, rss.render),
     Format(jsonfeed.SUFFIX, jsonfeed.MEDIA_TYPE, jsonfeed.render),
 )
+
+
+def formats_for(plan: FeedPlan) -> tuple[Format, ...]:
+    """Archives (RFC 5005) exist in Atom and RSS; JSON Feed has no archive semantics."""
+    if plan.is_archive:
+        return tuple(fmt for fmt in FORMATS if fmt.suffix != jsonfeed.SUFFIX)
+    return FORMATS

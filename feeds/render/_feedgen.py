@@ -1,8 +1,15 @@
-"""Atom and RSS share one feedgen model; each format sets its own self link."""
+"""Atom and RSS share one feedgen model; each format sets its own self link.
+
+feedgen builds the document; a few things it cannot say (WebSub hub links in
+RSS, RFC 5005 archive links and markers) are added to its lxml tree before it
+is serialised, never by string editing.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import mimetypes
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
@@ -12,6 +19,7 @@ from feeds.config import Config
 from feeds.index import FeedPlan
 from feeds.model import Article
 from feeds.render.common import (
+    FH_NS,
     GENERATOR,
     GENERATOR_URI,
     categories,
@@ -20,7 +28,12 @@ from feeds.render.common import (
     feed_title,
     feed_updated,
     feed_url,
+    stem_url,
 )
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+#: Related articles listed as Atom links; the content lists them all.
+MAX_RELATED_LINKS = 10
 
 
 class _Entry(FeedEntry):  # type: ignore[misc]
@@ -43,9 +56,52 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         return element
 
 
-def generator_for(plan: FeedPlan, config: Config, suffix: str, media_type: str) -> FeedGenerator:
+def render_xml(
+    plan: FeedPlan, config: Config, flavour: Literal["atom", "rss"], suffix: str, media_type: str
+) -> bytes:
+    feed = _generator_for(plan, config, suffix, media_type)
+    if flavour == "atom":
+        root, _ = feed._create_atom()
+        parent, link_tag = root, "link"
+    else:
+        root, _ = feed._create_rss()
+        parent, link_tag = root.find("channel"), f"{{{ATOM_NS}}}link"
+    position = _after_last_link(parent)
+    for rel, href in _extra_links(plan, config, suffix):
+        element = etree.Element(link_tag, rel=rel, href=href)
+        parent.insert(position, element)
+        position += 1
+    if plan.is_archive:
+        parent.insert(position, etree.Element(f"{{{FH_NS}}}archive"))
+        etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS})
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return data
+
+
+def _extra_links(plan: FeedPlan, config: Config, suffix: str) -> list[tuple[str, str]]:
+    links = [("hub", hub) for hub in config.websub.hubs]
+    if plan.archive_of:
+        links.append(("current", stem_url(plan.archive_of, config, suffix)))
+    if plan.prev_archive:
+        links.append(("prev-archive", stem_url(plan.prev_archive, config, suffix)))
+    if plan.next_archive:
+        links.append(("next-archive", stem_url(plan.next_archive, config, suffix)))
+    return links
+
+
+def _after_last_link(parent: Any) -> int:
+    """Where new feed-level links go: after the existing ones, before the entries."""
+    position = 0
+    for index, child in enumerate(parent):
+        if etree.QName(child).localname == "link":
+            position = index + 1
+    return position
+
+
+def _generator_for(plan: FeedPlan, config: Config, suffix: str, media_type: str) -> FeedGenerator:
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)  # dc:creator carries RSS authors
+    feed.load_extension("media")
     self_url = feed_url(plan, config, suffix)
     feed.id(self_url)
     feed.title(feed_title(plan, config))
@@ -82,8 +138,30 @@ def _add_entry(feed: FeedGenerator, article: Article) -> None:
             author["uri"] = article.provider.url
         entry.author(author)
         entry.dc.dc_creator(article.provider.name)
+        if article.provider.url:
+            entry.source(url=article.provider.url, title=article.provider.name)
     for term in categories(article):
         entry.category(term=term)
+    for related in article.related[:MAX_RELATED_LINKS]:
+        entry.link(href=related.link, rel="related", type="text/html", title=related.title)
+    for index, image in enumerate(article.images):
+        size = {
+            name: str(value)
+            for name, value in (("width", image.width), ("height", image.height))
+            if value
+        }
+        entry.media.content(url=image.url, medium="image", group=None, **size)
+        if index == 0:
+            entry.media.thumbnail(url=image.url, group=None, **size)
+            media_type = _image_type(image.url)
+            if media_type:
+                # The size in bytes is unknown; RSS best practice is then a length of 0.
+                entry.enclosure(url=image.url, length=0, type=media_type)
     if article.summary_html:
         entry.summary(article.summary_html, type="html")
     entry.content(entry_html(article), type="html")
+
+
+def _image_type(url: str) -> str | None:
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    return guessed if guessed and guessed.startswith("image/") else None

@@ -16,6 +16,9 @@ from feeds.urls import join_url
 #: output depends on its input alone.
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
+#: RFC 5005 Feed Paging and Archiving.
+FH_NS = "http://purl.org/syndication/history/1.0"
+
 GENERATOR = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feeds/"
 
@@ -45,7 +48,11 @@ def feed_description(plan: FeedPlan, config: Config) -> str:
 
 
 def feed_url(plan: FeedPlan, config: Config, suffix: str) -> str:
-    return join_url(config.base_url, plan.stem + suffix)
+    return stem_url(plan.stem, config, suffix)
+
+
+def stem_url(stem: str, config: Config, suffix: str) -> str:
+    return join_url(config.base_url, stem + suffix)
 
 
 def feed_updated(plan: FeedPlan) -> datetime:

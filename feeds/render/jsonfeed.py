@@ -34,8 +34,10 @@ def render(plan: FeedPlan, config: Config) -> bytes:
         "description": feed_description(plan, config),
         "language": config.language,
         "authors": [author],
-        "items": [_item(article) for article in plan.entries],
     }
+    if config.websub.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.websub.hubs]
+    document["items"] = [_item(article) for article in plan.entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

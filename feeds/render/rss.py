@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from feeds.config import Config
 from feeds.index import FeedPlan
-from feeds.render._feedgen import generator_for
+from feeds.render._feedgen import render_xml
 
 SUFFIX = ".rss.xml"
 MEDIA_TYPE = "application/rss+xml"
 
 
 def render(plan: FeedPlan, config: Config) -> bytes:
-    feed = generator_for(plan, config, SUFFIX, MEDIA_TYPE)
-    return cast(bytes, feed.rss_str(pretty=True, encoding="UTF-8"))
+    return render_xml(plan, config, "rss", SUFFIX, MEDIA_TYPE)

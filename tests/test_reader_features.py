@@ -1,0 +1,333 @@
+"""What makes readers prefer these feeds: history, push, rich entries, custom feeds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+
+from feeds.build import build
+from feeds.config import Config
+from tests.conftest import SeedWriter
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+FH = "{http://purl.org/syndication/history/1.0}"
+BASE = "http://127.0.0.1:8080/"
+ConfigFactory = Callable[..., Config]
+
+
+def _local(output: Path, url: str) -> Path:
+    assert url.startswith(BASE), url
+    return output / url.removeprefix(BASE)
+
+
+def _atom_links(path: Path) -> dict[str, str]:
+    root = etree.parse(path).getroot()
+    return {link.get("rel", ""): link.get("href", "") for link in root.findall(f"{ATOM}link")}
+
+
+def _rss_links(path: Path) -> dict[str, str]:
+    channel = etree.parse(path).getroot().find("channel")
+    assert channel is not None
+    return {link.get("rel", ""): link.get("href", "") for link in channel.findall(f"{ATOM}link")}
+
+
+def _seven_years(write_seed: SeedWriter) -> None:
+    for year in range(2017, 2024):
+        write_seed(f"{year}.txt", link=f"https://e.org/{year}", published=f"{year}-06-01")
+
+
+# --- complete history (RFC 5005) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
+)
+def test_the_archive_chain_leads_from_the_current_feed_to_the_first_article(
+    suffix: str,
+    links_of: Callable[[Path], dict[str, str]],
+    write_seed: SeedWriter,
+    output: Path,
+    make_config: ConfigFactory,
+) -> None:
+    _seven_years(write_seed)
+    build(make_config("max_items: 2"))
+    current = output / f"all{suffix}"
+    assert len(feedparser.parse(current.read_bytes()).entries) == 2
+    seen: list[str] = [e.link for e in feedparser.parse(current.read_bytes()).entries]
+    page = current
+    visited = 0
+    while "prev-archive" in links_of(page):
+        previous = page
+        page = _local(output, links_of(page)["prev-archive"])
+        visited += 1
+        document = etree.parse(page).getroot()
+        assert document.find(f".//{FH}archive") is not None, "archive documents are marked"
+        links = links_of(page)
+        assert links["current"] == f"{BASE}all{suffix}"
+        if previous != current:
+            assert _local(output, links["next-archive"]) == previous
+        parsed = feedparser.parse(page.read_bytes())
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        seen += [entry.link for entry in parsed.entries]
+    assert visited == 5
+    assert sorted(seen) == [f"https://e.org/{year}" for year in range(2017, 2024)]
+    assert etree.parse(current).getroot().find(f".//{FH}archive") is None
+
+
+def test_json_feeds_have_no_archives_and_archives_can_be_switched_off(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    _seven_years(write_seed)
+    build(make_config("max_items: 2"))
+    assert sorted(p.name for p in (output / "archive" / "all").iterdir()) == [
+        f"{year}{suffix}" for year in range(2017, 2022) for suffix in (".atom.xml", ".rss.xml")
+    ]
+    report = build(make_config("max_items: 2\narchives: false"))
+    assert not list((output / "archive").rglob("*.xml"))
+    assert "archive/all/2017.atom.xml" in report.removed
+
+
+def test_an_archive_is_rewritten_only_when_its_own_entries_change(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    _seven_years(write_seed)
+    config = make_config("max_items: 2")
+    build(config)
+    archives = sorted((output / "archive" / "all").iterdir())
+    before = {path.name: path.stat().st_mtime_ns for path in archives}
+    write_seed("2024.txt", link="https://e.org/2024", published="2024-06-01")
+    report = build(config)
+    changed = {Path(name).name for name in report.written if name.startswith("archive/all/")}
+    # 2022 left the main document for its archive (new), and 2021's archive
+    # gained a next-archive neighbour; the older years stay untouched.
+    assert changed == {"2022.atom.xml", "2022.rss.xml", "2021.atom.xml", "2021.rss.xml"}
+    for path in archives:
+        if path.name not in changed:
+            assert path.stat().st_mtime_ns == before[path.name], path.name
+
+
+# --- WebSub -----------------------------------------------------------------
+
+
+def test_every_format_names_the_hubs_and_itself(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed("a.txt")
+    build(make_config('websub:\n  hubs: ["https://hub.example.com/", "https://hub2.example.net/"]'))
+    atom = etree.parse(output / "all.atom.xml").getroot()
+    assert [link.get("href") for link in atom.findall(f"{ATOM}link[@rel='hub']")] == [
+        "https://hub.example.com/",
+        "https://hub2.example.net/",
+    ]
+    assert atom.find(f"{ATOM}link[@rel='self']").get("href") == f"{BASE}all.atom.xml"  # type: ignore[union-attr]
+    rss = etree.parse(output / "topics" / "ai.rss.xml").getroot().find("channel")
+    assert rss is not None
+    assert [link.get("href") for link in rss.findall(f"{ATOM}link[@rel='hub']")] == [
+        "https://hub.example.com/",
+        "https://hub2.example.net/",
+    ]
+    assert rss.find(f"{ATOM}link[@rel='self']").get("href") == f"{BASE}topics/ai.rss.xml"  # type: ignore[union-attr]
+    document = json.loads((output / "all.json").read_text())
+    assert document["hubs"] == [
+        {"type": "WebSub", "url": "https://hub.example.com/"},
+        {"type": "WebSub", "url": "https://hub2.example.net/"},
+    ]
+    assert not feedparser.parse((output / "topics" / "ai.rss.xml").read_bytes()).bozo
+
+
+# --- rich entries -------------------------------------------------------------
+
+RICH = """\
+originalUrl: "https://source.example.com/original"
+category: news
+provider: {name: Example News, domain: news.example.com}
+images:
+  - {url: "https://img.example.com/lead.jpg", width: 800, height: 450}
+  - {url: "https://img.example.com/second.png", width: 100, height: 50}
+related:
+  - title: "Background <story>"
+    webUrl: "https://other.example.org/background"
+    excerpt: "Why it matters"
+    provider: {name: Other, domain: other.example.org}
+"""
+
+
+@pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml"])
+def test_images_related_articles_provider_and_categories_reach_readers(
+    name: str, write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed("a.txt", topics=("AI", "Robots"), extra=RICH)
+    build(make_config())
+    parsed = feedparser.parse((output / name).read_bytes())
+    assert not parsed.bozo
+    entry = parsed.entries[0]
+    assert entry.media_content[0] == {
+        "url": "https://img.example.com/lead.jpg",
+        "medium": "image",
+        "width": "800",
+        "height": "450",
+    }
+    assert entry.media_content[1]["url"] == "https://img.example.com/second.png"
+    assert entry.media_thumbnail[0]["url"] == "https://img.example.com/lead.jpg"
+    assert entry.enclosures[0]["href"] == "https://img.example.com/lead.jpg"
+    assert entry.enclosures[0]["type"] == "image/jpeg"
+    assert entry.author == "Example News"
+    assert {tag.term for tag in entry.tags} == {"AI", "Robots", "news"}
+    # With no excerpt, RSS carries the HTML content in the description itself.
+    content = entry.content[0].value if "content" in entry else entry.summary
+    assert "Related" in content
+    assert "https://other.example.org/background" in content
+    assert "Background &lt;story&gt;" in content
+    assert "Why it matters" in content
+    if name.endswith(".atom.xml"):
+        related = [link for link in entry.links if link.rel == "related"]
+        assert [(link.href, link.title) for link in related] == [
+            ("https://other.example.org/background", "Background <story>")
+        ]
+        assert entry.source.title == "Example News"
+    else:
+        assert entry.source.title == "Example News"
+        assert entry.source.href == "https://news.example.com/"
+
+
+def test_json_feed_carries_the_lead_image(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed("a.txt", extra=RICH)
+    build(make_config())
+    item = json.loads((output / "all.json").read_text())["items"][0]
+    assert item["image"] == "https://img.example.com/lead.jpg"
+    assert item["external_url"] == "https://source.example.com/original"
+
+
+def test_no_enclosure_when_the_image_type_is_unknown(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed("a.txt", extra='images:\n  - {url: "https://img.example.com/render?id=4"}\n')
+    build(make_config())
+    entry = feedparser.parse((output / "all.rss.xml").read_bytes()).entries[0]
+    assert not entry.get("enclosures")
+    assert entry.media_content[0]["url"] == "https://img.example.com/render?id=4"
+
+
+# --- custom and facet feeds ---------------------------------------------------
+
+CUSTOM_SEEDS = {
+    "police.txt": {
+        "title": "Police ban facial recognition",
+        "topics": ("AI", "Policy"),
+        "extra": "category: news\nquality: 70\npublished: true\n"
+        "provider: {name: A, domain: a.example}\n",
+    },
+    "robots.txt": {
+        "title": "Robots learn to walk",
+        "topics": ("Robots",),
+        "extra": "category: science\nquality: 20\npublished: false\n"
+        "provider: {name: B, domain: b.example}\n",
+    },
+    "ai.txt": {
+        "title": "AI model released",
+        "topics": ("AI",),
+        "extra": "category: news\nquality: 50\npublished: true\nexcerpt: 'Sponsored content'\n",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ("topics_any: [ai]", {"police.txt", "ai.txt"}),
+        ("topics_all: [AI, policy]", {"police.txt"}),
+        ("categories: [Science]", {"robots.txt"}),
+        ("provider_domains: [B.example]", {"robots.txt"}),
+        ("min_quality: 50", {"police.txt", "ai.txt"}),
+        ("published_only: true", {"police.txt", "ai.txt"}),
+        ("include: ['POLICE|robot']", {"police.txt", "robots.txt"}),
+        ("exclude: ['sponsored']", {"police.txt", "robots.txt"}),
+        ("topics_any: [AI]\n    exclude: ['^police']", {"ai.txt"}),
+    ],
+)
+def test_custom_feed_filters(
+    filters: str,
+    expected: set[str],
+    write_seed: SeedWriter,
+    output: Path,
+    make_config: ConfigFactory,
+) -> None:
+    links = {}
+    for name, fields in CUSTOM_SEEDS.items():
+        link = f"https://e.org/{name}"
+        links[link] = name
+        write_seed(name, link=link, **fields)
+    build(
+        make_config(f"custom_feeds:\n  - name: picked\n    title: Picked for you\n    {filters}\n")
+    )
+    document = json.loads((output / "custom" / "picked.json").read_text())
+    assert document["title"] == "Picked for you"
+    assert {links[item["url"]] for item in document["items"]} == expected
+    for suffix in (".atom.xml", ".rss.xml"):
+        parsed = feedparser.parse((output / "custom" / f"picked{suffix}").read_bytes())
+        assert not parsed.bozo
+        assert {links[entry.link] for entry in parsed.entries} == expected
+
+
+def test_facet_feeds_are_off_by_default_and_on_when_asked(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    for name, fields in CUSTOM_SEEDS.items():
+        write_seed(name, link=f"https://e.org/{name}", **fields)
+    build(make_config())
+    assert not (output / "categories").exists()
+    assert not (output / "providers").exists()
+    build(make_config("facets: {categories: true, providers: true}"))
+    assert sorted(p.name for p in (output / "categories").glob("*.json")) == [
+        "news.json",
+        "science.json",
+    ]
+    assert sorted(p.name for p in (output / "providers").glob("*.json")) == [
+        "a-example.json",
+        "b-example.json",
+    ]
+    title = json.loads((output / "categories" / "news.json").read_text())["title"]
+    assert title == "Feeds: news"
+
+
+# --- size budget ----------------------------------------------------------------
+
+
+def test_feeds_stay_within_their_byte_budget_dropping_the_oldest(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    words = " ".join(f"word{n}" for n in range(120))
+    for day in range(1, 29):
+        write_seed(
+            f"{day}.txt",
+            link=f"https://e.org/{day}",
+            published=f"2024-02-{day:02d}",
+            extra=f'excerpt: "{words}"\n',
+        )
+    build(make_config("max_bytes: 16384\nsummary_length: 400"))
+    for path in output.rglob("*.*"):
+        if path.is_file() and path.suffix in (".xml", ".json"):
+            assert path.stat().st_size <= 16384, path
+    parsed = feedparser.parse((output / "all.atom.xml").read_bytes())
+    kept = [entry.link for entry in parsed.entries]
+    assert 1 <= len(kept) < 28
+    assert kept == [f"https://e.org/{day}" for day in range(28, 28 - len(kept), -1)]
+
+
+def test_one_enormous_article_still_gives_a_readable_feed(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed("huge.txt", extra=f'excerpt: "{"lorem ipsum " * 300_000}"\n')
+    build(make_config())
+    size = (output / "all.atom.xml").stat().st_size
+    assert size < 64 * 1024
+    parsed = feedparser.parse((output / "all.atom.xml").read_bytes())
+    assert not parsed.bozo
+    assert parsed.entries[0].summary.endswith("…")

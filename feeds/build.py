@@ -26,7 +26,7 @@ from feeds.index import (
 )
 from feeds.model import Article
 from feeds.reader import discover, is_candidate, read_article
-from feeds.render import FORMATS, Format, formats_for
+from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
@@ -198,6 +198,16 @@ class Builder:
             self._written.clear()
         for plan in plans:
             self._write_plan(output, plan, report)
+        # The index and OPML list every feed; their bytes change with any
+        # feed's count or newest date, and unchanged bytes are not rewritten.
+        for name, document in (
+            (index_html.FILENAME, index_html.render_index(plans, self.config)),
+            (opml.FILENAME, opml.render_opml(plans, self.config)),
+        ):
+            if output.write(name, document):
+                report.written.append(name)
+            else:
+                report.unchanged += 1
         self._remove_stale(output, plans, report)
         report.seconds = time.monotonic() - started
         return report

@@ -48,6 +48,8 @@ def test_samples_give_combined_and_per_topic_feeds_in_three_formats(
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
+        "feeds.opml",
+        "index.html",
         "topics/ai.atom.xml",
         "topics/ai.json",
         "topics/ai.rss.xml",
@@ -55,7 +57,7 @@ def test_samples_give_combined_and_per_topic_feeds_in_three_formats(
         "topics/computer-vision.json",
         "topics/computer-vision.rss.xml",
     ]
-    assert (report.articles, report.feeds, len(report.written)) == (2, 3, 9)
+    assert (report.articles, report.feeds, len(report.written)) == (2, 3, 11)
 
 
 @pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml", "topics/ai.atom.xml"])
@@ -259,7 +261,7 @@ def test_two_builds_give_identical_bytes_and_untouched_mtimes(
     report = build(config)
     assert _snapshot(output) == first
     assert report.written == []
-    assert report.unchanged == 9
+    assert report.unchanged == 11
 
 
 def test_same_input_in_another_folder_gives_the_same_bytes(

@@ -124,6 +124,7 @@ def kind_heading(kind: str) -> str:
 
 
 def render_index(plans: Sequence[FeedPlan], config: Config) -> bytes:
+    """``index.html`` in UTF-8; the same plans, in any order, give the same bytes."""
     ordered = listed_feeds(plans, config)
     groups = [
         _Group(kind, kind_heading(kind), tuple(_feed(plan, config) for plan in members))

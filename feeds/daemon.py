@@ -20,10 +20,14 @@ from types import FrameType
 from feeds.build import Builder, BuildReport
 from feeds.config import Config
 from feeds.errors import ConfigError, FeedsError
+from feeds.index import ARCHIVE_DIR
+from feeds.render import FORMATS
 from feeds.scheduler import RebuildScheduler
 from feeds.sdnotify import Notifier
 from feeds.server import ServerThread, create_app
+from feeds.urls import join_url
 from feeds.watcher import Watcher
+from feeds.websub import HubNotifier
 
 log = logging.getLogger("feeds.daemon")
 
@@ -31,6 +35,7 @@ log = logging.getLogger("feeds.daemon")
 RETRY_AFTER_FAILURE = 5.0
 #: How often the main thread checks the watcher and scheduler.
 HEALTH_TICK = 1.0
+FEED_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,7 @@ class Daemon:
             rescan_interval=self.config.rescan_interval,
         )
         self._watcher = self._new_watcher()
+        self._hubs = HubNotifier(self.config.websub.hubs)
         self._server: ServerThread | None = None
         self._last_report: BuildReport | None = None
         self._last_build: datetime | None = None
@@ -138,6 +144,7 @@ class Daemon:
             config.output,
             cache_max_age=config.server.cache_max_age,
             health=self._health,
+            extra_headers=self._link_headers,
         )
         host = self._serve.host or config.server.host
         port = self._serve.port if self._serve.port is not None else config.server.port
@@ -150,6 +157,8 @@ class Daemon:
         log.info("stopping")
         self._watcher.stop()
         self._scheduler.shutdown()  # lets a rebuild in progress finish its writes
+        self._hubs.wait_idle(1.0)  # a last change deserves its push if hubs answer quickly
+        self._hubs.close(1.0)
         if self._server is not None:
             self._server.stop()
         log.info("stopped")
@@ -188,6 +197,9 @@ class Daemon:
             self._watcher.stop()
             self._watcher = self._new_watcher()
             self._start_watcher()
+        if old.websub != new.websub:
+            self._hubs.close(1.0)
+            self._hubs = HubNotifier(new.websub.hubs)
         self._scheduler.debounce = new.debounce_ms / 1000
         if old.rescan_interval != new.rescan_interval:
             self._scheduler.set_rescan_interval(new.rescan_interval)
@@ -216,6 +228,7 @@ class Daemon:
             self._report_problems(builder, changed)
             self._last_report = report
             self._last_build = datetime.now(UTC)
+        self._push(report)
         if report.written or report.removed:
             log.info(
                 "%d articles, %d feeds: %d files written, %d removed in %.3f s",
@@ -237,6 +250,26 @@ class Daemon:
                 log.warning("%s (its last good version stays published)", error)
             else:
                 log.warning("%s", error)
+
+    # --- WebSub --------------------------------------------------------
+
+    def _push(self, report: BuildReport) -> None:
+        """Tells the hubs about every feed whose file changed (archives are not subscribed to)."""
+        base_url = self.config.base_url
+        self._hubs.notify(
+            join_url(base_url, name)
+            for name in report.written
+            if name.endswith(FEED_SUFFIXES) and not name.startswith(f"{ARCHIVE_DIR}/")
+        )
+
+    def _link_headers(self, path: str) -> Mapping[str, str]:
+        """WebSub discovery in HTTP: ``Link: <hub>; rel="hub", <self>; rel="self"``."""
+        config = self.config
+        if not config.websub.hubs or not path.endswith(FEED_SUFFIXES):
+            return {}
+        links = [f'<{hub}>; rel="hub"' for hub in config.websub.hubs]
+        links.append(f'<{join_url(config.base_url, path)}>; rel="self"')
+        return {"Link": ", ".join(links)}
 
     # --- status --------------------------------------------------------
 

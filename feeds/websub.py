@@ -55,32 +55,45 @@ class _Outcome:
 class _Link:
     """The connection a hub's worker has open, so that close() can cut it.
 
-    urllib offers no way to interrupt a request from another thread; shutting
-    the socket down makes the blocked read return at once, so close() does not
-    have to wait out the request timeout of a hub that hangs.
+    urllib offers no way to interrupt a request from another thread. Shutting
+    the socket down makes a blocked TLS handshake or read return at once, so
+    close() need not wait out the request timeout of a hub that hangs. The
+    link keeps its own duplicate of the socket: shutting that down cuts the
+    connection whatever urllib or ssl did with their descriptor meanwhile.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
         self._cut = False
 
-    def connected(self, conn: http.client.HTTPConnection) -> None:
+    def open_socket(
+        self,
+        address: tuple[str, int],
+        timeout: float | None,
+        source_address: tuple[str, int] | None = None,
+    ) -> socket.socket:
+        sock = socket.create_connection(address, timeout, source_address)
         with self._lock:
             if self._cut:
-                _shut_down(conn)
+                sock.close()
                 raise ConnectionAbortedError("the WebSub notifier is closing")
-            self._conn = conn
+            self._sock = sock.dup()
+        return sock
 
     def done(self) -> None:
         with self._lock:
-            self._conn = None
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
 
     def cut(self) -> None:
         with self._lock:
             self._cut = True
-            if self._conn is not None:
-                _shut_down(self._conn)
+            if self._sock is not None:
+                # Already gone means there is nothing left to cut.
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
 
     def plain(self, host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
         return _HTTPConnection(self, host, **kwargs)
@@ -89,35 +102,19 @@ class _Link:
         return _HTTPSConnection(self, host, **kwargs)
 
 
-def _shut_down(conn: http.client.HTTPConnection) -> None:
-    sock = conn.sock
-    if sock is None:
-        return
-    # Already closed means nothing is left to cut.
-    with contextlib.suppress(OSError):
-        # The plain socket's shutdown, also for TLS: SSLSocket.shutdown() would
-        # drop its SSL state under the worker that is still reading from it.
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
+# http.client opens every socket through its (private, long-standing)
+# _create_connection attribute: the one place to catch the socket before a TLS
+# handshake or a proxy tunnel can hang on it.
 class _HTTPConnection(http.client.HTTPConnection):
     def __init__(self, link: _Link, host: str, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
-        self._link = link
-
-    def connect(self) -> None:
-        super().connect()
-        self._link.connected(self)
+        self._create_connection = link.open_socket
 
 
 class _HTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, link: _Link, host: str, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
-        self._link = link
-
-    def connect(self) -> None:
-        super().connect()
-        self._link.connected(self)
+        self._create_connection = link.open_socket
 
 
 class _Handler(urllib.request.AbstractHTTPHandler):
@@ -385,7 +382,6 @@ class HubNotifier:
         )
         hub.pending[job.feed_url] = job
         heapq.heappush(hub.due, (time.monotonic() + delay, next(self._order), job))
-        hub.wakeup.notify()
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -405,7 +401,7 @@ def _retry_after(value: str | None) -> float | None:
     if value.isascii() and value.isdigit():
         return float(value)
     try:
-        raise ValueError
+        when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,3 +194,61 @@ def test_bad_config_at_start_exits_2_without_traceback(site: Path) -> None:
     running.stop()
     assert "unknown key 'colour'" in running.log
     assert "Traceback" not in running.log
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    received: list[dict[str, list[str]]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        self.received.append(urllib.parse.parse_qs(self.rfile.read(length).decode()))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hub() -> Iterator[tuple[str, list[dict[str, list[str]]]]]:
+    received: list[dict[str, list[str]]] = []
+    handler = type("Hub", (_Hub,), {"received": received})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_changed_feeds_are_pushed_to_the_hub_and_announced_in_link_headers(
+    site: Path, hub: tuple[str, list[dict[str, list[str]]]]
+) -> None:
+    hub_url, received = hub
+    (site / "feeds.yaml").write_text(CONFIG + f'websub:\n  hubs: ["{hub_url}"]\n')
+    running = RunningDaemon(site / "feeds.yaml")
+    try:
+        running.wait_ready()
+        received.clear()
+        _write(site, "a.txt", link="https://e.org/a", topics=("Robots",))
+
+        def pushed() -> set[str]:
+            return {url for form in received for url in form.get("hub.url", [])}
+
+        base = "http://127.0.0.1:8080/"
+        expected = {
+            f"{base}{stem}{suffix}"
+            for stem in ("all", "topics/robots")
+            for suffix in (".atom.xml", ".rss.xml", ".json")
+        }
+        wait_for(lambda: expected <= pushed(), what="hub notifications")
+        assert all(form["hub.mode"] == ["publish"] for form in received)
+        status, headers, _ = http_get(running.url("topics/robots.rss.xml"))
+        assert status == 200
+        assert headers["link"] == (
+            f'<{hub_url}>; rel="hub", <{base}topics/robots.rss.xml>; rel="self"'
+        )
+    finally:
+        running.stop()

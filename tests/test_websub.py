@@ -428,12 +428,14 @@ def test_a_hanging_hub_does_not_delay_other_hubs(
     stuck.hang()
     notifier = make_notifier([stuck.url, healthy.url])
 
+    started = time.monotonic()
     notifier.notify([FEED_A, FEED_B])
 
-    stuck.wait_for(1)
     healthy.wait_for(2)
-    assert len(stuck.received) == 1  # still hanging on the first one
+    assert time.monotonic() - started < 1.0  # the stuck hub holds a request for HANG s
     assert sorted(healthy.feed_urls()) == [FEED_A, FEED_B]
+    assert len(stuck.wait_for(1)) == 1  # still hanging on the first one
+    assert not notifier.wait_idle(0)
 
 
 # --- never blocking, and stopping ---------------------------------------------
@@ -491,6 +493,30 @@ def test_close_returns_within_its_timeout_while_a_hub_hangs(
     assert notifier.wait_idle(0)
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_close_cuts_a_connection_that_never_answers(scheme: str) -> None:
+    # A listener that accepts and then says nothing: for https the worker is
+    # stuck in the TLS handshake, for http waiting for the status line.
+    others = set(threading.enumerate())
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(WAIT)
+        notifier = HubNotifier([f"{scheme}://127.0.0.1:{listener.getsockname()[1]}/hub"])
+        notifier.notify([FEED_A])
+        connection, _ = listener.accept()
+        with connection:
+            # The request or the TLS ClientHello: the worker is past connect().
+            connection.settimeout(WAIT)
+            assert connection.recv(1)
+            started = time.monotonic()
+            notifier.close(timeout=1.0)
+            elapsed = time.monotonic() - started
+
+    assert elapsed < 1.0
+    assert websub_threads(others) == []
+
+
 def test_no_hubs_means_no_thread_and_no_op(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="feeds.websub")
     before = set(threading.enumerate())
@@ -532,7 +558,13 @@ def test_hubs_must_be_http_urls(hub: str) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"attempts": 0}, {"first_delay": -1.0}, {"max_delay": -1.0}, {"timeout": 0.0}],
+    [
+        {"attempts": 0},
+        {"first_delay": -1.0},
+        {"max_delay": -1.0},
+        {"timeout": 0.0},
+        {"factor": 0.5},
+    ],
 )
 def test_bad_options_are_rejected(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"."):

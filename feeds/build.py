@@ -25,7 +25,7 @@ from feeds.index import (
     plan_feeds,
 )
 from feeds.model import Article
-from feeds.reader import discover, is_candidate, read_article
+from feeds.reader import ReadOptions, discover, is_candidate, read_article
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.writer import OutputFolder
 
@@ -84,6 +84,7 @@ class Builder:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._read_options = ReadOptions(config.fix_text, config.summary_length)
         self._seeds: dict[Path, _Seed] = {}
         self._written: dict[str, FeedPlan] = {}
 
@@ -125,7 +126,7 @@ class Builder:
         fingerprint = _fingerprint(path)
         previous = self._seeds.get(path)
         try:
-            article = read_article(path, self.config.tz)
+            article = read_article(path, self.config.tz, self._read_options)
         except ArticleError as error:
             kept = previous.article if previous else None
             self._seeds[path] = _Seed(fingerprint, kept, error)

@@ -188,7 +188,8 @@ class Daemon:
             return
         old, self.config = self.config, new
         with self._build_lock:
-            if (old.seeds, old.patterns, old.timezone) == (new.seeds, new.patterns, new.timezone):
+            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length")
+            if all(getattr(old, key) == getattr(new, key) for key in reading):
                 self._builder.config = new
                 self._builder.forget_written()
             else:

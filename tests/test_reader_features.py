@@ -12,7 +12,7 @@ from lxml import etree
 
 from feeds.build import build
 from feeds.config import Config
-from tests.conftest import SeedWriter
+from tests.conftest import REPO, SeedWriter
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 FH = "{http://purl.org/syndication/history/1.0}"
@@ -331,3 +331,17 @@ def test_one_enormous_article_still_gives_a_readable_feed(
     parsed = feedparser.parse((output / "all.atom.xml").read_bytes())
     assert not parsed.bozo
     assert parsed.entries[0].summary.endswith("…")
+
+
+# --- clean text -------------------------------------------------------------------
+
+
+def test_mojibake_is_repaired_by_default_and_can_be_left_alone(
+    seeds: Path, output: Path, make_config: ConfigFactory
+) -> None:
+    sample = "001_00e4f9c406803b75.txt"
+    (seeds / sample).write_bytes((REPO / "tests" / "data" / "seeds" / sample).read_bytes())
+    build(make_config())
+    assert "city\u2019s police" in (output / "all.json").read_text("utf-8")
+    build(make_config("fix_text: false"))
+    assert "city\u00e2\u20ac\u2122s police" in (output / "all.json").read_text("utf-8")

@@ -231,7 +231,8 @@ class Builder:
         (at least one: a single entry's size is bounded when it is read)."""
         budget = self.config.max_bytes
         data = fmt.render(plan, self.config)
-        if len(data) <= budget or len(plan.entries) <= 1:
+        # Archives keep every entry: dropping one would break the complete history.
+        if len(data) <= budget or len(plan.entries) <= 1 or plan.is_archive:
             return data
         fitting, low, high = None, 1, len(plan.entries) - 1
         while low <= high:

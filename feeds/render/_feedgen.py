@@ -56,10 +56,39 @@ class _Entry(FeedEntry):  # type: ignore[misc]
         return element
 
 
+class _LastGenerator:
+    """The generator of the plan rendered last, entries included.
+
+    Atom and RSS of one feed are rendered one after the other from the same
+    plan; building feedgen's entries is most of the cost, so the second format
+    reuses them and only swaps the self link. One slot keeps memory flat.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[FeedPlan, Config] | None = None
+        self._feed: FeedGenerator | None = None
+
+    def get(self, plan: FeedPlan, config: Config, suffix: str, media_type: str) -> FeedGenerator:
+        if self._feed is None or self._key is None or not (
+            self._key[0] is plan and self._key[1] is config
+        ):
+            self._feed = _generator_for(plan, config)
+            self._key = (plan, config)
+        self_url = feed_url(plan, config, suffix)
+        self._feed.id(self_url)
+        self._feed.link(href=self_url, rel="self", type=media_type, replace=True)
+        # feedgen takes the RSS channel link from the link added last.
+        self._feed.link(href=config.site_url, rel="alternate", type="text/html")
+        return self._feed
+
+
+_last = _LastGenerator()
+
+
 def render_xml(
     plan: FeedPlan, config: Config, flavour: Literal["atom", "rss"], suffix: str, media_type: str
 ) -> bytes:
-    feed = _generator_for(plan, config, suffix, media_type)
+    feed = _last.get(plan, config, suffix, media_type)
     if flavour == "atom":
         root, _ = feed._create_atom()
         parent, link_tag = root, "link"
@@ -98,12 +127,11 @@ def _after_last_link(parent: Any) -> int:
     return position
 
 
-def _generator_for(plan: FeedPlan, config: Config, suffix: str, media_type: str) -> FeedGenerator:
+def _generator_for(plan: FeedPlan, config: Config) -> FeedGenerator:
+    """The feed without its self link and id, which differ per format."""
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)  # dc:creator carries RSS authors
     feed.load_extension("media")
-    self_url = feed_url(plan, config, suffix)
-    feed.id(self_url)
     feed.title(feed_title(plan, config))
     feed.subtitle(feed_description(plan, config))
     feed.description(feed_description(plan, config))
@@ -111,9 +139,6 @@ def _generator_for(plan: FeedPlan, config: Config, suffix: str, media_type: str)
     feed.author(
         {key: value for key, value in config.author.model_dump().items() if value is not None}
     )
-    feed.link(href=self_url, rel="self", type=media_type)
-    # feedgen takes the RSS channel link from the link added last.
-    feed.link(href=config.site_url, rel="alternate", type="text/html")
     # No version in the generator: an upgrade alone must not rewrite every feed.
     feed.generator(GENERATOR, uri=GENERATOR_URI)
     feed.docs(None)

@@ -7,6 +7,7 @@ changed and re-renders only the feeds whose entries changed. A one-shot
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,6 +15,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feeds.cache import (
+    CachedSeed,
+    CacheState,
+    Packed,
+    ParseCache,
+    default_cache_dir,
+    identity_of,
+    pack,
+    unpack,
+)
 from feeds.config import Config
 from feeds.errors import ArticleError, ConfigError, ExitCode
 from feeds.index import (
@@ -41,6 +52,8 @@ class _Seed:
     fingerprint: Fingerprint | None
     article: Article | None  # the last good version, kept while the file is invalid
     error: ArticleError | None
+    #: The article as the parse cache holds it, unpacked only when needed.
+    packed: Packed | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,8 @@ class BuildReport:
     duplicates: tuple[Duplicate, ...] = ()
     #: When the next embargoed article becomes due, if any.
     next_embargo: datetime | None = None
+    #: Every file this build owns in the output folder.
+    files: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -82,11 +97,15 @@ class BuildReport:
 class Builder:
     """The seeds folder as last read, and the feeds as last written."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
         self._read_options = ReadOptions(config.fix_text, config.summary_length)
         self._seeds: dict[Path, _Seed] = {}
         self._written: dict[str, FeedPlan] = {}
+        self._cache = cache
+        self._cached: CacheState | None = cache.load() if cache is not None else None
+        #: False once a scan found anything the parse cache did not already know.
+        self._as_cached = self._cached is not None
 
     # --- reading -------------------------------------------------------
 
@@ -100,10 +119,33 @@ class Builder:
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
             del self._seeds[path]
-        stale = [path for path in paths if self._needs_reading(path)]
+        restored = self._restore_from_cache(paths)
+        stale = [path for path in paths if path not in restored and self._needs_reading(path)]
+        if stale:
+            self._as_cached = False
         for path in stale if progress is None else progress(stale):
             self._read(path)
-        return changed + stale
+        return changed + restored + stale
+
+    def _restore_from_cache(self, paths: Sequence[Path]) -> list[Path]:
+        """Takes what the parse cache knows of files unchanged since; only once."""
+        if self._cached is None or not self._cached.seeds:
+            return []
+        known, self._cached.seeds = self._cached.seeds, {}
+        restored = []
+        for path in paths:
+            if path in self._seeds:
+                continue
+            entry = known.pop(str(path), None)
+            fingerprint = _fingerprint(path)
+            if entry is None or entry.fingerprint != fingerprint:
+                continue
+            error = ArticleError(path, entry.reason) if entry.reason else None
+            self._seeds[path] = _Seed(fingerprint, None, error, entry.packed)
+            restored.append(path)
+        if known:  # files the cache knew that are gone
+            self._as_cached = False
+        return restored
 
     def update(self, paths: Iterable[Path]) -> list[Path]:
         """Re-reads ``paths`` (reported by a watcher); a path that is gone or
@@ -156,9 +198,20 @@ class Builder:
         return Scan(tuple(articles), self.rejected, tuple(duplicates), len(self._seeds))
 
     def _merged(self) -> tuple[list[Article], list[Duplicate]]:
+        self._unpack_restored()
         return merge_duplicates(
             seed.article for seed in self._seeds.values() if seed.article is not None
         )
+
+    def _unpack_restored(self) -> None:
+        for path, seed in list(self._seeds.items()):
+            if seed.packed is None or seed.article is not None:
+                continue
+            try:
+                seed.article = unpack(seed.packed)
+            except (TypeError, ValueError):  # a damaged cache entry: read the file again
+                seed.packed = None
+                self._read(path)
 
     # --- writing -------------------------------------------------------
 
@@ -199,6 +252,8 @@ class Builder:
             self._written.clear()
         for plan in plans:
             self._write_plan(output, plan, report)
+        report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
+        report.files += [index_html.FILENAME, opml.FILENAME]
         # The index and OPML list every feed; their bytes change with any
         # feed's count or newest date, and unchanged bytes are not rewritten.
         for name, document in (
@@ -261,6 +316,72 @@ class Builder:
         for stem in set(self._written) - stems:
             del self._written[stem]
 
+    # --- the parse cache ---------------------------------------------------
+
+    def up_to_date(self, now: datetime | None = None) -> BuildReport | None:
+        """A report of a build with nothing to do, when the parse cache proves
+        that nothing changed since the last build; else None."""
+        state = self._cached
+        if state is None or not self._as_cached:
+            return None
+        try:
+            digest, embargo, articles, feeds = state.publish_key.split("|")
+        except ValueError:
+            return None
+        moment = now or datetime.now(UTC)
+        if digest != _config_digest(self.config):
+            return None
+        if embargo and moment >= datetime.fromisoformat(embargo):
+            return None
+        if not state.outputs or not self._outputs_intact(state.outputs):
+            return None
+        return BuildReport(
+            articles=int(articles),
+            feeds=int(feeds),
+            unchanged=len(state.outputs),
+            rejected=self.rejected,
+            files=sorted(state.outputs),
+        )
+
+    def _outputs_intact(self, outputs: dict[str, tuple[int, int]]) -> bool:
+        for name, recorded in outputs.items():
+            try:
+                info = os.stat(self.config.output / name)
+            except OSError:
+                return False
+            if (info.st_size, info.st_mtime_ns) != recorded:
+                return False
+        return True
+
+    def save_cache(self, report: BuildReport) -> None:
+        """Records what was read and written, for the next build to skip."""
+        if self._cache is None:
+            return
+        state = CacheState()
+        for path, seed in self._seeds.items():
+            if seed.fingerprint is None:
+                continue
+            if seed.error is not None:
+                state.seeds[str(path)] = CachedSeed(seed.fingerprint, None, seed.error.reason)
+            elif seed.packed is not None:
+                state.seeds[str(path)] = CachedSeed(seed.fingerprint, seed.packed, None)
+            elif seed.article is not None:
+                state.seeds[str(path)] = CachedSeed(seed.fingerprint, pack(seed.article), None)
+        embargo = report.next_embargo.isoformat() if report.next_embargo else ""
+        digest = _config_digest(self.config)
+        state.publish_key = f"{digest}|{embargo}|{report.articles}|{report.feeds}"
+        for name in report.files:
+            try:
+                info = os.stat(self.config.output / name)
+            except OSError:
+                continue
+            state.outputs[name] = (info.st_size, info.st_mtime_ns)
+        self._cache.save(state)
+
+
+def _config_digest(config: Config) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:32]
+
 
 def _fingerprint(path: Path) -> Fingerprint | None:
     try:
@@ -282,11 +403,29 @@ def build(
     *,
     now: datetime | None = None,
     progress: Progress | None = None,
+    use_cache: bool = True,
 ) -> BuildReport:
-    """Brings the output folder in line with the seeds folder, once."""
+    """Brings the output folder in line with the seeds folder, once.
+
+    With the parse cache, unchanged files are not parsed again, and a build
+    that finds nothing changed (files, config, embargoes, output) does nothing.
+    """
     started = time.monotonic()
-    builder = Builder(config)
+    builder = Builder(config, parse_cache(config) if use_cache else None)
     builder.scan_all(progress)
-    report = builder.publish(now)
+    report = builder.up_to_date(now)
+    if report is None:
+        report = builder.publish(now)
+        builder.save_cache(report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def parse_cache(config: Config) -> ParseCache:
+    reading = {
+        "patterns": config.patterns,
+        "timezone": config.timezone,
+        "fix_text": config.fix_text,
+        "summary_length": config.summary_length,
+    }
+    return ParseCache(config.cache_dir or default_cache_dir(), identity_of(config.seeds, reading))

@@ -33,6 +33,11 @@ _output_option = click.option(
     type=click.Path(path_type=Path, file_okay=False),
     help="Output folder (overrides the config).",
 )
+_cache_dir_option = click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Parse cache folder (overrides the config) [default: ~/.cache/feeds].",
+)
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print problems only, no summary line."
 )
@@ -61,12 +66,21 @@ def cli(verbose: bool) -> None:
 @_config_option
 @_seeds_option
 @_output_option
+@_cache_dir_option
+@click.option("--no-cache", is_flag=True, help="Read every file again; ignore the parse cache.")
 @_quiet_option
-def build(config_path: Path | None, seeds: Path | None, output: Path | None, quiet: bool) -> int:
+def build(
+    config_path: Path | None,
+    seeds: Path | None,
+    output: Path | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    quiet: bool,
+) -> int:
     """Build every feed once from the seeds folder into the output folder."""
-    config = load_config(config_path, seeds=seeds, output=output)
+    config = load_config(config_path, seeds=seeds, output=output, cache_dir=cache_dir)
     progress = _progress_bar if sys.stderr.isatty() else None
-    report = core.build(config, progress=progress)
+    report = core.build(config, progress=progress, use_cache=not no_cache)
     _report_problems(report.rejected)
     for duplicate in report.duplicates:
         log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
@@ -104,6 +118,7 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
 @_config_option
 @_seeds_option
 @_output_option
+@_cache_dir_option
 @click.option("--host", help="Address to serve on (overrides the config) [default: 127.0.0.1].")
 @click.option(
     "--port",
@@ -115,6 +130,7 @@ def run(
     config_path: Path | None,
     seeds: Path | None,
     output: Path | None,
+    cache_dir: Path | None,
     host: str | None,
     port: int | None,
     no_serve: bool,
@@ -129,7 +145,7 @@ def run(
 
     setup_logging(logging.DEBUG if _verbose() else logging.INFO)
     daemon = Daemon(
-        lambda: load_config(config_path, seeds=seeds, output=output),
+        lambda: load_config(config_path, seeds=seeds, output=output, cache_dir=cache_dir),
         ServeOptions(enabled=not no_serve, host=host, port=port),
     )
     return daemon.run()

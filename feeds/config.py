@@ -111,6 +111,9 @@ class Config(_Section):
     home_url: str | None = None
     seeds: LaxPath = Path("seeds")
     output: LaxPath = Path("output")
+    #: The parse cache's folder (default: $CACHE_DIRECTORY under systemd,
+    #: else ~/.cache/feeds). Never inside the output folder.
+    cache_dir: Annotated[Path | None, Field(strict=False)] = None
     patterns: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("*.txt", "*.md")
     timezone: str = "UTC"
     max_items: int = Field(default=50, ge=1, le=100_000)
@@ -179,6 +182,7 @@ def load_config(
     *,
     seeds: Path | None = None,
     output: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Config:
     """The config from ``path`` (or the default file when present), with flags applied.
 
@@ -201,7 +205,19 @@ def load_config(
         "seeds": seeds if seeds is not None else _join(base_dir, config.seeds),
         "output": output if output is not None else _join(base_dir, config.output),
     }
-    return config.model_copy(update=updates)
+    if cache_dir is not None:
+        updates["cache_dir"] = cache_dir
+    elif config.cache_dir is not None:
+        updates["cache_dir"] = _join(base_dir, config.cache_dir)
+    result = config.model_copy(update=updates)
+    if result.cache_dir is not None:
+        cache, out = result.cache_dir.absolute(), result.output.absolute()
+        if cache == out or out in cache.parents:
+            raise ConfigError(
+                f"cache_dir {result.cache_dir} is inside the output folder, which is served;"
+                " choose another folder"
+            )
+    return result
 
 
 def _join(base_dir: Path, path: Path) -> Path:

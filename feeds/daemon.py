@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from feeds.build import Builder, BuildReport
+from feeds.build import Builder, BuildReport, parse_cache
 from feeds.config import Config
 from feeds.errors import ConfigError, FeedsError
 from feeds.index import ARCHIVE_DIR
@@ -60,7 +60,7 @@ class Daemon:
         self._reload_requested = False
         self._build_lock = threading.Lock()
         self.config = self._load()
-        self._builder = Builder(self.config)
+        self._builder = Builder(self.config, parse_cache(self.config))
         self._scheduler = RebuildScheduler(
             self._rebuild,
             debounce=self.config.debounce_ms / 1000,
@@ -89,6 +89,7 @@ class Daemon:
         """Runs until SIGTERM or SIGINT; returns the exit code."""
         self._install_signal_handlers()
         self._rebuild(frozenset(), True)
+        self._save_cache()
         self._scheduler.start()
         self._start_watcher()
         if self._serve.enabled:
@@ -157,11 +158,18 @@ class Daemon:
         log.info("stopping")
         self._watcher.stop()
         self._scheduler.shutdown()  # lets a rebuild in progress finish its writes
+        self._save_cache()
         self._hubs.wait_idle(1.0)  # a last change deserves its push if hubs answer quickly
         self._hubs.close(1.0)
         if self._server is not None:
             self._server.stop()
         log.info("stopped")
+
+    def _save_cache(self) -> None:
+        """Lets the next start skip parsing the files that have not changed."""
+        with self._build_lock:
+            if self._last_report is not None:
+                self._builder.save_cache(self._last_report)
 
     # --- signals -------------------------------------------------------
 
@@ -193,7 +201,7 @@ class Daemon:
                 self._builder.config = new
                 self._builder.forget_written()
             else:
-                self._builder = Builder(new)
+                self._builder = Builder(new, parse_cache(new))
         if (old.seeds, old.patterns, old.watch) != (new.seeds, new.patterns, new.watch):
             self._watcher.stop()
             self._watcher = self._new_watcher()

@@ -69,8 +69,10 @@ class _LastGenerator:
         self._feed: FeedGenerator | None = None
 
     def get(self, plan: FeedPlan, config: Config, suffix: str, media_type: str) -> FeedGenerator:
-        if self._feed is None or self._key is None or not (
-            self._key[0] is plan and self._key[1] is config
+        if (
+            self._feed is None
+            or self._key is None
+            or not (self._key[0] is plan and self._key[1] is config)
         ):
             self._feed = _generator_for(plan, config)
             self._key = (plan, config)

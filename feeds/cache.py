@@ -1,0 +1,245 @@
+"""The parse cache: what each seed file held when it was last read.
+
+Kept in the cache folder (never the output folder), keyed by the seeds
+folder and the settings that change how files are read. A file is trusted
+only while its (mtime_ns, size, inode) is unchanged. The cache is plain data
+(``marshal`` of tuples, strings and numbers, checked on load), so a corrupt,
+foreign or hostile cache file is discarded and rebuilt, never executed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import marshal
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feeds import __version__
+from feeds.model import Article, Image, Provider, RelatedArticle
+
+log = logging.getLogger("feeds.cache")
+
+#: Bump when the layout of a cached article changes.
+FORMAT = 1
+_MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
+
+Fingerprint = tuple[int, int, int]
+Packed = tuple[Any, ...]
+
+
+def default_cache_dir() -> Path:
+    """systemd's CacheDirectory=, else $XDG_CACHE_HOME/feeds, else ~/.cache/feeds."""
+    systemd = os.environ.get("CACHE_DIRECTORY")
+    if systemd:
+        return Path(systemd.split(":")[0])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "feeds"
+
+
+@dataclass(slots=True)
+class CachedSeed:
+    fingerprint: Fingerprint
+    packed: Packed | None  # the article, packed
+    reason: str | None  # why the file was rejected
+
+
+@dataclass(slots=True)
+class CacheState:
+    seeds: dict[str, CachedSeed] = field(default_factory=dict)
+    #: What the last publish wrote, to recognise a build with nothing to do.
+    publish_key: str = ""
+    outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class ParseCache:
+    def __init__(self, folder: Path, identity: str) -> None:
+        digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        self.path = folder / f"parse-{digest}.cache"
+        self._identity = identity
+
+    def load(self) -> CacheState:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return CacheState()
+        except OSError as error:
+            log.warning("cannot read the cache %s (%s); rebuilding it", self.path, error.strerror)
+            return CacheState()
+        try:
+            return _decode(marshal.loads(raw), self._identity)  # noqa: S302 - validated below
+        except (ValueError, TypeError, EOFError, KeyError, IndexError) as error:
+            log.info("discarding the cache %s: %s", self.path, error or "unreadable")
+            return CacheState()
+
+    def save(self, state: CacheState) -> None:
+        payload = marshal.dumps(
+            (
+                _MAGIC,
+                self._identity,
+                state.publish_key,
+                tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
+                tuple(
+                    (path, seed.fingerprint, seed.packed, seed.reason)
+                    for path, seed in state.seeds.items()
+                ),
+            )
+        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".", suffix=".tmp")
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(payload)
+            os.replace(temp, self.path)
+        except OSError as error:
+            # A cache is an optimisation: failing to write one must not fail a build.
+            log.warning("cannot write the cache %s: %s", self.path, error.strerror)
+            with contextlib.suppress(OSError, UnboundLocalError):
+                os.unlink(temp)
+
+
+def _decode(data: object, identity: str) -> CacheState:
+    if not (isinstance(data, tuple) and len(data) == 5):
+        raise ValueError("not a feeds cache")
+    magic, stored_identity, publish_key, outputs, seeds = data
+    if magic != _MAGIC:
+        raise ValueError(f"written by another version ({magic!r})")
+    if stored_identity != identity or not isinstance(publish_key, str):
+        raise ValueError("for other settings")
+    state = CacheState(publish_key=publish_key)
+    for name, size, mtime in outputs:
+        if not (isinstance(name, str) and isinstance(size, int) and isinstance(mtime, int)):
+            raise TypeError("bad output record")
+        state.outputs[name] = (size, mtime)
+    for path, fingerprint, packed, reason in seeds:
+        if not (isinstance(path, str) and isinstance(fingerprint, tuple) and len(fingerprint) == 3):
+            raise TypeError("bad seed record")
+        if not all(isinstance(part, int) for part in fingerprint):
+            raise TypeError("bad fingerprint")
+        if packed is not None and not isinstance(packed, tuple):
+            raise TypeError("bad article record")
+        if reason is not None and not isinstance(reason, str):
+            raise TypeError("bad reason")
+        state.seeds[path] = CachedSeed(fingerprint, packed, reason)
+    return state
+
+
+# --- articles as plain data ------------------------------------------------
+
+
+def pack(article: Article) -> Packed:
+    return (
+        article.id,
+        article.title,
+        article.link,
+        article.original_link,
+        article.published.isoformat(),
+        article.updated.isoformat(),
+        article.summary_html,
+        article.category,
+        article.topics,
+        _pack_provider(article.provider),
+        tuple((image.url, image.width, image.height) for image in article.images),
+        tuple(
+            (
+                related.title,
+                related.link,
+                related.published.isoformat() if related.published else None,
+                _pack_provider(related.provider),
+                related.summary,
+            )
+            for related in article.related
+        ),
+        article.quality,
+        article.heat,
+        article.is_published,
+        article.source,
+    )
+
+
+def unpack(packed: Packed) -> Article:
+    """Rebuilds an Article; raises TypeError/ValueError on anything malformed."""
+    (
+        id_, title, link, original, published, updated, summary, category, topics,
+        provider, images, related, quality, heat, is_published, source,
+    ) = packed  # fmt: skip
+    article = Article(
+        id=_text(id_),
+        title=_text(title),
+        link=_text(link),
+        original_link=_optional_text(original),
+        published=datetime.fromisoformat(_text(published)),
+        updated=datetime.fromisoformat(_text(updated)),
+        summary_html=_text(summary),
+        category=_optional_text(category),
+        topics=tuple(_text(topic) for topic in topics),
+        provider=_unpack_provider(provider),
+        images=tuple(
+            Image(_text(url), _optional_int(width), _optional_int(height))
+            for url, width, height in images
+        ),
+        related=tuple(
+            RelatedArticle(
+                title=_text(r_title),
+                link=_text(r_link),
+                published=datetime.fromisoformat(_text(r_published)) if r_published else None,
+                provider=_unpack_provider(r_provider),
+                summary=_optional_text(r_summary),
+            )
+            for r_title, r_link, r_published, r_provider, r_summary in related
+        ),
+        quality=_optional_float(quality),
+        heat=_optional_float(heat),
+        is_published=bool(is_published),
+        source=_text(source),
+    )
+    if article.published.tzinfo is None:
+        raise ValueError("naive date in cache")
+    return article
+
+
+def _pack_provider(provider: Provider | None) -> tuple[str, str | None] | None:
+    return None if provider is None else (provider.name, provider.domain)
+
+
+def _unpack_provider(packed: object) -> Provider | None:
+    if packed is None:
+        return None
+    if not isinstance(packed, tuple) or len(packed) != 2:
+        raise TypeError("bad provider")
+    return Provider(_text(packed[0]), _optional_text(packed[1]))
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return value
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _optional_int(value: object) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError("expected a whole number")
+
+
+def _optional_float(value: object) -> float | None:
+    if value is None or isinstance(value, float):
+        return value
+    raise TypeError("expected a number")
+
+
+def identity_of(seeds: Path, reading: Mapping[str, object]) -> str:
+    """What a cache is valid for: the seeds folder and the settings that shape parsing."""
+    settings = ";".join(f"{key}={reading[key]!r}" for key in sorted(reading))
+    return f"{seeds.absolute()}|{settings}"

@@ -101,7 +101,10 @@ class Builder:
         self.config = config
         self._read_options = ReadOptions(config.fix_text, config.summary_length)
         self._seeds: dict[Path, _Seed] = {}
-        self._written: dict[str, FeedPlan] = {}
+        #: A digest of each feed document's inputs as last written, by stem.
+        self._written: dict[str, str] = {}
+        self._config_digest = ""
+        self._fingerprints: dict[str, Fingerprint | None] = {}
         self._cache = cache
         self._cached: CacheState | None = cache.load() if cache is not None else None
         #: False once a scan found anything the parse cache did not already know.
@@ -120,7 +123,8 @@ class Builder:
         for path in changed:
             del self._seeds[path]
         restored = self._restore_from_cache(paths)
-        stale = [path for path in paths if path not in restored and self._needs_reading(path)]
+        skip = set(restored)
+        stale = [path for path in paths if path not in skip and self._needs_reading(path)]
         if stale:
             self._as_cached = False
         for path in stale if progress is None else progress(stale):
@@ -250,6 +254,9 @@ class Builder:
         output.prepare()
         if force:
             self._written.clear()
+        self._config_digest = _config_digest(self.config)
+        self._fingerprints = {str(path): seed.fingerprint for path, seed in self._seeds.items()}
+        self._adopt_cached_plans(plans)
         for plan in plans:
             self._write_plan(output, plan, report)
         report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
@@ -270,7 +277,8 @@ class Builder:
 
     def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
         formats = formats_for(plan)
-        if self._written.get(plan.stem) == plan:
+        digest = self._plan_digest(plan)
+        if self._written.get(plan.stem) == digest:
             report.unchanged += len(formats)
             return
         for fmt in formats:
@@ -279,7 +287,21 @@ class Builder:
                 report.written.append(name)
             else:
                 report.unchanged += 1
-        self._written[plan.stem] = plan
+        self._written[plan.stem] = digest
+
+    def _plan_digest(self, plan: FeedPlan) -> str:
+        """Everything a feed document is made from: the plan's own fields, the
+        config, and each entry's file version (so an edit shows, a rename too)."""
+        hasher = hashlib.sha256(self._config_digest.encode())
+        meta = replace(plan, entries=())
+        hasher.update(repr(meta).encode("utf-8", "surrogatepass"))
+        for article in plan.entries:
+            hasher.update(
+                f"\0{article.source}\0{self._fingerprints.get(article.source)}".encode(
+                    "utf-8", "surrogatepass"
+                )
+            )
+        return hasher.hexdigest()[:32]
 
     def _render_within_budget(self, fmt: Format, plan: FeedPlan) -> bytes:
         """The document with as many of the newest entries as fit in ``max_bytes``
@@ -317,6 +339,23 @@ class Builder:
             del self._written[stem]
 
     # --- the parse cache ---------------------------------------------------
+
+    def _adopt_cached_plans(self, plans: Sequence[FeedPlan]) -> None:
+        """Takes the cache's record of feed documents whose files are still as
+        written, so a build after a small change re-renders only what it touched."""
+        state = self._cached
+        if state is None or not state.plans:
+            return
+        recorded, state.plans = state.plans, {}
+        for plan in plans:
+            digest = recorded.get(plan.stem)
+            if digest is None or plan.stem in self._written:
+                continue
+            names = [plan.stem + fmt.suffix for fmt in formats_for(plan)]
+            if all(name in state.outputs for name in names) and self._outputs_intact(
+                {name: state.outputs[name] for name in names}
+            ):
+                self._written[plan.stem] = digest
 
     def up_to_date(self, now: datetime | None = None) -> BuildReport | None:
         """A report of a build with nothing to do, when the parse cache proves
@@ -367,6 +406,7 @@ class Builder:
                 state.seeds[str(path)] = CachedSeed(seed.fingerprint, seed.packed, None)
             elif seed.article is not None:
                 state.seeds[str(path)] = CachedSeed(seed.fingerprint, pack(seed.article), None)
+        state.plans = dict(self._written)
         embargo = report.next_embargo.isoformat() if report.next_embargo else ""
         digest = _config_digest(self.config)
         state.publish_key = f"{digest}|{embargo}|{report.articles}|{report.feeds}"

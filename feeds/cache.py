@@ -27,7 +27,7 @@ from feeds.model import Article, Image, Provider, RelatedArticle
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of a cached article changes.
-FORMAT = 1
+FORMAT = 2
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 Fingerprint = tuple[int, int, int]
@@ -57,6 +57,8 @@ class CacheState:
     #: What the last publish wrote, to recognise a build with nothing to do.
     publish_key: str = ""
     outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: A digest of each feed document's inputs as last written, by stem.
+    plans: dict[str, str] = field(default_factory=dict)
 
 
 class ParseCache:
@@ -90,6 +92,7 @@ class ParseCache:
                     (path, seed.fingerprint, seed.packed, seed.reason)
                     for path, seed in state.seeds.items()
                 ),
+                tuple(state.plans.items()),
             )
         )
         try:
@@ -106,9 +109,9 @@ class ParseCache:
 
 
 def _decode(data: object, identity: str) -> CacheState:
-    if not (isinstance(data, tuple) and len(data) == 5):
+    if not (isinstance(data, tuple) and len(data) == 6):
         raise ValueError("not a feeds cache")
-    magic, stored_identity, publish_key, outputs, seeds = data
+    magic, stored_identity, publish_key, outputs, seeds, plans = data
     if magic != _MAGIC:
         raise ValueError(f"written by another version ({magic!r})")
     if stored_identity != identity or not isinstance(publish_key, str):
@@ -128,6 +131,10 @@ def _decode(data: object, identity: str) -> CacheState:
         if reason is not None and not isinstance(reason, str):
             raise TypeError("bad reason")
         state.seeds[path] = CachedSeed(fingerprint, packed, reason)
+    for stem, digest in plans:
+        if not (isinstance(stem, str) and isinstance(digest, str)):
+            raise TypeError("bad plan record")
+        state.plans[stem] = digest
     return state
 
 

@@ -1,0 +1,148 @@
+"""The parse cache makes builds fast and never makes them wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from feeds.build import build, parse_cache
+from feeds.config import Config
+from feeds.errors import ConfigError
+from tests.conftest import SeedWriter
+
+ConfigFactory = Callable[..., Config]
+
+
+def _titles(output: Path) -> list[str]:
+    return sorted(item["title"] for item in json.loads((output / "all.json").read_text())["items"])
+
+
+@pytest.fixture
+def config(write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path) -> Config:
+    write_seed("a.txt", title="Alpha", link="https://e.org/a")
+    write_seed("b.txt", title="Bravo", link="https://e.org/b")
+    configured = make_config(f"cache_dir: {tmp_path / 'cache'}")
+    build(configured)
+    return configured
+
+
+def test_a_build_with_nothing_changed_does_nothing(config: Config, output: Path) -> None:
+    mtimes = {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()}
+    report = build(config)
+    assert report.written == []
+    assert report.articles == 2
+    assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == mtimes
+    assert list((config.cache_dir or Path()).glob("parse-*.cache"))
+
+
+def test_an_edit_is_seen(config: Config, seeds: Path, output: Path) -> None:
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+    build(config)
+    assert _titles(output) == ["Alpha, edited", "Bravo"]
+
+
+def test_a_same_size_replacement_with_the_old_mtime_is_seen(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    path = seeds / "a.txt"
+    before = path.stat()
+    replacement = seeds / "new.tmp"
+    replacement.write_text(path.read_text().replace("Alpha", "Omega"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    replacement.replace(path)  # same size, same mtime, new inode
+    build(config)
+    assert _titles(output) == ["Bravo", "Omega"]
+
+
+def test_a_touch_without_change_rewrites_nothing(config: Config, seeds: Path, output: Path) -> None:
+    (seeds / "a.txt").touch()
+    report = build(config)
+    assert report.written == []
+    assert _titles(output) == ["Alpha", "Bravo"]
+
+
+def test_delete_and_rename_are_seen(config: Config, seeds: Path, output: Path) -> None:
+    (seeds / "b.txt").unlink()
+    build(config)
+    assert _titles(output) == ["Alpha"]
+    (seeds / "a.txt").rename(seeds / "renamed.md")
+    report = build(config)
+    assert _titles(output) == ["Alpha"]
+    assert report.articles == 1
+
+
+def test_a_deleted_output_file_is_written_again(config: Config, output: Path) -> None:
+    (output / "all.atom.xml").unlink()
+    report = build(config)
+    assert "all.atom.xml" in report.written
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"not a cache at all",
+        b"\xe3\x00\x00\x00",  # marshal of garbage
+        b"\xa9\x06\xda\x1efeeds-parse-cache/1/0.0.0",  # a truncated cache of another version
+    ],
+)
+def test_a_corrupt_or_foreign_cache_is_rebuilt_not_trusted(
+    damage: bytes, config: Config, seeds: Path, output: Path
+) -> None:
+    cache = parse_cache(config).path
+    cache.write_bytes(damage)
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha again"))
+    build(config)
+    assert _titles(output) == ["Alpha again", "Bravo"]
+    assert cache.stat().st_size > len(damage)
+
+
+def test_a_cache_with_tampered_articles_is_never_published(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    import marshal
+
+    cache = parse_cache(config).path
+    data = list(marshal.loads(cache.read_bytes()))
+    data[4] = tuple(
+        (path, fingerprint, (packed[0], 12345, *packed[2:]) if packed else packed, reason)
+        for path, fingerprint, packed, reason in data[4]
+    )
+    data[2] = ""  # force a publish
+    cache.write_bytes(marshal.dumps(tuple(data)))
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo"]  # titles read again from the files
+
+
+def test_no_cache_reads_everything_and_writes_no_cache(
+    write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    write_seed("a.txt")
+    configured = make_config(f"cache_dir: {tmp_path / 'nocache'}")
+    build(configured, use_cache=False)
+    assert not (tmp_path / "nocache").exists()
+
+
+def test_the_cache_can_never_live_in_the_output_folder(
+    make_config: ConfigFactory, output: Path
+) -> None:
+    with pytest.raises(ConfigError, match="inside the output folder"):
+        make_config(f"cache_dir: {output / 'cache'}")
+
+
+def test_a_rejected_file_stays_reported_from_the_cache(
+    config: Config, write_seed: SeedWriter
+) -> None:
+    write_seed("bad.txt", "---\ntitle: no link\n---\n")
+    assert len(build(config).rejected) == 1
+    report = build(config)
+    assert report.written == []
+    assert [error.reason for error in report.rejected] == [
+        "missing link: set webUrl or originalUrl"
+    ]

@@ -36,7 +36,7 @@ from feeds.index import (
     plan_feeds,
 )
 from feeds.model import Article
-from feeds.reader import ReadOptions, discover, is_candidate, read_article
+from feeds.reader import ReadOptions, discover, is_candidate, read_article, read_many
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.writer import OutputFolder
 
@@ -127,8 +127,15 @@ class Builder:
         stale = [path for path in paths if path not in skip and self._needs_reading(path)]
         if stale:
             self._as_cached = False
-        for path in stale if progress is None else progress(stale):
-            self._read(path)
+        # Fingerprints first: a file that changes while it is read then looks
+        # changed to the next scan, never unchanged.
+        fingerprints = {path: _fingerprint(path) for path in stale}
+        outcomes = read_many(stale, self.config.tz, self._read_options)
+        ticks = iter(progress(stale)) if progress is not None else None
+        for path, article, reason in outcomes:
+            self._record(path, fingerprints[path], article, reason)
+            if ticks is not None:
+                next(ticks, None)
         return changed + restored + stale
 
     def _restore_from_cache(self, paths: Sequence[Path]) -> list[Path]:
@@ -170,14 +177,27 @@ class Builder:
 
     def _read(self, path: Path) -> None:
         fingerprint = _fingerprint(path)
-        previous = self._seeds.get(path)
         try:
             article = read_article(path, self.config.tz, self._read_options)
         except ArticleError as error:
-            kept = previous.article if previous else None
-            self._seeds[path] = _Seed(fingerprint, kept, error)
+            self._record(path, fingerprint, None, error.reason)
         else:
+            self._record(path, fingerprint, article, None)
+
+    def _record(
+        self,
+        path: Path,
+        fingerprint: Fingerprint | None,
+        article: Article | None,
+        reason: str | None,
+    ) -> None:
+        if reason is None:
             self._seeds[path] = _Seed(fingerprint, article, None)
+            return
+        # An invalid version keeps the last good article published (the daemon).
+        previous = self._seeds.get(path)
+        kept = previous.article if previous else None
+        self._seeds[path] = _Seed(fingerprint, kept, ArticleError(path, reason))
 
     def problem(self, path: Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good

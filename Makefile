@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run build check test lint typecheck golden bench clean
+.PHONY: run build check test lint typecheck golden bench bench-all clean
 
 # The service: builds, then watches seeds/ and serves output/ on
 # http://127.0.0.1:8080/ until Ctrl-C.
@@ -41,6 +41,10 @@ golden: $(STAMP)
 # Save-to-feed latency of the daemon (figures for the issue notes).
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency --articles 1000 --edits 50
+
+# Everything, beside Hugo when installed (apt-get install hugo); writes bench/RESULTS.md.
+bench-all: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) output/all.* output/topics .mypy_cache .pytest_cache .ruff_cache

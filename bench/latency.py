@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,10 +34,14 @@ def _wait_for_title(feed: Path, title: str, timeout: float = 30.0) -> float:
     raise TimeoutError(title)
 
 
-def measure(articles: int, edits: int, debounce_ms: int) -> list[float]:
+def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = None) -> list[float]:
+    """Latency samples in ms; ``corpus`` (a seeds folder) is copied, never edited."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_corpus(root / "seeds", articles)
+        if corpus is not None:
+            shutil.copytree(corpus, root / "seeds")
+        else:
+            write_corpus(root / "seeds", articles)
         # Every edit makes its article the newest, so it is in the combined feed.
         (root / "feeds.yaml").write_text(
             f"seeds: seeds\noutput: output\ndebounce_ms: {debounce_ms}\nrescan_interval: 3600\n"
@@ -58,6 +63,8 @@ def measure(articles: int, edits: int, debounce_ms: int) -> list[float]:
         try:
             feed = root / "output" / "all.json"
             while not feed.exists():
+                if process.poll() is not None:
+                    raise RuntimeError(f"feeds run exited {process.returncode}")
                 time.sleep(0.05)
             time.sleep(1.0)  # let the first build settle before timing
             target = root / "seeds" / "000007.txt"

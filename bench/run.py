@@ -1,0 +1,216 @@
+"""The benchmark runner: cold, warm, latency and memory, beside Hugo when installed.
+
+    python -m bench.run [--sizes 1000 10000 100000] [--repeat 3] [--edits 50]
+
+Writes bench/RESULTS.md (machine, versions, table). Each size gets its own
+deterministic corpus under bench/.work/ (ignored by git). Timings are medians
+of --repeat runs, ours and Hugo's alternating so both see the same noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from bench.corpus import write_corpus
+from bench.latency import measure as measure_latency
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / ".work"
+RESULTS = ROOT / "RESULTS.md"
+
+HUGO_CONFIG = """\
+baseURL = "http://127.0.0.1:8080/"
+disableKinds = ["page", "section", "taxonomy", "sitemap", "robotsTXT", "404"]
+[outputs]
+home = ["RSS"]
+term = ["RSS"]
+[services.rss]
+limit = 50
+[taxonomies]
+topic = "topics"
+[frontmatter]
+date = ["publishedDateTime", ":default"]
+"""
+
+
+@dataclass
+class Row:
+    size: int
+    cold: list[float] = field(default_factory=list)
+    warm: list[float] = field(default_factory=list)
+    hugo: list[float] = field(default_factory=list)
+    cold_rss_mb: float = 0.0
+    daemon_rss_mb: float = 0.0
+    latency: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one command, waited for with wait4."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{command[:3]} exited {process.returncode}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def _corpus(size: int) -> Path:
+    folder = WORK / f"corpus-{size}"
+    if not (folder / "seeds" / f"{size - 1:06d}.txt").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        write_corpus(folder / "seeds", size)
+    return folder
+
+
+def _hugo_site(corpus: Path) -> Path | None:
+    if shutil.which("hugo") is None:
+        return None
+    site = corpus / "hugo"
+    content = site / "content" / "posts"
+    if not content.exists():
+        content.mkdir(parents=True)
+        for seed in (corpus / "seeds").iterdir():
+            shutil.copyfile(seed, content / (seed.stem + ".md"))
+        (site / "hugo.toml").write_text(HUGO_CONFIG)
+    return site
+
+
+def _feeds_build(corpus: Path, *, cold: bool) -> tuple[float, float]:
+    output, cache = corpus / "output", corpus / "cache"
+    if cold:
+        shutil.rmtree(output, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    return _timed(
+        [
+            sys.executable, "-m", "feeds", "build", "-q",
+            "--seeds", str(corpus / "seeds"),
+            "--output", str(output),
+            "--cache-dir", str(cache),
+        ]
+    )  # fmt: skip
+
+
+def _daemon_rss(corpus: Path) -> float:
+    """Resident memory of `feeds run` once it is ready, in MB."""
+    config = corpus / "daemon.yaml"
+    config.write_text("seeds: seeds\noutput: output\nrescan_interval: 3600\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feeds", "run", "--no-serve", "--config", str(config),
+         "--cache-dir", str(corpus / "cache")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            if " ready" in line:
+                break
+        time.sleep(2.0)  # let the first build's garbage be collected
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        rss_kb = next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")
+        )
+        return rss_kb / 1024
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def run(sizes: list[int], repeat: int, edits: int) -> list[Row]:
+    rows = []
+    for size in sizes:
+        corpus = _corpus(size)
+        row = Row(size)
+        hugo = _hugo_site(corpus)
+        for _ in range(repeat):
+            seconds, rss = _feeds_build(corpus, cold=True)
+            row.cold.append(seconds)
+            row.cold_rss_mb = max(row.cold_rss_mb, rss)
+            row.warm.append(_feeds_build(corpus, cold=False)[0])
+            if hugo is not None:
+                shutil.rmtree(hugo / "public", ignore_errors=True)
+                row.hugo.append(_timed(["hugo", "--quiet", "-s", str(hugo)])[0])
+        row.daemon_rss_mb = _daemon_rss(corpus)
+        if edits:
+            samples = sorted(measure_latency(size, edits, 250, corpus=corpus / "seeds"))
+            row.latency = {
+                "p50": statistics.median(samples),
+                "p95": samples[max(0, round(0.95 * len(samples)) - 1)],
+            }
+        rows.append(row)
+        print(_table([row]).splitlines()[-1], flush=True)
+    return rows
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "–"
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        "| articles | cold build s | warm build s | Hugo s | cold / Hugo | peak RSS MB (build) "
+        "| daemon RSS MB | save→feed p50 ms | p95 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    nan = float("nan")
+    for row in rows:
+        ratio = (
+            f"{statistics.median(row.cold) / statistics.median(row.hugo):.2f}x" if row.hugo else "–"
+        )
+        lines.append(
+            f"| {row.size:,} | {_median(row.cold)} | {_median(row.warm)} | {_median(row.hugo)} "
+            f"| {ratio} | {row.cold_rss_mb:.0f} | {row.daemon_rss_mb:.0f} "
+            f"| {row.latency.get('p50', nan):.0f} | {row.latency.get('p95', nan):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def _versions() -> str:
+    hugo = "not installed"
+    if shutil.which("hugo"):
+        hugo = subprocess.run(["hugo", "version"], capture_output=True, text=True).stdout.strip()
+    packages = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("feeds", "feedgen", "PyYAML", "lxml", "watchdog", "APScheduler")
+    )
+    return (
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}\n"
+        f"- Python {platform.python_version()}; {packages}\n"
+        f"- Hugo: {hugo}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--edits", type=int, default=50)
+    args = parser.parse_args()
+    rows = run(args.sizes, args.repeat, args.edits)
+    RESULTS.write_text(
+        "# Benchmark results\n\n"
+        "Regenerate with `make bench-all` (or `python -m bench.run`). Cold: empty output and\n"
+        "cache; warm: the same build again with nothing changed; Hugo renders the same files\n"
+        "as content pages with only home and per-topic RSS (limit 50), alternating with ours;\n"
+        "medians of the runs. Save→feed: `feeds run` with the default 250 ms debounce, one\n"
+        "article edited at a time, until the combined JSON feed on disk has the change.\n"
+        "Peak RSS is the main process (parse workers are separate processes).\n\n"
+        f"{_versions()}\n\n{_table(rows)}\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

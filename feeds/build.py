@@ -236,6 +236,8 @@ class Builder:
             except (TypeError, ValueError):  # a damaged cache entry: read the file again
                 seed.packed = None
                 self._read(path)
+            else:
+                seed.packed = None  # one copy in memory is enough
 
     # --- writing -------------------------------------------------------
 

@@ -76,7 +76,11 @@ def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = N
                 text = _newest(text, n)
                 start = time.monotonic()
                 target.write_text(text, encoding="utf-8")
-                samples.append((_wait_for_title(feed, title) - start) * 1000)
+                try:
+                    samples.append((_wait_for_title(feed, title) - start) * 1000)
+                except TimeoutError:
+                    print((root / "daemon.log").read_text()[-2000:], file=sys.stderr)
+                    raise
                 time.sleep(0.05)
             return samples
         finally:

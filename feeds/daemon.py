@@ -88,10 +88,12 @@ class Daemon:
     def run(self) -> int:
         """Runs until SIGTERM or SIGINT; returns the exit code."""
         self._install_signal_handlers()
+        # Watch before the first build: a save made while it runs is queued,
+        # not lost until the next rescan.
+        self._start_watcher()
         self._rebuild(frozenset(), True)
         self._save_cache()
         self._scheduler.start()
-        self._start_watcher()
         if self._serve.enabled:
             self._start_server()
         self._notifier.ready(self._status())

@@ -252,3 +252,28 @@ def test_changed_feeds_are_pushed_to_the_hub_and_announced_in_link_headers(
         )
     finally:
         running.stop()
+
+
+def test_a_save_during_the_first_build_is_not_lost(site: Path) -> None:
+    from bench.corpus import write_corpus
+
+    write_corpus(site / "seeds", 1500)
+    running = RunningDaemon(site / "feeds.yaml", "--no-serve")
+    try:
+        # The output folder appears when the first build starts writing.
+        wait_for(lambda: (site / "output").is_dir(), what="the first build to start writing")
+        assert not any(" ready" in line for line in running.lines), "first build too fast to test"
+        _write(
+            site,
+            "late.txt",
+            title="Saved during the first build",
+            link="https://e.org/late",
+            published="2026-01-01T00:00:00Z",  # newer than the whole corpus
+        )
+        running.wait_ready()
+        wait_for(
+            lambda: "Saved during the first build" in titles(_all(site)),
+            what="the article saved during the first build",
+        )
+    finally:
+        running.stop()

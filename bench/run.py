@@ -201,9 +201,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--edits", type=int, default=50)
+    parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = run(args.sizes, args.repeat, args.edits)
-    RESULTS.write_text(
+    args.results.write_text(
         "# Benchmark results\n\n"
         "Regenerate with `make bench-all` (or `python -m bench.run`). Cold: empty output and\n"
         "cache; warm: the same build again with nothing changed; Hugo renders the same files\n"
@@ -214,7 +215,7 @@ def main() -> None:
         f"{_versions()}\n\n{_table(rows)}\n",
         encoding="utf-8",
     )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {args.results}")
 
 
 if __name__ == "__main__":

@@ -41,20 +41,18 @@ def clean_line(text: str) -> str:
 
 def sanitize_excerpt(fragment: str) -> str:
     """An excerpt as safe HTML: it may hold a little markup, never scripts or handlers."""
-    return nh3.clean(
-        strip_forbidden(fragment),
-        tags=_EXCERPT_TAGS,
-        attributes=_ATTRIBUTES,
-        url_schemes=_URL_SCHEMES,
-        link_rel="noopener noreferrer",
-    ).strip()
+    return _sanitize(fragment, _EXCERPT_TAGS).strip()
 
 
 def sanitize_content(fragment: str) -> str:
     """The last gate before HTML content reaches a feed."""
+    return _sanitize(fragment, _CONTENT_TAGS)
+
+
+def _sanitize(fragment: str, tags: set[str]) -> str:
     return nh3.clean(
         strip_forbidden(fragment),
-        tags=_CONTENT_TAGS,
+        tags=tags,
         attributes=_ATTRIBUTES,
         url_schemes=_URL_SCHEMES,
         link_rel="noopener noreferrer",

@@ -62,11 +62,12 @@ def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = N
         )
         try:
             feed = root / "output" / "all.json"
-            while not feed.exists():
+            # Time edits only once the first build is done ("ready" in the log).
+            while " ready" not in (root / "daemon.log").read_text():
                 if process.poll() is not None:
                     raise RuntimeError(f"feeds run exited {process.returncode}")
                 time.sleep(0.05)
-            time.sleep(1.0)  # let the first build settle before timing
+            time.sleep(1.0)  # let the first build's garbage be collected
             target = root / "seeds" / "000007.txt"
             original = target.read_text("utf-8")
             samples = []
@@ -86,7 +87,7 @@ def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = N
         finally:
             process.terminate()
             try:
-                process.wait(10)
+                process.wait(60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 print((root / "daemon.log").read_text()[-3000:], file=sys.stderr)

@@ -104,6 +104,7 @@ class Builder:
         #: A digest of each feed document's inputs as last written, by stem.
         self._written: dict[str, str] = {}
         self._config_digest = ""
+        self._has_packed = False
         self._fingerprints: dict[str, Fingerprint | None] = {}
         self._cache = cache
         self._cached: CacheState | None = cache.load() if cache is not None else None
@@ -147,12 +148,13 @@ class Builder:
         for path in paths:
             if path in self._seeds:
                 continue
-            entry = known.pop(str(path), None)
+            entry = known.pop(self._cache_key(path), None)
             fingerprint = _fingerprint(path)
             if entry is None or entry.fingerprint != fingerprint:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
             self._seeds[path] = _Seed(fingerprint, None, error, entry.packed)
+            self._has_packed = self._has_packed or entry.packed is not None
             restored.append(path)
         if known:  # files the cache knew that are gone
             self._as_cached = False
@@ -228,6 +230,9 @@ class Builder:
         )
 
     def _unpack_restored(self) -> None:
+        if not self._has_packed:
+            return
+        self._has_packed = False
         for path, seed in list(self._seeds.items()):
             if seed.packed is None or seed.article is not None:
                 continue
@@ -362,6 +367,13 @@ class Builder:
 
     # --- the parse cache ---------------------------------------------------
 
+    def _cache_key(self, path: Path) -> str:
+        """A seed's name in the cache: relative to the seeds folder, however it is spelled."""
+        try:
+            return path.relative_to(self.config.seeds).as_posix()
+        except ValueError:
+            return str(path)
+
     def _adopt_cached_plans(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as
         written, so a build after a small change re-renders only what it touched."""
@@ -422,12 +434,13 @@ class Builder:
         for path, seed in self._seeds.items():
             if seed.fingerprint is None:
                 continue
+            key = self._cache_key(path)
             if seed.error is not None:
-                state.seeds[str(path)] = CachedSeed(seed.fingerprint, None, seed.error.reason)
+                state.seeds[key] = CachedSeed(seed.fingerprint, None, seed.error.reason)
             elif seed.packed is not None:
-                state.seeds[str(path)] = CachedSeed(seed.fingerprint, seed.packed, None)
+                state.seeds[key] = CachedSeed(seed.fingerprint, seed.packed, None)
             elif seed.article is not None:
-                state.seeds[str(path)] = CachedSeed(seed.fingerprint, pack(seed.article), None)
+                state.seeds[key] = CachedSeed(seed.fingerprint, pack(seed.article), None)
         state.plans = dict(self._written)
         embargo = report.next_embargo.isoformat() if report.next_embargo else ""
         digest = _config_digest(self.config)

@@ -27,7 +27,7 @@ from feeds.model import Article, Image, Provider, RelatedArticle
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of a cached article changes.
-FORMAT = 2
+FORMAT = 3
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 Fingerprint = tuple[int, int, int]

@@ -130,7 +130,7 @@ class Config(_Section):
     custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()
     facets: FacetsConfig = FacetsConfig()
     #: RFC 5005 archives: entries older than the newest ``max_items`` stay
-    #: reachable in yearly archive documents (Atom and RSS).
+    #: reachable in monthly archive documents (Atom and RSS).
     archives: bool = True
     #: Largest size of one feed document; the oldest entries go first.
     max_bytes: int = Field(default=512 * 1024, ge=16 * 1024)

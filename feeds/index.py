@@ -73,15 +73,18 @@ def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[D
     the source path that sorts last."""
     groups: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
-        groups[canonical_url(article.link)].append(article)
+        groups[article.id].append(article)  # the id is derived from the canonical link
     kept: list[Article] = []
     duplicates: list[Duplicate] = []
-    for link, group in groups.items():
+    for group in groups.values():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
         group.sort(key=lambda article: (article.updated, article.source))
         winner = group[-1]
         kept.append(winner)
-        if len(group) > 1:
-            duplicates.append(Duplicate(link, winner.source, tuple(a.source for a in group[:-1])))
+        dropped = tuple(article.source for article in group[:-1])
+        duplicates.append(Duplicate(canonical_url(winner.link), winner.source, dropped))
     duplicates.sort(key=lambda duplicate: duplicate.kept)
     return kept, duplicates
 
@@ -171,25 +174,29 @@ def _provider_keys(article: Article) -> tuple[str, ...]:
 
 
 def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
-    """The main document plus RFC 5005 archive documents, one per year (UTC),
-    of the entries that no longer fit in it."""
+    """The main document plus RFC 5005 archive documents, one per month (UTC),
+    of the entries that no longer fit in it.
+
+    Months keep each archive small, and an edit to an old article rewrites
+    only its own month's archives.
+    """
     if not older:
         return [main]
-    by_year: dict[int, list[Article]] = defaultdict(list)
+    by_month: dict[str, list[Article]] = defaultdict(list)
     for article in older:
-        by_year[article.published.astimezone(UTC).year].append(article)
-    years = sorted(by_year)
-    stems = {year: f"{ARCHIVE_DIR}/{main.stem}/{year}" for year in years}
+        by_month[f"{article.published.astimezone(UTC):%Y-%m}"].append(article)
+    months = sorted(by_month)
+    stems = {month: f"{ARCHIVE_DIR}/{main.stem}/{month}" for month in months}
     archives = [
         replace(
             main,
-            stem=stems[year],
-            entries=tuple(by_year[year]),
-            total=len(by_year[year]),
+            stem=stems[month],
+            entries=tuple(by_month[month]),
+            total=len(by_month[month]),
             archive_of=main.stem,
-            prev_archive=stems[years[index - 1]] if index > 0 else None,
-            next_archive=stems[years[index + 1]] if index + 1 < len(years) else None,
+            prev_archive=stems[months[index - 1]] if index > 0 else None,
+            next_archive=stems[months[index + 1]] if index + 1 < len(months) else None,
         )
-        for index, year in enumerate(years)
+        for index, month in enumerate(months)
     ]
-    return [replace(main, prev_archive=stems[years[-1]]), *archives]
+    return [replace(main, prev_archive=stems[months[-1]]), *archives]

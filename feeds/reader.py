@@ -8,11 +8,12 @@ import html
 import math
 import multiprocessing
 import os
-import stat
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from functools import cache
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -49,47 +50,67 @@ class ReadOptions:
 DEFAULT_OPTIONS = ReadOptions()
 
 
+_LITTER = re.compile("|".join(fnmatch.translate(pattern) for pattern in LITTER_PATTERNS))
+
+
 def is_litter(name: str) -> bool:
-    return name.startswith(".") or any(fnmatch.fnmatchcase(name, p) for p in LITTER_PATTERNS)
+    return name.startswith(".") or _LITTER.match(name) is not None
 
 
 def is_candidate(name: str, patterns: Sequence[str]) -> bool:
     """Whether a file name could be an article (before looking inside)."""
-    return not is_litter(name) and any(fnmatch.fnmatchcase(name, p) for p in patterns)
+    return not is_litter(name) and _matcher(tuple(patterns)).match(name) is not None
+
+
+@cache
+def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
 
 
 def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
-    """Every article file under ``seeds``, sorted, following symlinks but not loops."""
+    """Every article file under ``seeds``, sorted, following symlinks but not loops.
+
+    scandir's entries know their type without a stat per file, which matters
+    at a hundred thousand files.
+    """
+    matcher = _matcher(tuple(patterns))
     found: list[Path] = []
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(seeds, followlinks=True):
+    folders = [os.fspath(seeds)]
+    while folders:
+        folder = folders.pop()
         try:
-            info = os.stat(dirpath)
-        except OSError:
-            dirnames[:] = []
-            continue
-        if (info.st_dev, info.st_ino) in visited:  # a symlink loop or a second way in
-            dirnames[:] = []
-            continue
-        visited.add((info.st_dev, info.st_ino))
-        dirnames[:] = sorted(name for name in dirnames if not is_litter(name))
-        for name in filenames:
-            if not is_candidate(name, patterns):
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in visited:  # a symlink loop or a second way in
                 continue
-            path = Path(dirpath, name)
-            if _is_regular_file(path):
-                found.append(path)
+            visited.add((info.st_dev, info.st_ino))
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if is_litter(name):
+                continue
+            try:
+                if entry.is_dir():
+                    folders.append(entry.path)
+                elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
+                    found.append(Path(entry.path))
+            except OSError:  # vanished, or a symlink loop: not an article
+                continue
     found.sort()
     return found
 
 
-def _is_regular_file(path: Path) -> bool:
+def _is_dangling(entry: os.DirEntry[str]) -> bool:
+    """A symlink to nothing is a mistake worth reporting; a loop or a FIFO is not an article."""
+    if not entry.is_symlink():
+        return False
     try:
-        return stat.S_ISREG(path.stat().st_mode)
+        os.stat(entry.path)
     except OSError as error:
-        # A dangling link is a mistake worth reporting (read_article will);
-        # a symlink loop is not an article at all.
-        return error.errno == errno.ENOENT and path.is_symlink()
+        return error.errno == errno.ENOENT
+    return False
 
 
 @dataclass(frozen=True, slots=True)

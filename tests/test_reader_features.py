@@ -85,11 +85,11 @@ def test_json_feeds_have_no_archives_and_archives_can_be_switched_off(
     _seven_years(write_seed)
     build(make_config("max_items: 2"))
     assert sorted(p.name for p in (output / "archive" / "all").iterdir()) == [
-        f"{year}{suffix}" for year in range(2017, 2022) for suffix in (".atom.xml", ".rss.xml")
+        f"{year}-06{suffix}" for year in range(2017, 2022) for suffix in (".atom.xml", ".rss.xml")
     ]
     report = build(make_config("max_items: 2\narchives: false"))
     assert not list((output / "archive").rglob("*.xml"))
-    assert "archive/all/2017.atom.xml" in report.removed
+    assert "archive/all/2017-06.atom.xml" in report.removed
 
 
 def test_an_archive_is_rewritten_only_when_its_own_entries_change(
@@ -103,9 +103,14 @@ def test_an_archive_is_rewritten_only_when_its_own_entries_change(
     write_seed("2024.txt", link="https://e.org/2024", published="2024-06-01")
     report = build(config)
     changed = {Path(name).name for name in report.written if name.startswith("archive/all/")}
-    # 2022 left the main document for its archive (new), and 2021's archive
-    # gained a next-archive neighbour; the older years stay untouched.
-    assert changed == {"2022.atom.xml", "2022.rss.xml", "2021.atom.xml", "2021.rss.xml"}
+    # June 2022 left the main document for its archive (new), and June 2021's
+    # archive gained a next-archive neighbour; the older months stay untouched.
+    assert changed == {
+        "2022-06.atom.xml",
+        "2022-06.rss.xml",
+        "2021-06.atom.xml",
+        "2021-06.rss.xml",
+    }
     for path in archives:
         if path.name not in changed:
             assert path.stat().st_mtime_ns == before[path.name], path.name

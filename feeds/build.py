@@ -18,7 +18,6 @@ from pathlib import Path
 from feeds.cache import (
     CachedSeed,
     CacheState,
-    Packed,
     ParseCache,
     default_cache_dir,
     identity_of,
@@ -52,8 +51,8 @@ class _Seed:
     fingerprint: Fingerprint | None
     article: Article | None  # the last good version, kept while the file is invalid
     error: ArticleError | None
-    #: The article as the parse cache holds it, unpacked only when needed.
-    packed: Packed | None = None
+    #: The article is in the parse cache's articles file, not yet loaded.
+    awaiting: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,8 +152,8 @@ class Builder:
             if entry is None or entry.fingerprint != fingerprint:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
-            self._seeds[path] = _Seed(fingerprint, None, error, entry.packed)
-            self._has_packed = self._has_packed or entry.packed is not None
+            self._seeds[path] = _Seed(fingerprint, None, error, entry.has_article)
+            self._has_packed = self._has_packed or entry.has_article
             restored.append(path)
         if known:  # files the cache knew that are gone
             self._as_cached = False
@@ -230,19 +229,22 @@ class Builder:
         )
 
     def _unpack_restored(self) -> None:
+        """Loads the cached articles of restored seeds, once, when a build needs them."""
         if not self._has_packed:
             return
         self._has_packed = False
+        packed_by_key = self._cache.load_articles() if self._cache is not None else {}
         for path, seed in list(self._seeds.items()):
-            if seed.packed is None or seed.article is not None:
+            if not seed.awaiting:
                 continue
+            seed.awaiting = False
+            packed = packed_by_key.pop(self._cache_key(path), None)
             try:
-                seed.article = unpack(seed.packed)
-            except (TypeError, ValueError):  # a damaged cache entry: read the file again
-                seed.packed = None
+                if packed is None:
+                    raise ValueError("not in the cache")
+                seed.article = unpack(packed)
+            except (TypeError, ValueError):  # missing or damaged: read the file again
                 self._read(path)
-            else:
-                seed.packed = None  # one copy in memory is enough
 
     # --- writing -------------------------------------------------------
 
@@ -430,17 +432,17 @@ class Builder:
         """Records what was read and written, for the next build to skip."""
         if self._cache is None:
             return
+        self._unpack_restored()
         state = CacheState()
         for path, seed in self._seeds.items():
             if seed.fingerprint is None:
                 continue
             key = self._cache_key(path)
             if seed.error is not None:
-                state.seeds[key] = CachedSeed(seed.fingerprint, None, seed.error.reason)
-            elif seed.packed is not None:
-                state.seeds[key] = CachedSeed(seed.fingerprint, seed.packed, None)
+                state.seeds[key] = CachedSeed(seed.fingerprint, False, seed.error.reason)
             elif seed.article is not None:
-                state.seeds[key] = CachedSeed(seed.fingerprint, pack(seed.article), None)
+                state.seeds[key] = CachedSeed(seed.fingerprint, True, None)
+                state.articles[key] = pack(seed.article)
         state.plans = dict(self._written)
         embargo = report.next_embargo.isoformat() if report.next_embargo else ""
         digest = _config_digest(self.config)

@@ -27,7 +27,7 @@ from feeds.model import Article, Image, Provider, RelatedArticle
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of a cached article changes.
-FORMAT = 3
+FORMAT = 4
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 Fingerprint = tuple[int, int, int]
@@ -47,7 +47,7 @@ def default_cache_dir() -> Path:
 @dataclass(slots=True)
 class CachedSeed:
     fingerprint: Fingerprint
-    packed: Packed | None  # the article, packed
+    has_article: bool  # its packed article is in the articles file
     reason: str | None  # why the file was rejected
 
 
@@ -59,13 +59,23 @@ class CacheState:
     outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: A digest of each feed document's inputs as last written, by stem.
     plans: dict[str, str] = field(default_factory=dict)
+    #: The packed articles, by seed key (only when saving; loaded separately).
+    articles: dict[str, Packed] = field(default_factory=dict)
+    #: Pairs an index with the articles file written with it.
+    token: str = ""
 
 
 class ParseCache:
+    """Two files: a small index (fingerprints, what was written) read by every
+    build, and the packed articles, read only when something must be rebuilt.
+    A build with nothing to do never pays for the articles."""
+
     def __init__(self, folder: Path, identity: str) -> None:
         digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:20]
         self.path = folder / f"parse-{digest}.cache"
+        self.articles_path = folder / f"parse-{digest}.articles"
         self._identity = identity
+        self._token = ""
 
     def load(self) -> CacheState:
         try:
@@ -76,61 +86,92 @@ class ParseCache:
             log.warning("cannot read the cache %s (%s); rebuilding it", self.path, error.strerror)
             return CacheState()
         try:
-            return _decode(marshal.loads(raw), self._identity)  # noqa: S302 - validated below
+            state = _decode(marshal.loads(raw), self._identity)  # noqa: S302 - validated below
         except (ValueError, TypeError, EOFError, KeyError, IndexError) as error:
             log.info("discarding the cache %s: %s", self.path, error or "unreadable")
             return CacheState()
+        self._token = state.token
+        return state
+
+    def load_articles(self) -> dict[str, Packed]:
+        """The packed articles saved with the index last loaded; {} when unusable."""
+        try:
+            data = marshal.loads(self.articles_path.read_bytes())  # noqa: S302 - validated
+            magic, identity, token, items = data
+            if (magic, identity, token) != (_MAGIC, self._identity, self._token) or not token:
+                raise ValueError("not the articles of this index")
+            articles: dict[str, Packed] = {}
+            for key, packed in items:
+                if not (isinstance(key, str) and isinstance(packed, tuple)):
+                    raise TypeError("bad article record")
+                articles[key] = packed
+            return articles
+        except (OSError, ValueError, TypeError, EOFError) as error:
+            log.info("discarding the cached articles %s: %s", self.articles_path, error)
+            return {}
 
     def save(self, state: CacheState) -> None:
-        payload = marshal.dumps(
+        token = os.urandom(8).hex()
+        articles = marshal.dumps((_MAGIC, self._identity, token, tuple(state.articles.items())))
+        index = marshal.dumps(
             (
                 _MAGIC,
                 self._identity,
+                token,
                 state.publish_key,
                 tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
                 tuple(
-                    (path, seed.fingerprint, seed.packed, seed.reason)
+                    (path, seed.fingerprint, seed.has_article, seed.reason)
                     for path, seed in state.seeds.items()
                 ),
                 tuple(state.plans.items()),
             )
         )
+        # Articles first: an index is only ever next to the articles it names.
+        if self._write(self.articles_path, articles):
+            self._write(self.path, index)
+
+    def _write(self, path: Path, payload: bytes) -> bool:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".", suffix=".tmp")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
             with os.fdopen(descriptor, "wb") as stream:
                 stream.write(payload)
-            os.replace(temp, self.path)
+            os.replace(temp, path)
         except OSError as error:
             # A cache is an optimisation: failing to write one must not fail a build.
-            log.warning("cannot write the cache %s: %s", self.path, error.strerror)
+            log.warning("cannot write the cache %s: %s", path, error.strerror)
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(temp)
+            return False
+        return True
 
 
 def _decode(data: object, identity: str) -> CacheState:
-    if not (isinstance(data, tuple) and len(data) == 6):
+    if not (isinstance(data, tuple) and len(data) == 7):
         raise ValueError("not a feeds cache")
-    magic, stored_identity, publish_key, outputs, seeds, plans = data
+    magic, stored_identity, token, publish_key, outputs, seeds, plans = data
     if magic != _MAGIC:
         raise ValueError(f"written by another version ({magic!r})")
     if stored_identity != identity or not isinstance(publish_key, str):
         raise ValueError("for other settings")
-    state = CacheState(publish_key=publish_key)
+    if not isinstance(token, str):
+        raise TypeError("bad token")
+    state = CacheState(publish_key=publish_key, token=token)
     for name, size, mtime in outputs:
         if not (isinstance(name, str) and isinstance(size, int) and isinstance(mtime, int)):
             raise TypeError("bad output record")
         state.outputs[name] = (size, mtime)
-    for path, fingerprint, packed, reason in seeds:
+    for path, fingerprint, has_article, reason in seeds:
         if not (isinstance(path, str) and isinstance(fingerprint, tuple) and len(fingerprint) == 3):
             raise TypeError("bad seed record")
         if not all(isinstance(part, int) for part in fingerprint):
             raise TypeError("bad fingerprint")
-        if packed is not None and not isinstance(packed, tuple):
-            raise TypeError("bad article record")
+        if not isinstance(has_article, bool):
+            raise TypeError("bad article flag")
         if reason is not None and not isinstance(reason, str):
             raise TypeError("bad reason")
-        state.seeds[path] = CachedSeed(fingerprint, packed, reason)
+        state.seeds[path] = CachedSeed(fingerprint, has_article, reason)
     for stem, digest in plans:
         if not (isinstance(stem, str) and isinstance(digest, str)):
             raise TypeError("bad plan record")

@@ -103,19 +103,29 @@ def test_a_corrupt_or_foreign_cache_is_rebuilt_not_trusted(
     assert cache.stat().st_size > len(damage)
 
 
+def test_a_missing_articles_file_means_reading_the_files_again(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    cache = parse_cache(config)
+    cache.articles_path.unlink()
+    (seeds / "b.txt").touch()  # something changed, so articles are needed
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo"]
+    assert cache.articles_path.exists()
+
+
 def test_a_cache_with_tampered_articles_is_never_published(
     config: Config, seeds: Path, output: Path
 ) -> None:
     import marshal
 
-    cache = parse_cache(config).path
-    data = list(marshal.loads(cache.read_bytes()))
-    data[4] = tuple(
-        (path, fingerprint, (packed[0], 12345, *packed[2:]) if packed else packed, reason)
-        for path, fingerprint, packed, reason in data[4]
-    )
-    data[2] = ""  # force a publish
-    cache.write_bytes(marshal.dumps(tuple(data)))
+    cache = parse_cache(config)
+    index = list(marshal.loads(cache.path.read_bytes()))
+    index[3] = ""  # forget the last publish, so the articles are needed
+    cache.path.write_bytes(marshal.dumps(tuple(index)))
+    magic, identity, token, items = marshal.loads(cache.articles_path.read_bytes())
+    tampered = tuple((key, (packed[0], 12345, *packed[2:])) for key, packed in items)
+    cache.articles_path.write_bytes(marshal.dumps((magic, identity, token, tampered)))
     build(config)
     assert _titles(output) == ["Alpha", "Bravo"]  # titles read again from the files
 

@@ -209,10 +209,6 @@ class Builder:
         return seed.error, seed.article is not None
 
     @property
-    def article_count(self) -> int:
-        return sum(1 for seed in self._seeds.values() if seed.article is not None)
-
-    @property
     def rejected(self) -> tuple[ArticleError, ...]:
         return tuple(
             seed.error for _, seed in sorted(self._seeds.items()) if seed.error is not None

@@ -11,7 +11,7 @@ import click
 
 from feeds import __version__
 from feeds import build as core
-from feeds.config import Config, load_config
+from feeds.config import load_config
 from feeds.errors import ExitCode, FeedsError
 from feeds.logs import setup_logging
 
@@ -183,6 +183,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             click.echo(f"feeds: error: {line}", err=True)
         return error.exit_code
     return int(result) if isinstance(result, int) else ExitCode.OK
-
-
-__all__ = ["Config", "cli", "main"]

@@ -46,9 +46,6 @@ class Notifier:
     def stopping(self) -> None:
         self.notify("STOPPING=1")
 
-    def status(self, text: str) -> None:
-        self.notify(f"STATUS={text}")
-
     def watchdog(self) -> None:
         self.notify("WATCHDOG=1")
 

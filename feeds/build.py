@@ -104,7 +104,10 @@ class Builder:
         self._written: dict[str, str] = {}
         self._config_digest = ""
         self._has_packed = False
-        self._fingerprints: dict[str, Fingerprint | None] = {}
+        self._fingerprints: dict[str, Fingerprint | None] | None = None
+        #: The last plan and its digest, by stem: an unchanged plan (the same
+        #: articles, compared by identity first) needs no new digest.
+        self._digests: dict[str, tuple[FeedPlan, str]] = {}
         self._cache = cache
         self._cached: CacheState | None = cache.load() if cache is not None else None
         #: False once a scan found anything the parse cache did not already know.
@@ -248,6 +251,7 @@ class Builder:
         """Makes the next publish render every feed (after a config change, or
         when the output folder may have been touched by someone else)."""
         self._written.clear()
+        self._digests.clear()
 
     def publish(self, now: datetime | None = None, *, force: bool = False) -> BuildReport:
         """Writes every feed whose entries changed since the last publish.
@@ -279,8 +283,11 @@ class Builder:
         output.prepare()
         if force:
             self._written.clear()
-        self._config_digest = _config_digest(self.config)
-        self._fingerprints = {str(path): seed.fingerprint for path, seed in self._seeds.items()}
+        config_digest = _config_digest(self.config)
+        if config_digest != self._config_digest:
+            self._digests.clear()
+        self._config_digest = config_digest
+        self._fingerprints = None  # built when a digest is needed
         self._adopt_cached_plans(plans)
         for plan in plans:
             self._write_plan(output, plan, report)
@@ -302,7 +309,9 @@ class Builder:
 
     def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
         formats = formats_for(plan)
-        digest = self._plan_digest(plan)
+        known = self._digests.get(plan.stem)
+        digest = known[1] if known is not None and known[0] == plan else self._plan_digest(plan)
+        self._digests[plan.stem] = (plan, digest)
         if self._written.get(plan.stem) == digest:
             report.unchanged += len(formats)
             return
@@ -317,6 +326,8 @@ class Builder:
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the
         config, and each entry's file version (so an edit shows, a rename too)."""
+        if self._fingerprints is None:
+            self._fingerprints = {str(path): seed.fingerprint for path, seed in self._seeds.items()}
         hasher = hashlib.sha256(self._config_digest.encode())
         meta = replace(plan, entries=())
         hasher.update(repr(meta).encode("utf-8", "surrogatepass"))
@@ -362,6 +373,8 @@ class Builder:
         stems = {plan.stem for plan in plans}
         for stem in set(self._written) - stems:
             del self._written[stem]
+        for stem in set(self._digests) - stems:
+            del self._digests[stem]
 
     # --- the parse cache ---------------------------------------------------
 

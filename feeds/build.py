@@ -127,12 +127,19 @@ class Builder:
             del self._seeds[path]
         restored = self._restore_from_cache(paths)
         skip = set(restored)
-        stale = [path for path in paths if path not in skip and self._needs_reading(path)]
+        # Fingerprints before reading: a file that changes while it is read
+        # then looks changed to the next scan, never unchanged.
+        fingerprints: dict[Path, Fingerprint | None] = {}
+        for path in paths:
+            if path in skip:
+                continue
+            fingerprint = _fingerprint(path)
+            seed = self._seeds.get(path)
+            if seed is None or seed.fingerprint != fingerprint:
+                fingerprints[path] = fingerprint
+        stale = list(fingerprints)
         if stale:
             self._as_cached = False
-        # Fingerprints first: a file that changes while it is read then looks
-        # changed to the next scan, never unchanged.
-        fingerprints = {path: _fingerprint(path) for path in stale}
         outcomes = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress(stale)) if progress is not None else None
         for path, article, reason in outcomes:
@@ -213,9 +220,9 @@ class Builder:
 
     @property
     def rejected(self) -> tuple[ArticleError, ...]:
-        return tuple(
-            seed.error for _, seed in sorted(self._seeds.items()) if seed.error is not None
-        )
+        # Sort only the few rejected paths: this runs on every daemon rebuild.
+        failing = sorted(path for path, seed in self._seeds.items() if seed.error is not None)
+        return tuple(error for path in failing if (error := self._seeds[path].error) is not None)
 
     def scan_result(self) -> Scan:
         articles, duplicates = self._merged()

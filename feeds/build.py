@@ -37,6 +37,7 @@ from feeds.index import (
 from feeds.model import Article
 from feeds.reader import ReadOptions, discover, is_candidate, read_article, read_many
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
+from feeds.render._feedgen import ENTRIES
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
@@ -296,8 +297,11 @@ class Builder:
         self._config_digest = config_digest
         self._fingerprints = None  # built when a digest is needed
         self._adopt_cached_plans(plans)
-        for plan in plans:
-            self._write_plan(output, plan, report)
+        try:
+            for plan in sorted(plans, key=_render_order):
+                self._write_plan(output, plan, report)
+        finally:
+            ENTRIES.clear()
         report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
         report.files += [index_html.FILENAME, opml.FILENAME]
         # The index and OPML list every feed; their bytes change with any
@@ -470,6 +474,12 @@ class Builder:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
         self._cache.save(state)
+
+
+def _render_order(plan: FeedPlan) -> str:
+    """Archives of one month together, so each article's entries are built once
+    (see `render.entries.EntryCache`); the order of writes changes no file."""
+    return plan.stem.rpartition("/")[2] if plan.is_archive else ""
 
 
 def _config_digest(config: Config) -> str:

@@ -7,61 +7,34 @@ is serialised, never by string editing.
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.config import Config
 from feeds.index import FeedPlan
-from feeds.model import Article
 from feeds.render.common import (
     FH_NS,
     GENERATOR,
     GENERATOR_URI,
-    categories,
-    entry_html,
     feed_description,
     feed_title,
     feed_updated,
     feed_url,
     stem_url,
 )
+from feeds.render.entries import EntryCache
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-#: Related articles listed as Atom links; the content lists them all.
-MAX_RELATED_LINKS = 10
-
-
-class _Entry(FeedEntry):  # type: ignore[misc]
-    """Works around feedgen writing Atom entry links without their attributes.
-
-    feedgen 1.0's ``atom_entry`` reuses its loop variable for the new element,
-    so ``rel``, ``type`` and ``title`` of entry links are dropped: a ``via``
-    link would then read as a second alternate link, which Atom forbids.
-    """
-
-    _LINK_ATTRIBUTES = ("rel", "type", "hreflang", "title", "length")
-
-    def atom_entry(self, extensions: bool = True) -> Any:
-        element = super().atom_entry(extensions)
-        links = [child for child in element if etree.QName(child).localname == "link"]
-        for xml_link, data in zip(links, self.link() or [], strict=True):
-            for attribute in self._LINK_ATTRIBUTES:
-                if data.get(attribute):
-                    xml_link.set(attribute, data[attribute])
-        return element
 
 
 class _LastGenerator:
-    """The generator of the plan rendered last, entries included.
+    """The generator of the plan rendered last.
 
     Atom and RSS of one feed are rendered one after the other from the same
-    plan; building feedgen's entries is most of the cost, so the second format
-    reuses them and only swaps the self link. One slot keeps memory flat.
+    plan; the second format reuses the feed-level model and only swaps the
+    self link. One slot keeps memory flat.
     """
 
     def __init__(self) -> None:
@@ -86,6 +59,9 @@ class _LastGenerator:
 
 _last = _LastGenerator()
 
+#: Entries built for the documents of this process; see `entries.EntryCache`.
+ENTRIES = EntryCache()
+
 
 def render_xml(
     plan: FeedPlan, config: Config, flavour: Literal["atom", "rss"], suffix: str, media_type: str
@@ -104,6 +80,9 @@ def render_xml(
         position += 1
     if plan.is_archive:
         parent.insert(position, etree.Element(f"{{{FH_NS}}}archive"))
+    for article in plan.entries:
+        parent.append(ENTRIES.copy_of(article, flavour))
+    if plan.is_archive:
         etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS})
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     return data
@@ -130,7 +109,7 @@ def _after_last_link(parent: Any) -> int:
 
 
 def _generator_for(plan: FeedPlan, config: Config) -> FeedGenerator:
-    """The feed without its self link and id, which differ per format."""
+    """The feed without its entries, self link and id (which differ per format)."""
     feed = FeedGenerator()
     feed.load_extension("dc", atom=False, rss=True)  # dc:creator carries RSS authors
     feed.load_extension("media")
@@ -145,50 +124,4 @@ def _generator_for(plan: FeedPlan, config: Config) -> FeedGenerator:
     feed.generator(GENERATOR, uri=GENERATOR_URI)
     feed.docs(None)
     feed.updated(feed_updated(plan))
-    for article in plan.entries:
-        _add_entry(feed, article)
     return feed
-
-
-def _add_entry(feed: FeedGenerator, article: Article) -> None:
-    entry = feed.add_entry(_Entry(), order="append")
-    entry.id(article.id)
-    entry.title(article.title)
-    entry.link(href=article.link, rel="alternate", type="text/html")
-    if article.via_link:
-        entry.link(href=article.via_link, rel="via", type="text/html")
-    entry.published(article.published)
-    entry.updated(article.updated)
-    if article.provider:
-        author = {"name": article.provider.name}
-        if article.provider.url:
-            author["uri"] = article.provider.url
-        entry.author(author)
-        entry.dc.dc_creator(article.provider.name)
-        if article.provider.url:
-            entry.source(url=article.provider.url, title=article.provider.name)
-    for term in categories(article):
-        entry.category(term=term)
-    for related in article.related[:MAX_RELATED_LINKS]:
-        entry.link(href=related.link, rel="related", type="text/html", title=related.title)
-    for index, image in enumerate(article.images):
-        size = {
-            name: str(value)
-            for name, value in (("width", image.width), ("height", image.height))
-            if value
-        }
-        entry.media.content(url=image.url, medium="image", group=None, **size)
-        if index == 0:
-            entry.media.thumbnail(url=image.url, group=None, **size)
-            media_type = _image_type(image.url)
-            if media_type:
-                # The size in bytes is unknown; RSS best practice is then a length of 0.
-                entry.enclosure(url=image.url, length=0, type=media_type)
-    if article.summary_html:
-        entry.summary(article.summary_html, type="html")
-    entry.content(entry_html(article), type="html")
-
-
-def _image_type(url: str) -> str | None:
-    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
-    return guessed if guessed and guessed.startswith("image/") else None

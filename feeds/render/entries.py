@@ -1,0 +1,185 @@
+"""Atom entries and RSS items, built once per article and copied into each feed.
+
+Each article appears in several documents (the combined feed, its topics,
+their monthly archives), and building entries through feedgen's `FeedEntry`
+cost about 220 us each, most of a cold build (bench/RESULTS.md). So entries
+are built here, with lxml directly, into the very elements feedgen would make
+(same tags, same namespaces, same attribute order: tests/test_entries.py
+compares the two on every sample and on generated articles), once per
+article and format; each document gets a deep copy (C speed in lxml). The
+feed-level parts of a document are still feedgen's.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections import OrderedDict
+from copy import deepcopy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from feeds.model import Article
+from feeds.render.common import categories, entry_html
+
+Flavour = Literal["atom", "rss"]
+
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+
+#: Related articles listed as Atom links; the content lists them all.
+MAX_RELATED_LINKS = 10
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+_Sub = etree.SubElement
+
+
+def rfc822(moment: datetime) -> str:
+    """RFC 822 date as feedgen writes it (strftime in the C locale), locale-free."""
+    return (
+        f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
+        f"{moment.year} {moment.strftime('%H:%M:%S %z')}"
+    )
+
+
+def image_type(url: str) -> str | None:
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
+    return guessed if guessed and guessed.startswith("image/") else None
+
+
+def _image_size(width: int | None, height: int | None) -> dict[str, str]:
+    return {name: str(value) for name, value in (("height", height), ("width", width)) if value}
+
+
+def _media(entry: Any, article: Article) -> None:
+    """Media RSS: every image as media:content, the first also as thumbnail."""
+    for image in article.images:
+        content = _Sub(entry, f"{{{MEDIA_NS}}}content")
+        content.set("url", image.url)
+        content.set("medium", "image")
+        for name, value in _image_size(image.width, image.height).items():
+            content.set(name, value)
+    if article.images:
+        image = article.images[0]
+        thumbnail = _Sub(entry, f"{{{MEDIA_NS}}}thumbnail")
+        thumbnail.set("url", image.url)
+        for name, value in _image_size(image.width, image.height).items():
+            thumbnail.set(name, value)
+
+
+def _enclosure(article: Article) -> tuple[str, str] | None:
+    """The lead image as an enclosure, when its media type is known."""
+    if not article.images:
+        return None
+    url = article.images[0].url
+    media_type = image_type(url)
+    return (url, media_type) if media_type else None
+
+
+def atom_entry(article: Article, content: str) -> Any:
+    entry = etree.Element("entry")
+    _Sub(entry, "id").text = article.id
+    _Sub(entry, "title").text = article.title
+    _Sub(entry, "updated").text = article.updated.isoformat()
+    if article.provider:
+        author = _Sub(entry, "author")
+        _Sub(author, "name").text = article.provider.name
+        if article.provider.url:
+            _Sub(author, "uri").text = article.provider.url
+    _Sub(entry, "content", type="html").text = content
+    # Attribute order as feedgen writes it: href first, then rel, type, title, length.
+    _Sub(entry, "link", href=article.link, rel="alternate", type="text/html")
+    if article.via_link:
+        _Sub(entry, "link", href=article.via_link, rel="via", type="text/html")
+    for related in article.related[:MAX_RELATED_LINKS]:
+        link = _Sub(entry, "link", href=related.link, rel="related", type="text/html")
+        if related.title:
+            link.set("title", related.title)
+    enclosure = _enclosure(article)
+    if enclosure:
+        # The size in bytes is unknown; RSS best practice is then a length of 0.
+        _Sub(entry, "link", href=enclosure[0], rel="enclosure", type=enclosure[1], length="0")
+    if article.summary_html:
+        _Sub(entry, "summary", type="html").text = article.summary_html
+    for term in categories(article):
+        _Sub(entry, "category", term=term)
+    _Sub(entry, "published").text = article.published.isoformat()
+    if article.provider and article.provider.url:
+        source = _Sub(entry, "source")
+        _Sub(source, "title").text = article.provider.name
+        _Sub(source, "link", href=article.provider.url)
+    _media(entry, article)
+    return entry
+
+
+def rss_item(article: Article, content: str) -> Any:
+    item = etree.Element("item")
+    _Sub(item, "title").text = article.title
+    _Sub(item, "link").text = article.link
+    if article.summary_html:
+        _Sub(item, "description").text = article.summary_html
+        _Sub(item, f"{{{CONTENT_NS}}}encoded").text = content
+    else:
+        _Sub(item, "description").text = content
+    _Sub(item, "guid", isPermaLink="false").text = article.id
+    for term in categories(article):
+        _Sub(item, "category").text = term
+    enclosure = _enclosure(article)
+    if enclosure:
+        _Sub(item, "enclosure", url=enclosure[0], length="0", type=enclosure[1])
+    _Sub(item, "pubDate").text = rfc822(article.published)
+    if article.provider:
+        if article.provider.url:
+            _Sub(item, "source", url=article.provider.url).text = article.provider.name
+        _Sub(item, f"{{{DC_NS}}}creator").text = article.provider.name
+    _media(item, article)
+    return item
+
+
+@dataclass(slots=True)
+class _Built:
+    article: Article
+    html: str
+    atom: Any = None
+    rss: Any = None
+
+
+class EntryCache:
+    """The newest-used articles' built entries, both formats.
+
+    Documents are rendered grouped (all feeds of one archive month one after
+    the other), so a few thousand slots make nearly every article's entries
+    built once per build; the bound keeps memory flat at any corpus size.
+    """
+
+    def __init__(self, slots: int = 2048) -> None:
+        self._slots = slots
+        # Keyed by identity: hashing a frozen Article hashes every field. The
+        # slot holds the article itself, so its id() cannot be reused meanwhile.
+        self._built: OrderedDict[int, _Built] = OrderedDict()
+
+    def copy_of(self, article: Article, flavour: Flavour) -> Any:
+        key = id(article)
+        built = self._built.get(key)
+        if built is None or built.article is not article:
+            built = self._built[key] = _Built(article, entry_html(article))
+            if len(self._built) > self._slots:
+                self._built.popitem(last=False)
+        else:
+            self._built.move_to_end(key)
+        if flavour == "atom":
+            if built.atom is None:
+                built.atom = atom_entry(article, built.html)
+            return deepcopy(built.atom)
+        if built.rss is None:
+            built.rss = rss_item(article, built.html)
+        return deepcopy(built.rss)
+
+    def clear(self) -> None:
+        self._built.clear()

@@ -25,7 +25,7 @@ from feeds.cache import (
     unpack,
 )
 from feeds.config import Config
-from feeds.errors import ArticleError, ConfigError, ExitCode
+from feeds.errors import ArticleError, ConfigError, ExitCode, OutputError
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -297,26 +297,35 @@ class Builder:
         self._config_digest = config_digest
         self._fingerprints = None  # built when a digest is needed
         self._adopt_cached_plans(plans)
-        try:
-            for plan in sorted(plans, key=_render_order):
-                self._write_plan(output, plan, report)
-        finally:
-            ENTRIES.clear()
         report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
         report.files += [index_html.FILENAME, opml.FILENAME]
-        # The index and OPML list every feed; their bytes change with any
-        # feed's count or newest date, and unchanged bytes are not rewritten.
-        for name, document in (
-            (index_html.FILENAME, index_html.render_index(plans, self.config)),
-            (opml.FILENAME, opml.render_opml(plans, self.config)),
-        ):
-            if output.write(name, document):
-                report.written.append(name)
-            else:
-                report.unchanged += 1
+        try:
+            self._write_all(output, plans, report)
+        except OutputError:
+            # Files of a failed batch were never renamed: render them again next time.
+            self._written.clear()
+            raise
         self._remove_stale(output, plans, report)
         report.seconds = time.monotonic() - started
         return report
+
+    def _write_all(self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport) -> None:
+        with output.batch():
+            try:
+                for plan in sorted(plans, key=_render_order):
+                    self._write_plan(output, plan, report)
+            finally:
+                ENTRIES.clear()
+            # The index and OPML list every feed; their bytes change with any
+            # feed's count or newest date, and unchanged bytes are not rewritten.
+            for name, document in (
+                (index_html.FILENAME, index_html.render_index(plans, self.config)),
+                (opml.FILENAME, opml.render_opml(plans, self.config)),
+            ):
+                if output.write(name, document):
+                    report.written.append(name)
+                else:
+                    report.unchanged += 1
 
     def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
         formats = formats_for(plan)

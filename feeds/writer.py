@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import OutputError
@@ -17,9 +20,65 @@ TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644
 
 
+#: A batch commits at least this often, bounding its temp files and the time
+#: a finished feed waits before it replaces the old one.
+BATCH_FILES = 256
+
+
 class OutputFolder:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_resolved: Path | None = None
+        self._safe_parents: set[Path] = set()
+        #: In a batch: finished temp files waiting for one sync, then their rename.
+        self._pending: list[tuple[str, Path]] | None = None
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside are made durable together: one ``sync()`` for all the
+        temp files, then the renames, then one fsync per folder, instead of two
+        fsyncs per file (a cold build writes thousands of files). Until its
+        rename each target keeps its old content, as with a single write; files
+        finished before an error are still committed."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+        finally:
+            try:
+                self._commit()
+            finally:
+                self._pending = None
+
+    def _commit(self) -> None:
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        try:
+            _sync_files(self.root, [temp_name for temp_name, _ in pending])
+        except OSError as error:
+            for temp_name, _ in pending:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp_name)
+            raise OutputError(f"{self.root}: cannot write: {error.strerror}") from None
+        folders: set[Path] = set()
+        done = 0
+        try:
+            for temp_name, target in pending:
+                os.replace(temp_name, target)
+                folders.add(target.parent)
+                done += 1
+        except OSError as error:
+            for temp_name, _ in pending[done:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp_name)
+            raise OutputError(f"{pending[done][1]}: cannot write: {error.strerror}") from None
+        finally:
+            for folder in folders:
+                _fsync_directory(folder)
 
     def prepare(self) -> None:
         """Creates the folder and removes temp files a crashed build left behind."""
@@ -49,12 +108,19 @@ class OutputFolder:
             )
         except OSError as error:
             raise OutputError(f"{target}: cannot write: {error.strerror}") from None
+        batched = self._pending is not None
         try:
             with os.fdopen(descriptor, "wb") as stream:
                 stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
+                if not batched:
+                    stream.flush()
+                    os.fsync(stream.fileno())
             os.chmod(temp_name, FILE_MODE)
+            if self._pending is not None:
+                self._pending.append((temp_name, target))
+                if len(self._pending) >= BATCH_FILES:
+                    self._commit()
+                return True
             os.replace(temp_name, target)
         except OSError as error:
             with contextlib.suppress(OSError):
@@ -103,11 +169,50 @@ class OutputFolder:
         if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
             raise OutputError(f"refusing to write outside the output folder: {relative!r}")
         target = self.root.joinpath(*parts)
-        root = self.root.resolve()
+        if target.parent in self._safe_parents:
+            return target
+        if self._root_resolved is None:
+            self._root_resolved = self.root.resolve()
+        root = self._root_resolved
         parent = target.parent.resolve()
         if parent != root and root not in parent.parents:
             raise OutputError(f"refusing to write outside the output folder: {target}")
+        # An OutputFolder lives for one publish; its folders are checked once in it.
+        self._safe_parents.add(target.parent)
         return target
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[[int], int] = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_SYNCFS = _syncfs() if sys.platform == "linux" else None
+
+
+def _sync_files(root: Path, names: list[str]) -> None:
+    """Makes ``names`` durable: one syncfs(2) for the output's filesystem (which
+    reports writeback errors since Linux 5.8), else an fsync per file."""
+    if _SYNCFS is not None:
+        descriptor = os.open(root, os.O_RDONLY)
+        try:
+            if _SYNCFS(descriptor) == 0:
+                return
+            number = ctypes.get_errno()
+            if number != errno.ENOSYS:
+                raise OSError(number, os.strerror(number))
+        finally:
+            os.close(descriptor)
+    for name in names:
+        descriptor = os.open(name, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def _has_content(path: Path, data: bytes) -> bool:

@@ -81,7 +81,7 @@ def render_xml(
     if plan.is_archive:
         parent.insert(position, etree.Element(f"{{{FH_NS}}}archive"))
     for article in plan.entries:
-        parent.append(ENTRIES.copy_of(article, flavour))
+        parent.append(ENTRIES.element(article, flavour))
     if plan.is_archive:
         etree.cleanup_namespaces(root, top_nsmap={"fh": FH_NS})
     data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

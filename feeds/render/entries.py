@@ -6,15 +6,14 @@ cost about 220 us each, most of a cold build (bench/RESULTS.md). So entries
 are built here, with lxml directly, into the very elements feedgen would make
 (same tags, same namespaces, same attribute order: tests/test_entries.py
 compares the two on every sample and on generated articles), once per
-article and format; each document gets a deep copy (C speed in lxml). The
-feed-level parts of a document are still feedgen's.
+article and format, and moved from document to document. The feed-level
+parts of a document are still feedgen's.
 """
 
 from __future__ import annotations
 
 import mimetypes
 from collections import OrderedDict
-from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -164,7 +163,13 @@ class EntryCache:
         # slot holds the article itself, so its id() cannot be reused meanwhile.
         self._built: OrderedDict[int, _Built] = OrderedDict()
 
-    def copy_of(self, article: Article, flavour: Flavour) -> Any:
+    def element(self, article: Article, flavour: Flavour) -> Any:
+        """The article's entry, to be appended to the document being built.
+
+        lxml moves an element that is appended elsewhere, so the one element
+        serves every document in turn: each document is serialised before the
+        next is built, and nothing reads a document after that.
+        """
         key = id(article)
         built = self._built.get(key)
         if built is None or built.article is not article:
@@ -176,10 +181,10 @@ class EntryCache:
         if flavour == "atom":
             if built.atom is None:
                 built.atom = atom_entry(article, built.html)
-            return deepcopy(built.atom)
+            return built.atom
         if built.rss is None:
             built.rss = rss_item(article, built.html)
-        return deepcopy(built.rss)
+        return built.rss
 
     def clear(self) -> None:
         self._built.clear()

@@ -32,6 +32,7 @@ from feeds.index import (
     FeedPlan,
     is_visible,
     merge_duplicates,
+    newest_of,
     plan_feeds,
 )
 from feeds.model import Article
@@ -370,13 +371,13 @@ class Builder:
         fitting, low, high = None, 1, len(plan.entries) - 1
         while low <= high:
             middle = (low + high) // 2
-            candidate = fmt.render(replace(plan, entries=plan.entries[:middle]), self.config)
+            candidate = fmt.render(newest_of(plan, middle), self.config)
             if len(candidate) <= budget:
                 fitting, low = candidate, middle + 1
             else:
                 high = middle - 1
         if fitting is None:
-            fitting = fmt.render(replace(plan, entries=plan.entries[:1]), self.config)
+            fitting = fmt.render(newest_of(plan, 1), self.config)
         return fitting
 
     def _remove_stale(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from feeds.config import Config
@@ -13,6 +14,10 @@ from feeds.filters import selects
 from feeds.model import Article
 from feeds.slugs import assign_slugs
 from feeds.urls import canonical_url
+
+#: The updated time of a feed with no entries. Never the clock: a build's
+#: output depends on its input alone.
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: The combined feed's stem, beside the folders of the other feeds.
 COMBINED_STEM = "all"
@@ -58,6 +63,14 @@ class FeedPlan:
     #: RFC 5005 neighbours (stems): the next older and the next newer archive.
     prev_archive: str | None = None
     next_archive: str | None = None
+
+    #: The newest ``updated`` among the entries: moves only when content moves.
+    #: Never the clock: a feed with no entries says 1970.
+    updated: datetime = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        newest = max((article.updated for article in self.entries), default=EMPTY_FEED_UPDATED)
+        object.__setattr__(self, "updated", newest)
 
     @property
     def newest(self) -> Article | None:
@@ -119,7 +132,36 @@ def plan_feeds(articles: Sequence[Article], config: Config) -> list[FeedPlan]:
 
     ``articles`` are the visible, de-duplicated ones.
     """
-    ordered = newest_first(articles)
+    return Planner().plan(articles, config)
+
+
+class Planner:
+    """`plan_feeds` with a memory, for the daemon: a feed whose members are the
+    same objects as last time keeps its plans (documents and archives), so a
+    save costs work only in the feeds it touched, not in all of them."""
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self._groups: dict[str, tuple[list[Article], list[FeedPlan]]] = {}
+
+    def plan(self, articles: Sequence[Article], config: Config) -> list[FeedPlan]:
+        if config is not self._config:
+            self._groups.clear()
+            self._config = config
+        known, self._groups = self._groups, {}
+        plans: list[FeedPlan] = []
+        for group in _groups(newest_first(articles), config):
+            previous = known.get(group.stem)
+            if previous is not None and previous[0] == group.members:  # identity first: fast
+                group_plans = previous[1]
+            else:
+                group_plans = _group_plans(group, config)
+            self._groups[group.stem] = (group.members, group_plans)
+            plans.extend(group_plans)
+        return plans
+
+
+def _groups(ordered: list[Article], config: Config) -> list[_Group]:
     groups = [_Group(COMBINED_STEM, "all", None, ordered)]
     groups += _grouped(ordered, TOPICS_DIR, "topic", lambda a: a.topics)
     for custom in config.custom_feeds:
@@ -134,20 +176,27 @@ def plan_feeds(articles: Sequence[Article], config: Config) -> list[FeedPlan]:
         )
     if config.facets.providers:
         groups += _grouped(ordered, PROVIDERS_DIR, "provider", _provider_keys)
-    plans: list[FeedPlan] = []
-    for group in groups:
-        main = FeedPlan(
-            group.stem,
-            group.kind,
-            group.label,
-            tuple(group.members[: config.max_items]),
-            len(group.members),
-            title=group.title,
-            description=group.description,
-        )
-        older = group.members[config.max_items :] if config.archives else []
-        plans.extend(_with_archives(main, older))
-    return plans
+    return groups
+
+
+def _group_plans(group: _Group, config: Config) -> list[FeedPlan]:
+    entries = tuple(group.members[: config.max_items])
+    main = FeedPlan(
+        group.stem,
+        group.kind,
+        group.label,
+        entries,
+        len(group.members),
+        title=group.title,
+        description=group.description,
+    )
+    older = group.members[config.max_items :] if config.archives else []
+    return _with_archives(main, older)
+
+
+def newest_of(plan: FeedPlan, count: int) -> FeedPlan:
+    """The plan with only its ``count`` newest entries (to fit a size budget)."""
+    return replace(plan, entries=plan.entries[:count])
 
 
 def _grouped(
@@ -167,6 +216,14 @@ def _grouped(
     ]
 
 
+@lru_cache(maxsize=1 << 17)
+def _month_of(moment: datetime) -> str:
+    """The UTC month of an archive entry; cached, as every plan asks it of every
+    archived article (and datetimes hash fast)."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}"
+
+
 def _provider_keys(article: Article) -> tuple[str, ...]:
     if article.provider is None:
         return ()
@@ -184,7 +241,7 @@ def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
         return [main]
     by_month: dict[str, list[Article]] = defaultdict(list)
     for article in older:
-        by_month[f"{article.published.astimezone(UTC):%Y-%m}"].append(article)
+        by_month[_month_of(article.published)].append(article)
     months = sorted(by_month)
     stems = {month: f"{ARCHIVE_DIR}/{main.stem}/{month}" for month in months}
     archives = [

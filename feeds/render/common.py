@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 
 from feeds.config import Config
@@ -11,10 +11,6 @@ from feeds.index import FeedPlan
 from feeds.model import Article, RelatedArticle
 from feeds.text import sanitize_content
 from feeds.urls import join_url
-
-#: The updated time of a feed with no entries. Never the clock: a build's
-#: output depends on its input alone.
-EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: RFC 5005 Feed Paging and Archiving.
 FH_NS = "http://purl.org/syndication/history/1.0"
@@ -57,9 +53,7 @@ def stem_url(stem: str, config: Config, suffix: str) -> str:
 
 def feed_updated(plan: FeedPlan) -> datetime:
     """The newest ``updated`` among the entries: moves only when content moves."""
-    if not plan.entries:
-        return EMPTY_FEED_UPDATED
-    return max(article.updated for article in plan.entries)
+    return plan.updated
 
 
 def entry_html(article: Article) -> str:

@@ -30,7 +30,7 @@ def render_opml(plans: Sequence[FeedPlan], config: Config) -> bytes:
     head = etree.SubElement(root, "head")
     _add_text(head, "title", config.title)
     # The newest entry, never the clock: the file changes only when the feeds do.
-    modified = max((article.updated for plan in plans for article in plan.entries), default=None)
+    modified = max((plan.updated for plan in plans if plan.entries), default=None)
     if modified is not None:
         _add_text(head, "dateModified", format_datetime(modified.astimezone(UTC), usegmt=True))
     _add_text(head, "ownerName", config.author.name)

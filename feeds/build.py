@@ -35,7 +35,7 @@ from feeds.index import (
     newest_of,
     plan_feeds,
 )
-from feeds.model import Article
+from feeds.model import READ_RULES, Article
 from feeds.reader import ReadOptions, discover, is_candidate, read_article, read_many
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.render._feedgen import ENTRIES
@@ -100,7 +100,7 @@ class Builder:
 
     def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
-        self._read_options = ReadOptions(config.fix_text, config.summary_length)
+        self._read_options = ReadOptions(config.fix_text, config.summary_length, config.seeds)
         self._seeds: dict[Path, _Seed] = {}
         #: A digest of each feed document's inputs as last written, by stem.
         self._written: dict[str, str] = {}
@@ -540,5 +540,6 @@ def parse_cache(config: Config) -> ParseCache:
         "timezone": config.timezone,
         "fix_text": config.fix_text,
         "summary_length": config.summary_length,
+        "rules": READ_RULES,
     }
     return ParseCache(config.cache_dir or default_cache_dir(), identity_of(config.seeds, reading))

@@ -12,7 +12,7 @@ import click
 from feeds import __version__
 from feeds import build as core
 from feeds.config import load_config
-from feeds.errors import ExitCode, FeedsError
+from feeds.errors import ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
 
 log = logging.getLogger("feeds")
@@ -101,8 +101,8 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
     for duplicate in found.duplicates:
         for dropped in duplicate.dropped:
             click.echo(
-                f"{dropped}: duplicate of {duplicate.kept} (same link {duplicate.link});"
-                f" {duplicate.kept} is published",
+                f"{shown_path(str(dropped))}: duplicate of {shown_path(str(duplicate.kept))}"
+                f" (same link {duplicate.link}); {shown_path(str(duplicate.kept))} is published",
                 err=True,
             )
     if not quiet:

@@ -7,6 +7,7 @@ anything else reaching the top is a bug and may show a traceback.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from pathlib import PurePath
 
@@ -37,7 +38,7 @@ class ArticleError(FeedsError):
     def __init__(self, path: PurePath | str, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{shown_path(self.path)}: {reason}")
 
 
 class OutputError(FeedsError):
@@ -63,3 +64,15 @@ def kind_of(value: object) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+# A file name may hold anything but "/" and NUL: a newline would forge a second
+# report or log line, an escape sequence would drive the terminal, a bidi
+# override would reorder the line, and undecodable bytes (lone surrogates)
+# cannot be written to a UTF-8 stream.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def shown_path(path: str) -> str:
+    """``path`` for one line of a message: unprintable characters as escapes."""
+    return _UNSHOWABLE.sub(lambda match: match.group().encode("unicode_escape").decode(), path)

@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+#: Bump when what the reader accepts or repairs changes: articles cached
+#: under older rules are read again.
+READ_RULES = 2
+
+# What one article may carry at most. Past these, the extra is dropped, not the
+# article: one seed with thousands of topics would otherwise add thousands of
+# feeds, and a huge name would be repeated in every entry.
+#: Topics kept per article: the first ones given, after cleaning and repeats.
+MAX_TOPICS = 50
+#: Characters kept of a topic, category or provider name (cut at a word).
+MAX_LABEL_LENGTH = 100
+#: Images read per article (the first is the lead image); the rest are ignored.
+MAX_IMAGES = 10
+#: Related articles read per article; the rest are ignored.
+MAX_RELATED = 20
+
 
 @dataclass(frozen=True, slots=True)
 class Provider:

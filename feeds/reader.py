@@ -23,10 +23,29 @@ from frontmatter.default_handlers import YAMLHandler
 
 from feeds.dates import parse_datetime
 from feeds.errors import ArticleError, kind_of
-from feeds.model import Article, Image, Provider, RelatedArticle
-from feeds.text import clean_line, fix_mojibake, html_to_text, sanitize_excerpt, shorten
+from feeds.model import (
+    MAX_IMAGES,
+    MAX_LABEL_LENGTH,
+    MAX_RELATED,
+    MAX_TOPICS,
+    Article,
+    Image,
+    Provider,
+    RelatedArticle,
+)
+from feeds.seedfile import read_seed_bytes
+from feeds.text import (
+    clean_line,
+    fix_mojibake,
+    has_invisible,
+    html_to_text,
+    sanitize_excerpt,
+    shorten,
+    shorten_label,
+    topic_names,
+)
 from feeds.urls import check_http_url, entry_id, is_host_name
-from feeds.yamlload import describe_yaml_error, load_yaml
+from feeds.yamlload import describe_yaml_error, load_seed_yaml
 
 #: Names that editors and tools leave behind; never articles, never errors.
 LITTER_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.tmp", "*.part")
@@ -35,6 +54,8 @@ _FRONT_MATTER = YAMLHandler()
 
 #: Titles longer than this are cut: a feed reader's list is no place for an essay.
 MAX_TITLE_LENGTH = 300
+#: Characters of a text value read at least (more when summary_length is large).
+MIN_TEXT_READ = 100_000
 #: A related article's excerpt is a teaser under its link, not a second article.
 RELATED_SUMMARY_LENGTH = 300
 
@@ -45,6 +66,8 @@ class ReadOptions:
 
     fix_text: bool = True
     summary_length: int = 1000
+    #: Symbolic links to files outside this folder are refused (when set).
+    seeds: Path | None = None
 
 
 DEFAULT_OPTIONS = ReadOptions()
@@ -137,12 +160,7 @@ def read_all(
 
 def read_article(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Article:
     """Reads and validates one seed file. Raises ``ArticleError(path, reason)``."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        reason = "broken symbolic link" if path.is_symlink() else error.strerror
-        raise ArticleError(path, f"cannot read file: {reason}") from None
-    return parse_article(raw, path, tz, options)
+    return parse_article(read_seed_bytes(path, options.seeds), path, tz, options)
 
 
 def parse_article(
@@ -170,7 +188,7 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     except ValueError:
         raise ArticleError(path, "front matter is not closed by a '---' line") from None
     try:
-        data = load_yaml(front)
+        data = load_seed_yaml(front)
     except yaml.YAMLError as error:
         raise ArticleError(path, describe_yaml_error(error)) from None
     if data is None:
@@ -178,6 +196,9 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise ArticleError(path, f"front matter must be a mapping of fields, got {kind_of(data)}")
     return data
+
+
+_YES_NO = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
 
 
 class _FieldError(ValueError):
@@ -212,7 +233,7 @@ class _FieldReader:
             published=published,
             updated=max(updated, published),
             summary_html=self.summary(),
-            category=self.optional_text("category"),
+            category=shorten_label(self.optional_text("category")),
             topics=self.topics(),
             provider=self.provider("provider"),
             images=self.images(),
@@ -234,7 +255,11 @@ class _FieldReader:
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise _FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
-        text = fix_mojibake(str(value)) if self.options.fix_text else str(value)
+        # Only so much of a text is ever shown (titles and names are cut, the
+        # excerpt at summary_length): reading no further bounds what a huge
+        # value, or twenty aliases of one, can cost.
+        text = str(value)[: max(MIN_TEXT_READ, 100 * self.options.summary_length)]
+        text = fix_mojibake(text) if self.options.fix_text else text
         # Whitespace is collapsed even in the excerpt: it is HTML, where runs of
         # spaces mean one space anyway, and sanitisers turn them into &nbsp;.
         return clean_line(text) or None
@@ -257,6 +282,10 @@ class _FieldReader:
         return text
 
     def optional_url(self, key: str) -> str | None:
+        if has_invisible(self.data.get(key)):  # cleaning would change where it leads
+            raise _FieldError(
+                f"{self.name(key)} is not a valid URL (it holds invisible characters)"
+            )
         text = self.optional_text(key)
         if text is None:
             return None
@@ -314,6 +343,8 @@ class _FieldReader:
         value = self.data.get(key)
         if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, str) and value.strip().lower() in _YES_NO:
+            return _YES_NO[value.strip().lower()]  # YAML 1.1 spellings, read as text
         raise _FieldError(f"{self.name(key)}: expected true or false, got {kind_of(value)}")
 
     # --- structures ----------------------------------------------------
@@ -325,23 +356,22 @@ class _FieldReader:
         items = [value] if isinstance(value, str) else value  # `topics: AI` means one topic
         if not isinstance(items, list):
             raise _FieldError(f"topics: expected a list of topics, got {kind_of(value)}")
-        topics: dict[str, None] = {}  # ordered and without repeats
         for index, item in enumerate(items):
-            if item is None:  # a blank `- ` line
-                continue
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
+            if item is not None and (
+                isinstance(item, bool) or not isinstance(item, str | int | float)
+            ):
                 raise _FieldError(f"topics[{index}]: expected text, got {kind_of(item)}")
-            topic = clean_line(str(item))
-            if topic:
-                topics[topic] = None
-        return tuple(topics)
+        # None is a blank `- ` line; repeats are dropped before any cleaning,
+        # so a thousand aliases of one huge text cost one clean.
+        distinct = dict.fromkeys(str(item) for item in items if item is not None)
+        return topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH)
 
     def provider(self, key: str) -> Provider | None:
         value = self.data.get(key)
         if value is None:
             return None
         if isinstance(value, str):  # `provider: Reuters` names the provider alone
-            label = clean_line(value)
+            label = shorten_label(clean_line(value))
             return Provider(name=label) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
@@ -351,7 +381,7 @@ class _FieldReader:
             domain = domain.lower()
             if not is_host_name(domain):
                 raise _FieldError(f"{self.name(key)}.domain: not a domain name")
-        name = nested.optional_text("name") or domain
+        name = shorten_label(nested.optional_text("name")) or domain
         return Provider(name=name, domain=domain) if name else None
 
     def images(self) -> tuple[Image, ...]:
@@ -361,19 +391,19 @@ class _FieldReader:
                 width=item.optional_size("width"),
                 height=item.optional_size("height"),
             )
-            for item in self.mappings("images")
+            for item in self.mappings("images", MAX_IMAGES)
         )
 
     def related(self) -> tuple[RelatedArticle, ...]:
         related = []
-        for item in self.mappings("related"):
+        for item in self.mappings("related", MAX_RELATED):
             web = item.optional_url("webUrl")
             link = web or item.optional_url("originalUrl")
             if link is None:
                 raise _FieldError(f"missing {item.name('webUrl')}")
             related.append(
                 RelatedArticle(
-                    title=item.required_text("title"),
+                    title=shorten(item.required_text("title"), MAX_TITLE_LENGTH),
                     link=link,
                     published=item.optional_date("publishedDateTime"),
                     provider=item.provider("provider"),
@@ -382,13 +412,14 @@ class _FieldReader:
             )
         return tuple(related)
 
-    def mappings(self, key: str) -> Iterator[_FieldReader]:
+    def mappings(self, key: str, limit: int) -> Iterator[_FieldReader]:
+        """The first ``limit`` mappings of a list; the rest are not read at all."""
         value = self.data.get(key)
         if value is None:
             return
         if not isinstance(value, list):
             raise _FieldError(f"{self.name(key)}: expected a list, got {kind_of(value)}")
-        for index, item in enumerate(value):
+        for index, item in enumerate(value[:limit]):
             if not isinstance(item, dict):
                 raise _FieldError(
                     f"{self.name(key)}[{index}]: expected a mapping, got {kind_of(item)}"

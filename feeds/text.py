@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 import ftfy
 import nh3
+
+from feeds.model import MAX_LABEL_LENGTH
 
 # XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates
 # and U+FFFE/U+FFFF. lxml refuses the rest outright, so strip them first.
 _XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _WHITESPACE = re.compile(r"\s+")
+# Invisible characters that carry no meaning in a title or a topic but can
+# hide or reorder text (bidi "Trojan source" spoofing, tag-character
+# smuggling): bidi embeddings, overrides and isolates, zero-width space, word
+# joiner and invisible operators, BOM, interlinear annotations, deprecated
+# format controls, the Mongolian vowel separator and Unicode tags. Left alone:
+# LRM/RLM/ALM (non-nesting direction marks that mixed Arabic or Hebrew text
+# needs), soft hyphens, and ZWJ/ZWNJ inside text (emoji sequences, Persian and
+# Indic spelling); ZWJ/ZWNJ at either end of a value are dropped.
+_INVISIBLE = re.compile(
+    "[\u180e\u200b\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0000-\U000e007f]"
+)
+_EDGE_JOINERS = re.compile("^[\u200c\u200d\\s]+|[\u200c\u200d\\s]+$")
 
 # Tags an excerpt may keep: inline formatting and simple structure, nothing
 # that loads, embeds or runs anything.
@@ -34,9 +49,26 @@ def strip_forbidden(text: str) -> str:
     return _XML_FORBIDDEN.sub("", text)
 
 
+def strip_invisible(text: str) -> str:
+    """Remove invisible formatting characters that can hide or reorder text."""
+    return _INVISIBLE.sub("", text)
+
+
+def has_invisible(value: object) -> bool:
+    """Whether ``value`` is text holding an invisible formatting character."""
+    return isinstance(value, str) and _INVISIBLE.search(value) is not None
+
+
 def clean_line(text: str) -> str:
-    """A single-line plain text value: forbidden characters gone, whitespace collapsed."""
-    return _WHITESPACE.sub(" ", strip_forbidden(text)).strip()
+    """A single-line plain text value: forbidden and invisible characters gone,
+    whitespace collapsed."""
+    text = _WHITESPACE.sub(" ", strip_invisible(strip_forbidden(text)))
+    return _EDGE_JOINERS.sub("", text)
+
+
+def has_word(text: str) -> bool:
+    """Whether ``text`` holds a letter or a digit (a topic of only "!!!" does not)."""
+    return any(char.isalnum() for char in text)
 
 
 def sanitize_excerpt(fragment: str) -> str:
@@ -102,3 +134,24 @@ def shorten(text: str, limit: int) -> str:
     if boundary > limit // 2:
         cut = cut[:boundary]
     return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def shorten_label(text: str | None, limit: int = MAX_LABEL_LENGTH) -> str | None:
+    """A name (topic, category, provider) cut at a word past ``limit`` characters."""
+    return shorten(text, limit) if text else text
+
+
+def topic_names(raw: Iterable[str], limit: int, length: int) -> tuple[str, ...]:
+    """Cleaned topics in order: invisible characters gone, those without a letter
+    or digit dropped, each cut at ``length``, repeats dropped, at most ``limit``.
+
+    Stops reading at the ``limit``-th topic, so the rest cost nothing.
+    """
+    topics: dict[str, None] = {}  # ordered and without repeats
+    for item in raw:
+        topic = clean_line(item)
+        if has_word(topic):
+            topics[shorten(topic, length)] = None
+            if len(topics) == limit:
+                break
+    return tuple(topics)

@@ -7,12 +7,23 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_UNSAFE = re.compile(r"[\s<>\"\\^`{|}\x00-\x1f\x7f]")
+# Also refused: what XML cannot hold (lone surrogates, U+FFFE/U+FFFF) and the
+# invisible controls that make a link read as something else (bidi overrides
+# such as "https://example.org/\u202egnp.exe", zero-width space, BOM).
+_UNSAFE = re.compile(
+    r"[\s<>\"\\^`{|}\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff"
+    r"\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
+)
+#: Longer links are refused: every entry and feed repeats them, and browsers
+#: and servers commonly stop at a few thousand characters.
+MAX_URL_LENGTH = 4096
 
 
 def check_http_url(value: str) -> str:
     """Returns ``value`` stripped if it is an absolute http(s) URL, else raises ValueError."""
     url = value.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"is too long (over {MAX_URL_LENGTH} characters)")
     if _UNSAFE.search(url):
         raise ValueError("is not a valid URL (it contains spaces or characters URLs cannot hold)")
     try:

@@ -8,9 +8,12 @@ gets a clear reason.
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, SequenceNode
 
 try:
     from yaml import CSafeLoader as _BaseLoader
@@ -18,10 +21,36 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+#: Entries that merge keys (``<<``) may copy in one document. Each level of
+#: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``):
+#: seven levels cost PyYAML minutes, so the copying is counted and stopped.
+MAX_MERGED_ENTRIES = 10_000
 
 
 class Loader(_BaseLoader):
-    """Safe loader without implicit timestamps."""
+    """Safe loader without implicit timestamps, with a budget for merge keys."""
+
+    _merged = 0
+
+    def flatten_mapping(self, node: MappingNode) -> None:
+        # Flatten what is merged first and count it: PyYAML's own pass then
+        # finds nothing left to expand, so its copying stays within the budget.
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE:
+                continue
+            merged = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            for subnode in merged:
+                if isinstance(subnode, MappingNode):
+                    self.flatten_mapping(subnode)
+                    self._merged += len(subnode.value)
+                if self._merged > MAX_MERGED_ENTRIES:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "merge keys ('<<') copy in too many entries", node.start_mark
+                    )
+        super().flatten_mapping(node)
 
 
 Loader.yaml_implicit_resolvers = {
@@ -30,7 +59,51 @@ Loader.yaml_implicit_resolvers = {
 }
 
 
-def load_yaml(text: str) -> Any:
+# Seed files read plain scalars the YAML 1.2 way where 1.1 surprises authors:
+# `no`, `yes`, `on`, `off` stay text (a topic called "no" is not false), `012`
+# stays text (not octal ten) and `1:20` stays text (not eighty). The reader
+# still takes yes/no/on/off for its one true/false field.
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_PLAIN_12 = (
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_INT, r"^(?:[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?0o[0-7_]+)$", "-+0123456789"),
+    (
+        _FLOAT,
+        r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?
+        |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        "-+0123456789.",
+    ),
+)
+
+
+@cache
+def _plain_12(base: type[Loader]) -> type[Loader]:
+    """``base`` with YAML 1.2 booleans and numbers (built on first use, so a
+    test that swaps ``Loader`` for the pure-Python one swaps this one too)."""
+
+    class SeedLoader(base):  # type: ignore[valid-type,misc]
+        pass
+
+    replaced = {tag for tag, _, _ in _PLAIN_12}
+    SeedLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in replaced]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    for tag, pattern, firsts in _PLAIN_12:
+        SeedLoader.add_implicit_resolver(tag, re.compile(pattern, re.VERBOSE), list(firsts))
+    return SeedLoader
+
+
+def load_seed_yaml(text: str) -> Any:
+    """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers."""
+    return load_yaml(text, _plain_12(Loader))
+
+
+def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     """Parses one YAML document. Raises ``yaml.YAMLError`` and nothing else.
 
     PyYAML's constructors raise plain Python errors for a value that does not
@@ -39,7 +112,7 @@ def load_yaml(text: str) -> Any:
     ``YAMLError`` that says what is wrong without the value.
     """
     try:
-        return yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a SafeLoader
+        return yaml.load(text, Loader=loader or Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError:
         raise
     except RecursionError:

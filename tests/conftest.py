@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from feeds.config import Config, load_config
+
+# Modest by default so the suite stays fast; HYPOTHESIS_PROFILE=long for a soak.
+# Tests that set max_examples themselves keep their own count.
+settings.register_profile("feeds", deadline=None, max_examples=100)
+settings.register_profile("long", deadline=None, max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "feeds"))
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "tests" / "data" / "seeds"

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run build check test lint typecheck golden bench bench-all clean
+.PHONY: run build check test lint typecheck golden bench bench-all bench-load clean
 
 # The service: builds, then watches seeds/ and serves output/ on
 # http://127.0.0.1:8080/ until Ctrl-C.
@@ -45,6 +45,15 @@ bench: $(STAMP)
 # Everything, beside Hugo when installed (apt-get install hugo); writes bench/RESULTS.md.
 bench-all: $(STAMP)
 	$(BIN)/python -m bench.run
+
+# 200 clients polling with conditional GETs while the daemon rebuilds every second,
+# then nginx on the same folder; writes the load section of bench/RESULTS.md.
+bench-load: $(VENV)/.bench
+	$(BIN)/python -m bench.load
+
+$(VENV)/.bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) output/all.* output/topics .mypy_cache .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ the daemon's process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -25,6 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from feeds.errors import FeedsError
 
@@ -35,6 +37,20 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
+
+# Request limits. h11 refuses (400) a request head longer than _MAX_HEAD_BYTES
+# only while it is incomplete: one that arrives in a single read is parsed
+# whatever its size, so _refusal() checks the size again, and the rest.
+_MAX_HEAD_BYTES = 16 * 1024
+_MAX_HEADERS = 100
+_MAX_TARGET_BYTES = 2048
+# Seconds a client gets to send a whole request head, on a new connection or
+# after its last response; idle and slowloris connections are closed after it.
+_HEAD_TIMEOUT = 5
+
+# Only what the renderers write (and a stylesheet someone may add) is public:
+# a misplaced cache, an editor's backup or a core dump in the folder is not.
+_PUBLIC_SUFFIXES = (".xml", ".json", ".html", ".opml", ".css")
 
 _MEDIA_TYPES = {
     ".atom.xml": "application/atom+xml; charset=utf-8",
@@ -56,6 +72,18 @@ def _servable(url_path: str) -> bool:
         segment.startswith(".") or segment.endswith(".tmp") or "\x00" in segment or "\\" in segment
         for segment in url_path.split("/")
     )
+
+
+def _public_file(full_path: str, root: str, url_path: str) -> bool:
+    # `full_path` is the resolved file, symlinks followed: a public name linking
+    # to a dotfile or temp file inside the output folder is refused as well.
+    relative = os.path.relpath(full_path, root)
+    if not _servable("/" + relative.replace(os.sep, "/")):
+        return False
+    if not relative.lower().endswith(_PUBLIC_SUFFIXES):
+        return False
+    # A URL ending in `/` names a folder: only its index answers it, never `/all.json/`.
+    return not url_path.endswith("/") or os.path.basename(relative) == "index.html"
 
 
 def _media_type(path: str | os.PathLike[str]) -> str | None:
@@ -90,6 +118,9 @@ class _OutputFiles(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
+        root = os.path.realpath(self.directory or ".")
+        if not _public_file(os.fspath(full_path), root, scope["path"]):
+            raise HTTPException(status_code=404)
         # Cache-Control goes in before the 304 check, which keeps it (RFC 9110 15.4.5).
         response = FileResponse(
             full_path,
@@ -103,6 +134,27 @@ class _OutputFiles(StaticFiles):
         if self.extra_headers is not None:
             response.headers.update(self.extra_headers(scope["path"]))
         return response
+
+
+def _refusal(scope: Scope) -> Response | None:
+    """The answer to a request this read-only server does not take, else None."""
+    if scope["method"] not in _METHODS:
+        return PlainTextResponse("Method Not Allowed", status_code=405, headers=_ALLOW)
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    if len(headers) > _MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > _MAX_HEAD_BYTES:
+        return _closing(431, "Request Header Fields Too Large")
+    if len(scope["raw_path"]) + len(scope["query_string"]) > _MAX_TARGET_BYTES:
+        return _closing(414, "URI Too Long")
+    for name, value in headers:
+        # GET and HEAD take no body; one would only hold the connection.
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return _closing(413, "Content Too Large")
+    return None
+
+
+def _closing(status: int, reason: str) -> Response:
+    # The rest of such a request is never read, so the connection cannot carry another.
+    return PlainTextResponse(reason, status_code=status, headers={"Connection": "close"})
 
 
 class _Policy:
@@ -131,10 +183,10 @@ class _Policy:
             await send(message)
 
         try:
-            if scope["method"] in _METHODS:
+            refusal = _refusal(scope)
+            if refusal is None:
                 await self.app(scope, receive, send_with_policy)
             else:
-                refusal = PlainTextResponse("Method Not Allowed", status_code=405, headers=_ALLOW)
                 await refusal(scope, receive, send_with_policy)
         except Exception:
             # Starlette has already answered 500 if it could; without this uvicorn
@@ -204,6 +256,28 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request head.
+
+    uvicorn arms its keep-alive timer only after a response and cancels it on
+    any byte received, so a connection that never sends a request, or sends it
+    a byte at a time, would stay open for ever and count against
+    ``limit_concurrency``. Here the timer also runs from the connection's
+    start, and only a complete request head (h11's `Request` event, on which
+    uvicorn cancels it) stops it.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]  # a stream transport
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+        self.handle_events()
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
@@ -224,13 +298,21 @@ class ServerThread:
     start/stop and protocol messages stay on the ``uvicorn.error`` logger.
     """
 
-    def __init__(self, app: ASGIApp, host: str, port: int, *, access_log: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        *,
+        access_log: bool = False,
+        head_timeout: int = _HEAD_TIMEOUT,
+    ) -> None:
         self._host = host
         self._port = port
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             app,
-            http="h11",
+            http=_Protocol,
             loop="asyncio",
             ws="none",
             lifespan="off",
@@ -240,7 +322,8 @@ class ServerThread:
             server_header=False,
             # Past this many connections uvicorn answers 503 rather than queueing.
             limit_concurrency=1000,
-            timeout_keep_alive=5,
+            timeout_keep_alive=head_timeout,
+            h11_max_incomplete_event_size=_MAX_HEAD_BYTES,
         )
         self._server = _Server(config)
         self._thread: threading.Thread | None = None

@@ -47,3 +47,30 @@ def test_exposure_is_at_most_1_5(unit: str) -> None:
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", result.stdout)
     assert match, result.stdout + result.stderr
     assert float(match.group(1)) <= 1.5
+
+
+def _settings(unit: str) -> dict[str, list[str]]:
+    """Every `Key=value` of a unit file, repeated keys in order."""
+    settings: dict[str, list[str]] = {}
+    for line in (UNITS / unit).read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+@pytest.mark.parametrize("unit", ["feeds.service", "feeds-build.service"])
+def test_the_service_user_is_unprivileged_and_cannot_write_the_seeds(unit: str) -> None:
+    settings = _settings(unit)
+    assert settings["DynamicUser"] == ["yes"]
+    assert "User" not in settings
+    assert settings["NoNewPrivileges"] == ["yes"]
+    assert settings["CapabilityBoundingSet"] == [""]
+    assert settings["AmbientCapabilities"] == [""]
+    # Everything read-only but the state, cache and runtime folders systemd makes.
+    assert settings["ProtectSystem"] == ["strict"]
+    assert "ReadWritePaths" not in settings
+    assert settings["ReadOnlyPaths"] == ["-/srv/feeds"]
+    assert "/srv/feeds/seeds" in (REPO / "README.md").read_text()  # where the README puts them
+    for key in ("StateDirectory", "CacheDirectory", "RuntimeDirectory", "LogsDirectory"):
+        assert all("/" not in value for value in settings.get(key, [])), key

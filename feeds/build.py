@@ -30,15 +30,13 @@ from feeds.index import (
     FEED_DIRS,
     Duplicate,
     FeedPlan,
-    is_visible,
     merge_duplicates,
     newest_of,
-    plan_feeds,
 )
+from feeds.live import LiveIndex
 from feeds.model import READ_RULES, Article
 from feeds.reader import ReadOptions, discover, is_candidate, read_article, read_many
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
-from feeds.render._feedgen import ENTRIES
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
@@ -106,10 +104,19 @@ class Builder:
         self._written: dict[str, str] = {}
         self._config_digest = ""
         self._has_packed = False
-        self._fingerprints: dict[str, Fingerprint | None] | None = None
+        #: Seed files whose current version is rejected (reported every publish).
+        self._failing: set[Path] = set()
+        #: Whether this process has swept crashed builds' temp files from the output.
+        self._swept_temp = False
         #: The last plan and its digest, by stem: an unchanged plan (the same
         #: articles, compared by identity first) needs no new digest.
         self._digests: dict[str, tuple[FeedPlan, str]] = {}
+        #: The feeds' membership as of the last publish, and the seed files
+        #: changed since (a publish re-plans only the feeds they touch).
+        self._index: LiveIndex | None = None
+        self._changed: set[Path] = set()
+        #: The feeds of the last publish that swept stale files out of the output.
+        self._swept_stems: set[str] | None = None
         self._cache = cache
         self._cached: CacheState | None = cache.load() if cache is not None else None
         #: False once a scan found anything the parse cache did not already know.
@@ -127,6 +134,8 @@ class Builder:
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
             del self._seeds[path]
+            self._changed.add(path)
+            self._failing.discard(path)
         restored = self._restore_from_cache(paths)
         skip = set(restored)
         # Fingerprints before reading: a file that changes while it is read
@@ -165,6 +174,8 @@ class Builder:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
             self._seeds[path] = _Seed(fingerprint, None, error, entry.has_article)
+            if error is not None:
+                self._failing.add(path)
             self._has_packed = self._has_packed or entry.has_article
             restored.append(path)
         if known:  # files the cache knew that are gone
@@ -181,6 +192,8 @@ class Builder:
                     self._read(path)
                     changed.append(path)
             elif self._seeds.pop(path, None) is not None:
+                self._changed.add(path)
+                self._failing.discard(path)
                 changed.append(path)
         return changed
 
@@ -204,10 +217,13 @@ class Builder:
         article: Article | None,
         reason: str | None,
     ) -> None:
+        self._changed.add(path)
         if reason is None:
+            self._failing.discard(path)
             self._seeds[path] = _Seed(fingerprint, article, None)
             return
         # An invalid version keeps the last good article published (the daemon).
+        self._failing.add(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
         self._seeds[path] = _Seed(fingerprint, kept, ArticleError(path, reason))
@@ -222,9 +238,9 @@ class Builder:
 
     @property
     def rejected(self) -> tuple[ArticleError, ...]:
-        # Sort only the few rejected paths: this runs on every daemon rebuild.
-        failing = sorted(path for path, seed in self._seeds.items() if seed.error is not None)
-        return tuple(error for path in failing if (error := self._seeds[path].error) is not None)
+        # Only the few rejected paths, kept aside: this runs on every daemon rebuild.
+        errors = (seed.error for path in sorted(self._failing) if (seed := self._seeds.get(path)))
+        return tuple(error for error in errors if error is not None)
 
     def scan_result(self) -> Scan:
         articles, duplicates = self._merged()
@@ -251,6 +267,7 @@ class Builder:
                 if packed is None:
                     raise ValueError("not in the cache")
                 seed.article = unpack(packed)
+                self._changed.add(path)
             except (TypeError, ValueError):  # missing or damaged: read the file again
                 self._read(path)
 
@@ -261,6 +278,7 @@ class Builder:
         when the output folder may have been touched by someone else)."""
         self._written.clear()
         self._digests.clear()
+        self._swept_stems = None
 
     def publish(self, now: datetime | None = None, *, force: bool = False) -> BuildReport:
         """Writes every feed whose entries changed since the last publish.
@@ -271,32 +289,25 @@ class Builder:
         """
         started = time.monotonic()
         moment = now or datetime.now(UTC)
-        articles, duplicates = self._merged()
-        visible = [a for a in articles if is_visible(a, moment, self.config.published_only)]
-        plans = plan_feeds(visible, self.config)
+        published = self._indexed().publish(moment)
+        plans = published.plans
         report = BuildReport(
-            articles=len(visible),
+            articles=published.visible,
             feeds=len(plans),
             rejected=self.rejected,
-            duplicates=tuple(duplicates),
-            next_embargo=min(
-                (
-                    a.published
-                    for a in articles
-                    if a.published > moment and (a.is_published or not self.config.published_only)
-                ),
-                default=None,
-            ),
+            duplicates=published.duplicates,
+            next_embargo=published.next_embargo,
         )
         output = OutputFolder(self.config.output)
-        output.prepare()
+        output.prepare(sweep_temp=not self._swept_temp)
+        self._swept_temp = True
         if force:
             self._written.clear()
+            self._swept_stems = None
         config_digest = _config_digest(self.config)
         if config_digest != self._config_digest:
             self._digests.clear()
         self._config_digest = config_digest
-        self._fingerprints = None  # built when a digest is needed
         self._adopt_cached_plans(plans)
         report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
         report.files += [index_html.FILENAME, opml.FILENAME]
@@ -310,13 +321,26 @@ class Builder:
         report.seconds = time.monotonic() - started
         return report
 
+    def _indexed(self) -> LiveIndex:
+        """The live index, told of every seed file changed since the last publish."""
+        self._unpack_restored()
+        if self._index is None or self._index.config is not self.config:
+            self._index = LiveIndex(self.config)
+            self._changed = set(self._seeds)
+        changes = []
+        for path in self._changed:
+            seed = self._seeds.get(path)
+            changes.append((path, seed.article if seed is not None else None))
+        self._changed = set()
+        self._index.update(changes)
+        return self._index
+
     def _write_all(self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport) -> None:
         with output.batch():
-            try:
-                for plan in sorted(plans, key=_render_order):
-                    self._write_plan(output, plan, report)
-            finally:
-                ENTRIES.clear()
+            # Entries stay built between publishes (a bounded cache): the
+            # daemon's next save re-renders mostly the same articles.
+            for plan in sorted(plans, key=_render_order):
+                self._write_plan(output, plan, report)
             # The index and OPML list every feed; their bytes change with any
             # feed's count or newest date, and unchanged bytes are not rewritten.
             for name, document in (
@@ -347,14 +371,13 @@ class Builder:
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the
         config, and each entry's file version (so an edit shows, a rename too)."""
-        if self._fingerprints is None:
-            self._fingerprints = {str(path): seed.fingerprint for path, seed in self._seeds.items()}
+        seeds = self._seeds
         hasher = hashlib.sha256(self._config_digest.encode())
         meta = replace(plan, entries=())
         hasher.update(repr(meta).encode("utf-8", "surrogatepass"))
         for article in plan.entries:
             hasher.update(
-                f"\0{article.source}\0{self._fingerprints.get(article.source)}".encode(
+                f"\0{article.source}\0{_fingerprint_of(seeds.get(Path(article.source)))}".encode(
                     "utf-8", "surrogatepass"
                 )
             )
@@ -383,6 +406,9 @@ class Builder:
     def _remove_stale(
         self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport
     ) -> None:
+        stems = {plan.stem for plan in plans}
+        if stems == self._swept_stems:
+            return  # the same feeds as at the last sweep: nothing of ours went stale
         expected = {plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)}
         suffixes = [fmt.suffix for fmt in FORMATS]
         existing: set[str] = set()
@@ -391,7 +417,7 @@ class Builder:
         for name in sorted(existing - expected):
             if output.remove(name):
                 report.removed.append(name)
-        stems = {plan.stem for plan in plans}
+        self._swept_stems = stems
         for stem in set(self._written) - stems:
             del self._written[stem]
         for stem in set(self._digests) - stems:
@@ -484,6 +510,10 @@ class Builder:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
         self._cache.save(state)
+
+
+def _fingerprint_of(seed: _Seed | None) -> Fingerprint | None:
+    return seed.fingerprint if seed is not None else None
 
 
 def _render_order(plan: FeedPlan) -> str:

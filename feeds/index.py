@@ -93,13 +93,19 @@ def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[D
         if len(group) == 1:
             kept.append(group[0])
             continue
-        group.sort(key=lambda article: (article.updated, article.source))
-        winner = group[-1]
-        kept.append(winner)
-        dropped = tuple(article.source for article in group[:-1])
-        duplicates.append(Duplicate(canonical_url(winner.link), winner.source, dropped))
+        duplicate = duplicate_of(group)
+        kept.append(next(article for article in group if article.source == duplicate.kept))
+        duplicates.append(duplicate)
     duplicates.sort(key=lambda duplicate: duplicate.kept)
     return kept, duplicates
+
+
+def duplicate_of(group: Sequence[Article]) -> Duplicate:
+    """Which of several articles with one id is published, and which are not."""
+    ordered = sorted(group, key=lambda article: (article.updated, article.source))
+    winner = ordered[-1]
+    dropped = tuple(article.source for article in ordered[:-1])
+    return Duplicate(canonical_url(winner.link), winner.source, dropped)
 
 
 def is_visible(article: Article, now: datetime, published_only: bool) -> bool:
@@ -132,33 +138,11 @@ def plan_feeds(articles: Sequence[Article], config: Config) -> list[FeedPlan]:
 
     ``articles`` are the visible, de-duplicated ones.
     """
-    return Planner().plan(articles, config)
-
-
-class Planner:
-    """`plan_feeds` with a memory, for the daemon: a feed whose members are the
-    same objects as last time keeps its plans (documents and archives), so a
-    save costs work only in the feeds it touched, not in all of them."""
-
-    def __init__(self) -> None:
-        self._config: Config | None = None
-        self._groups: dict[str, tuple[list[Article], list[FeedPlan]]] = {}
-
-    def plan(self, articles: Sequence[Article], config: Config) -> list[FeedPlan]:
-        if config is not self._config:
-            self._groups.clear()
-            self._config = config
-        known, self._groups = self._groups, {}
-        plans: list[FeedPlan] = []
-        for group in _groups(newest_first(articles), config):
-            previous = known.get(group.stem)
-            if previous is not None and previous[0] == group.members:  # identity first: fast
-                group_plans = previous[1]
-            else:
-                group_plans = _group_plans(group, config)
-            self._groups[group.stem] = (group.members, group_plans)
-            plans.extend(group_plans)
-        return plans
+    return [
+        plan
+        for group in _groups(newest_first(articles), config)
+        for plan in _group_plans(group, config)
+    ]
 
 
 def _groups(ordered: list[Article], config: Config) -> list[_Group]:

@@ -80,14 +80,17 @@ class OutputFolder:
             for folder in folders:
                 _fsync_directory(folder)
 
-    def prepare(self) -> None:
-        """Creates the folder and removes temp files a crashed build left behind."""
+    def prepare(self, *, sweep_temp: bool = True) -> None:
+        """Creates the folder and removes temp files a crashed build left behind
+        (once per process is enough: only a crash leaves them)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(
                 f"{self.root}: cannot create output folder: {error.strerror}"
             ) from None
+        if not sweep_temp:
+            return
         for leftover in self.root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
             with contextlib.suppress(OSError):
                 leftover.unlink()

@@ -1,0 +1,296 @@
+"""The feeds' membership, kept current seed by seed: what a save costs the daemon.
+
+`index.plan_feeds` plans every feed from all articles at once; that is what a
+one-shot build needs, and it is O(N) work. The daemon instead keeps each
+feed's members sorted and, after a save, moves only the articles of the files
+that changed: it re-plans only the feeds they touched and reuses every other
+plan (the same objects, so the writer's digests see them unchanged).
+tests/test_live.py checks after random sequences of edits, deletions,
+duplicates and embargoes that the plans equal `plan_feeds` on the same input.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feeds.config import Config
+from feeds.filters import selects
+from feeds.index import (
+    CATEGORIES_DIR,
+    COMBINED_STEM,
+    CUSTOM_DIR,
+    PROVIDERS_DIR,
+    TOPICS_DIR,
+    Duplicate,
+    FeedKind,
+    FeedPlan,
+    _Group,
+    _group_plans,
+    _provider_keys,
+    duplicate_of,
+    is_visible,
+)
+from feeds.model import Article
+from feeds.slugs import assign_slugs
+
+#: A feed's identity before slugs: its kind and what it is about.
+GroupKey = tuple[FeedKind, str | None]
+_SortKey = tuple[datetime, str]
+
+_FOLDERS: dict[FeedKind, str] = {
+    "topic": TOPICS_DIR,
+    "category": CATEGORIES_DIR,
+    "provider": PROVIDERS_DIR,
+}
+
+
+class _Members:
+    """One feed's articles, sorted oldest first by (published, id)."""
+
+    __slots__ = ("_by_key", "_keys", "_sorted")
+
+    def __init__(self) -> None:
+        self._keys: list[_SortKey] = []
+        self._by_key: dict[_SortKey, Article] = {}
+        self._sorted = True
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, article: Article) -> None:
+        key = (article.published, article.id)
+        self._by_key[key] = article
+        if self._sorted and self._keys:
+            insort(self._keys, key)
+        else:  # bulk loading: one sort when first needed
+            self._keys.append(key)
+            self._sorted = len(self._keys) == 1
+
+    def remove(self, article: Article) -> None:
+        key = (article.published, article.id)
+        if self._by_key.pop(key, None) is None:
+            return
+        self._sort()
+        del self._keys[bisect_left(self._keys, key)]
+
+    def newest_first(self) -> list[Article]:
+        self._sort()
+        by_key = self._by_key
+        return [by_key[key] for key in reversed(self._keys)]
+
+    def _sort(self) -> None:
+        if not self._sorted:
+            self._keys.sort()
+            self._sorted = True
+
+
+@dataclass(slots=True)
+class Published:
+    """What a publish needs from the index."""
+
+    plans: list[FeedPlan]
+    visible: int
+    duplicates: tuple[Duplicate, ...]
+    next_embargo: datetime | None
+
+
+class LiveIndex:
+    """Seeds' articles in, feed plans out; told which seed files changed."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._moment: datetime | None = None
+        #: Every seed's article as last indexed, and the seeds naming each id.
+        self._at: dict[Path, Article] = {}
+        self._paths_by_id: dict[str, set[Path]] = defaultdict(set)
+        #: The article published for each id (the newest of its duplicates).
+        self._winners: dict[str, Article] = {}
+        self._visible: dict[str, Article] = {}
+        #: Winners not visible yet: embargoed (or unpublished, with published_only).
+        self._waiting: dict[str, Article] = {}
+        #: Ids named by more than one seed file.
+        self._duplicated: set[str] = set()
+        self._members: dict[GroupKey, _Members] = {}
+        self._dirty: set[GroupKey] = set()
+        self._plans: dict[GroupKey, list[FeedPlan]] = {}
+        self._slugs: dict[FeedKind, dict[str, str]] = {}
+
+    def update(self, changes: Iterable[tuple[Path, Article | None]]) -> None:
+        """Seed files whose article changed (None: gone or invalid with no last good)."""
+        touched: set[str] = set()
+        for path, article in changes:
+            old = self._at.pop(path, None)
+            if old is not None:
+                self._paths_by_id[old.id].discard(path)
+                touched.add(old.id)
+            if article is not None:
+                self._at[path] = article
+                self._paths_by_id[article.id].add(path)
+                touched.add(article.id)
+        for article_id in touched:
+            paths = self._paths_by_id.get(article_id)
+            if paths is not None and len(paths) > 1:
+                self._duplicated.add(article_id)
+            else:
+                self._duplicated.discard(article_id)
+            self._elect(article_id)
+
+    def publish(self, moment: datetime) -> Published:
+        """The plans of every feed at ``moment``, re-planning only what changed."""
+        if self._moment is not None and moment < self._moment:
+            # The clock went back: an article shown may be embargoed again.
+            for winner in list(self._winners.values()):
+                self._show(winner, moment)
+        else:
+            for winner in list(self._waiting.values()):
+                self._show(winner, moment)
+        self._moment = moment
+        order = self._feed_order()
+        plans = [plan for key in order for plan in self._group_plans(key)]
+        self._dirty.clear()
+        if len(self._plans) > len(order):  # feeds that are gone
+            kept = set(order)
+            self._plans = {key: value for key, value in self._plans.items() if key in kept}
+        return Published(plans, len(self._visible), self._duplicates(), self._next_embargo())
+
+    # --- which article each id publishes ---------------------------------
+
+    def _elect(self, article_id: str) -> None:
+        paths = self._paths_by_id.get(article_id)
+        candidates = [self._at[path] for path in paths] if paths else []
+        if not candidates:
+            self._paths_by_id.pop(article_id, None)
+            winner = None
+        else:
+            winner = max(candidates, key=lambda article: (article.updated, article.source))
+        previous = self._winners.get(article_id)
+        if winner is previous:
+            return
+        if previous is not None:
+            del self._winners[article_id]
+            self._waiting.pop(article_id, None)
+            self._hide(previous)
+        if winner is not None:
+            self._winners[article_id] = winner
+            if self._moment is None:  # not published yet: the first publish decides
+                self._waiting[article_id] = winner
+            else:
+                self._show(winner, self._moment)
+
+    def _show(self, article: Article, moment: datetime) -> None:
+        """Adds the article to its feeds if it is visible at ``moment``, or
+        removes it if it no longer is."""
+        shown = self._visible.get(article.id) is article
+        if is_visible(article, moment, self.config.published_only):
+            self._waiting.pop(article.id, None)
+            if not shown:
+                self._visible[article.id] = article
+                for key in self._keys_of(article):
+                    self._members.setdefault(key, _Members()).add(article)
+                    self._dirty.add(key)
+        else:
+            self._waiting[article.id] = article
+            if shown:
+                self._hide(article)
+
+    def _hide(self, article: Article) -> None:
+        if self._visible.get(article.id) is not article:
+            return
+        del self._visible[article.id]
+        for key in self._keys_of(article):
+            members = self._members.get(key)
+            if members is not None:
+                members.remove(article)
+                self._dirty.add(key)
+
+    def _keys_of(self, article: Article) -> Iterator[GroupKey]:
+        yield ("all", None)
+        for topic in article.topics:
+            yield ("topic", topic)
+        for custom in self.config.custom_feeds:
+            if selects(custom, article):
+                yield ("custom", custom.name)
+        if self.config.facets.categories and article.category:
+            yield ("category", article.category)
+        if self.config.facets.providers:
+            for key in _provider_keys(article):
+                yield ("provider", key)
+
+    # --- plans -----------------------------------------------------------
+
+    def _feed_order(self) -> list[GroupKey]:
+        """Feeds in `plan_feeds`' order: combined, topics, custom, categories, providers."""
+        order: list[GroupKey] = [("all", None)]
+        order += self._faceted("topic")
+        order += [("custom", custom.name) for custom in self.config.custom_feeds]
+        if self.config.facets.categories:
+            order += self._faceted("category")
+        if self.config.facets.providers:
+            order += self._faceted("provider")
+        return order
+
+    def _faceted(self, kind: FeedKind) -> list[GroupKey]:
+        labels = [
+            label
+            for (group_kind, label), members in self._members.items()
+            if group_kind == kind and label is not None and len(members)
+        ]
+        slugs = self._slugs.get(kind)
+        if slugs is None or slugs.keys() != set(labels):
+            new = assign_slugs(labels)
+            if slugs is not None:  # a feed whose file name moved must be planned again
+                self._dirty.update(
+                    (kind, label) for label in labels if slugs.get(label) != new[label]
+                )
+            self._slugs[kind] = slugs = new
+        return [(kind, label) for label in sorted(labels, key=lambda label: slugs[label])]
+
+    def _group_plans(self, key: GroupKey) -> list[FeedPlan]:
+        cached = self._plans.get(key)
+        if cached is not None and key not in self._dirty:
+            return cached
+        members = self._members.get(key)
+        kind, label = key
+        articles = members.newest_first() if members is not None else []
+        if kind == "all":
+            group = _Group(COMBINED_STEM, kind, None, articles)
+        elif kind == "custom":
+            custom = next(c for c in self.config.custom_feeds if c.name == label)
+            group = _Group(
+                f"{CUSTOM_DIR}/{label}", kind, label, articles, custom.title, custom.description
+            )
+        else:
+            assert label is not None
+            group = _Group(f"{_FOLDERS[kind]}/{self._slugs[kind][label]}", kind, label, articles)
+        plans = _group_plans(group, self.config)
+        self._plans[key] = plans
+        if members is not None and not len(members):
+            del self._members[key]
+        return plans
+
+    # --- the rest of a report ----------------------------------------------
+
+    def _duplicates(self) -> tuple[Duplicate, ...]:
+        found = [
+            duplicate_of([self._at[path] for path in self._paths_by_id[article_id]])
+            for article_id in self._duplicated
+        ]
+        return tuple(sorted(found, key=lambda duplicate: duplicate.kept))
+
+    def _next_embargo(self) -> datetime | None:
+        moment = self._moment
+        return min(
+            (
+                article.published
+                for article in self._waiting.values()
+                if moment is not None
+                and article.published > moment
+                and (article.is_published or not self.config.published_only)
+            ),
+            default=None,
+        )

@@ -11,16 +11,17 @@ duplicates and embargoes that the plans equal `plan_feeds` on the same input.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from feeds.config import Config
 from feeds.filters import selects
 from feeds.index import (
+    ARCHIVE_DIR,
     CATEGORIES_DIR,
     COMBINED_STEM,
     CUSTOM_DIR,
@@ -29,8 +30,7 @@ from feeds.index import (
     Duplicate,
     FeedKind,
     FeedPlan,
-    _Group,
-    _group_plans,
+    _month_of,
     _provider_keys,
     duplicate_of,
     is_visible,
@@ -50,43 +50,56 @@ _FOLDERS: dict[FeedKind, str] = {
 
 
 class _Members:
-    """One feed's articles, sorted oldest first by (published, id)."""
+    """One feed's articles by UTC month, each month sorted oldest first by
+    (published, id): months are what archives are made of, and a save
+    changes one or two of them."""
 
-    __slots__ = ("_by_key", "_keys", "_sorted")
+    __slots__ = ("_by_key", "_months", "_unsorted", "dirty_months")
 
     def __init__(self) -> None:
-        self._keys: list[_SortKey] = []
         self._by_key: dict[_SortKey, Article] = {}
-        self._sorted = True
+        self._months: dict[str, list[_SortKey]] = {}
+        self._unsorted: set[str] = set()
+        #: Months changed since the feed was last planned.
+        self.dirty_months: set[str] = set()
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._by_key)
 
     def add(self, article: Article) -> None:
         key = (article.published, article.id)
         self._by_key[key] = article
-        if self._sorted and self._keys:
-            insort(self._keys, key)
-        else:  # bulk loading: one sort when first needed
-            self._keys.append(key)
-            self._sorted = len(self._keys) == 1
+        month = _month_of(article.published)
+        keys = self._months.setdefault(month, [])
+        if keys and key < keys[-1]:
+            self._unsorted.add(month)  # sorted when first read: bulk loads sort once
+        keys.append(key)
+        self.dirty_months.add(month)
 
     def remove(self, article: Article) -> None:
         key = (article.published, article.id)
         if self._by_key.pop(key, None) is None:
             return
-        self._sort()
-        del self._keys[bisect_left(self._keys, key)]
+        month = _month_of(article.published)
+        keys = self.month(month)
+        del keys[bisect_left(keys, key)]
+        if not keys:
+            del self._months[month]
+        self.dirty_months.add(month)
 
-    def newest_first(self) -> list[Article]:
-        self._sort()
+    def months(self) -> list[str]:
+        return sorted(self._months)
+
+    def month(self, month: str) -> list[_SortKey]:
+        keys = self._months[month]
+        if month in self._unsorted:
+            keys.sort()
+            self._unsorted.discard(month)
+        return keys
+
+    def articles(self, keys: Iterable[_SortKey]) -> list[Article]:
         by_key = self._by_key
-        return [by_key[key] for key in reversed(self._keys)]
-
-    def _sort(self) -> None:
-        if not self._sorted:
-            self._keys.sort()
-            self._sorted = True
+        return [by_key[key] for key in keys]
 
 
 @dataclass(slots=True)
@@ -254,24 +267,83 @@ class LiveIndex:
         cached = self._plans.get(key)
         if cached is not None and key not in self._dirty:
             return cached
-        members = self._members.get(key)
         kind, label = key
-        articles = members.newest_first() if members is not None else []
+        title = description = None
         if kind == "all":
-            group = _Group(COMBINED_STEM, kind, None, articles)
+            stem = COMBINED_STEM
         elif kind == "custom":
             custom = next(c for c in self.config.custom_feeds if c.name == label)
-            group = _Group(
-                f"{CUSTOM_DIR}/{label}", kind, label, articles, custom.title, custom.description
-            )
+            stem, title, description = f"{CUSTOM_DIR}/{label}", custom.title, custom.description
         else:
             assert label is not None
-            group = _Group(f"{_FOLDERS[kind]}/{self._slugs[kind][label]}", kind, label, articles)
-        plans = _group_plans(group, self.config)
+            stem = f"{_FOLDERS[kind]}/{self._slugs[kind][label]}"
+        members = self._members.get(key)
+        if members is None:
+            members = _Members()
+        main = FeedPlan(stem, kind, label, (), len(members), title=title, description=description)
+        plans = self._planned(main, members, cached or [])
         self._plans[key] = plans
-        if members is not None and not len(members):
+        members.dirty_months.clear()
+        if key in self._members and not len(members):
             del self._members[key]
         return plans
+
+    def _planned(
+        self, main: FeedPlan, members: _Members, previous: list[FeedPlan]
+    ) -> list[FeedPlan]:
+        """`index._group_plans` for a live feed: the newest entries from the
+        newest months, and archives of the months a change touched; the other
+        months' archive plans are the previous ones."""
+        limit = self.config.max_items
+        months = members.months()
+        newest: list[_SortKey] = []
+        oldest_shown = ""  # the oldest month with entries in the main document
+        boundary: tuple[str, int] | None = None  # a month partly archived, and how much
+        for month in reversed(months):
+            room = limit - len(newest)
+            if room <= 0:
+                break
+            keys = members.month(month)
+            newest.extend(reversed(keys[-room:]))
+            oldest_shown = month
+            if len(keys) > room:
+                boundary = (month, len(keys) - room)
+                break
+        entries = tuple(members.articles(newest))
+        if not self.config.archives or len(members) <= limit:
+            return [replace(main, entries=entries)]
+        archived = [month for month in months if month < oldest_shown]
+        if boundary is not None:
+            archived.append(boundary[0])
+        stems = [f"{ARCHIVE_DIR}/{main.stem}/{month}" for month in archived]
+        old = {plan.stem: plan for plan in previous[1:]}
+        template = replace(main, entries=(), total=0, archive_of=main.stem)
+        archives = []
+        for index, month in enumerate(archived):
+            prev_stem = stems[index - 1] if index > 0 else None
+            next_stem = stems[index + 1] if index + 1 < len(stems) else None
+            keys = members.month(month)
+            count = boundary[1] if boundary is not None and month == boundary[0] else len(keys)
+            plan = old.get(stems[index])
+            if (
+                plan is None
+                or month in members.dirty_months
+                or plan.total != count
+                or plan.archive_of != main.stem
+                or (boundary is not None and month == boundary[0])
+            ):
+                plan = replace(
+                    template,
+                    stem=stems[index],
+                    entries=tuple(members.articles(reversed(keys[:count]))),
+                    total=count,
+                    prev_archive=prev_stem,
+                    next_archive=next_stem,
+                )
+            elif plan.prev_archive != prev_stem or plan.next_archive != next_stem:
+                plan = replace(plan, prev_archive=prev_stem, next_archive=next_stem)
+            archives.append(plan)
+        return [replace(main, entries=entries, prev_archive=stems[-1]), *archives]
 
     # --- the rest of a report ----------------------------------------------
 

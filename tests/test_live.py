@@ -8,6 +8,7 @@ feeds the change did not touch.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,8 +77,12 @@ _PATHS = [f"/seeds/{index}.md" for index in range(10)]
 def _steps(draw: st.DrawFn) -> list[tuple[str, object]]:
     steps: list[tuple[str, object]] = []
     for _ in range(draw(st.integers(1, 25))):
-        action = draw(st.sampled_from(["save", "save", "save", "delete", "publish", "clock"]))
-        if action == "save":
+        action = draw(
+            st.sampled_from(["save", "save", "save", "retitle", "delete", "publish", "clock"])
+        )
+        if action == "retitle":  # the same file saved again with only its title changed
+            steps.append(("retitle", (draw(st.sampled_from(_PATHS)), draw(st.integers(0, 99)))))
+        elif action == "save":
             path = draw(st.sampled_from(_PATHS))
             steps.append(("save", (path, draw(_article(path)))))
         elif action == "delete":
@@ -123,6 +128,12 @@ def test_live_plans_equal_a_full_plan_after_any_changes(
             article: Article = value[1]
             seeds[path] = article
             index.update([(Path(path), article)])
+        elif action == "retitle":
+            assert isinstance(value, tuple)
+            path, number = value[0], value[1]
+            if path in seeds:
+                seeds[path] = replace(seeds[path], title=f"Retitled {number}")
+                index.update([(Path(path), seeds[path])])
         elif action == "delete":
             seeds.pop(str(value), None)
             index.update([(Path(str(value)), None)])
@@ -173,3 +184,38 @@ def test_a_save_reuses_the_plans_of_feeds_it_did_not_touch(tmp_path: Path) -> No
     changed = {stem for stem in after if after[stem] is not before[stem]}
     assert "topics/robots" not in changed
     assert {"all", "topics/space"} <= changed
+
+
+def test_an_edit_deep_in_the_archives_reaches_its_months_archive(tmp_path: Path) -> None:
+    config = _config(tmp_path, published_only=False)
+    index = LiveIndex(config)
+    articles = {
+        Path(f"/seeds/{month}.md"): Article(
+            id=f"urn:uuid:{month:08d}-0000-0000-0000-000000000000",
+            title="Original",
+            link=f"https://example.org/{month}",
+            original_link=None,
+            published=datetime(2024, month, 3, tzinfo=UTC),
+            updated=datetime(2024, month, 3, tzinfo=UTC),
+            summary_html="",
+            category=None,
+            topics=("Space",),
+            provider=None,
+            images=(),
+            related=(),
+            quality=None,
+            heat=None,
+            is_published=True,
+            source=f"/seeds/{month}.md",
+        )
+        for month in range(1, 11)
+    }
+    index.update(articles.items())
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    index.publish(moment)
+    oldest = Path("/seeds/1.md")
+    index.update([(oldest, replace(articles[oldest], title="Edited"))])
+    plans = {plan.stem: plan for plan in index.publish(moment).plans}
+    assert [a.title for a in plans["archive/all/2024-01"].entries] == ["Edited"]
+    assert [a.title for a in plans["archive/topics/space/2024-01"].entries] == ["Edited"]
+    assert [a.title for a in plans["archive/all/2024-02"].entries] == ["Original"]

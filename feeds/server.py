@@ -389,7 +389,10 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
             Mount(
-                "/", app=_OutputFiles(output, cache_max_age, extra_headers, cache or FileCache())
+                "/",
+                app=_OutputFiles(
+                    output, cache_max_age, extra_headers, FileCache() if cache is None else cache
+                ),
             ),
         ],
     )

@@ -15,12 +15,14 @@ import logging
 import os
 import socket
 import stat
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
 
 import anyio.to_thread
+import httptools
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import URL, Headers, MutableHeaders
@@ -37,7 +39,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feeds.errors import FeedsError
 from feeds.filecache import (
@@ -59,8 +61,8 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
 
-# Request limits. h11 refuses (400) a request head longer than _MAX_HEAD_BYTES
-# only while it is incomplete: one that arrives in a single read is parsed
+# Request limits. _Protocol refuses (400) a request head longer than
+# _MAX_HEAD_BYTES only while it is incomplete: one that arrives in a single read is parsed
 # whatever its size, so _refusal() checks the size again, and the rest.
 _MAX_HEAD_BYTES = 16 * 1024
 _MAX_HEADERS = 100
@@ -68,6 +70,8 @@ _MAX_TARGET_BYTES = 2048
 # Seconds a client gets to send a whole request head, on a new connection or
 # after its last response; idle and slowloris connections are closed after it.
 _HEAD_TIMEOUT = 5
+# Seconds; Python's default is 0.005.
+_SWITCH_INTERVAL = 0.0005
 
 # Only what the renderers write (and a stylesheet someone may add) is public:
 # a misplaced cache, an editor's backup or a core dump in the folder is not.
@@ -430,26 +434,44 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request head.
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools (llhttp) protocol with a deadline and a size limit for
+    each request head.
 
     uvicorn arms its keep-alive timer only after a response and cancels it on
     any byte received, so a connection that never sends a request, or sends it
     a byte at a time, would stay open for ever and count against
     ``limit_concurrency``. Here the timer also runs from the connection's
-    start, and only a complete request head (h11's `Request` event, on which
-    uvicorn cancels it) stops it.
+    start, and only a complete request head stops it. llhttp has no bound on a
+    head's size, so the bytes received towards one are counted here.
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # a stream transport
+        self._head_bytes = 0
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data)
-        self.handle_events()
+        self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            # No upgrade is served; the request is answered like any other.
+            pass
+        if self._head_bytes > _MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.send_400_response("Request head too large.")
+
+    def on_headers_complete(self) -> None:
+        # Bytes after this head in the same read count towards the next one;
+        # forgetting them allows at most one read (64 KiB) more.
+        self._head_bytes = 0
+        self._unset_keepalive_if_required()
+        super().on_headers_complete()
 
 
 class _Server(uvicorn.Server):
@@ -462,6 +484,33 @@ class _Server(uvicorn.Server):
             await super().startup(sockets)
         finally:
             self.ready.set()
+
+
+class _SwitchInterval:
+    """A thread waiting for the GIL gets it only once the holder has run for the
+    switch interval (5 ms by default). The event loop gives the GIL up on every
+    poll, so while a rebuild runs each turn of the loop would wait that long;
+    a shorter interval lets it back in sooner (docs/RELIABILITY-load.md). Set
+    while any server runs, and put back after the last one stops."""
+
+    _lock = threading.Lock()
+    _servers = 0
+    _saved = 0.0
+
+    @classmethod
+    def shorten(cls) -> None:
+        with cls._lock:
+            if cls._servers == 0:
+                cls._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(cls._saved, _SWITCH_INTERVAL))
+            cls._servers += 1
+
+    @classmethod
+    def restore(cls) -> None:
+        with cls._lock:
+            cls._servers -= 1
+            if cls._servers == 0:
+                sys.setswitchinterval(cls._saved)
 
 
 class ServerThread:
@@ -497,11 +546,11 @@ class ServerThread:
             # Past this many connections uvicorn answers 503 rather than queueing.
             limit_concurrency=1000,
             timeout_keep_alive=head_timeout,
-            h11_max_incomplete_event_size=_MAX_HEAD_BYTES,
         )
         self._server = _Server(config)
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
+        self._shortened = False
 
     @property
     def port(self) -> int:
@@ -517,6 +566,8 @@ class ServerThread:
             raise RuntimeError("a ServerThread can only be started once")
         self._sockets = _bind(self._host, self._port)
         self._port = self._sockets[0].getsockname()[1]
+        _SwitchInterval.shorten()
+        self._shortened = True
         self._thread = threading.Thread(
             target=self._run, name=f"feeds-server-{self._port}", daemon=True
         )
@@ -539,6 +590,9 @@ class ServerThread:
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("HTTP server did not stop within %s s", timeout)
+        elif self._shortened:
+            _SwitchInterval.restore()
+            self._shortened = False
 
     def _run(self) -> None:
         try:

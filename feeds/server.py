@@ -1,34 +1,57 @@
 """The embedded read-only HTTP server of ``feeds run``: the output folder, for feed readers.
 
-Starlette's ``StaticFiles`` does the file serving (conditional requests, ranges,
-HEAD); this module adds the policy on top of it and runs uvicorn in a thread of
-the daemon's process.
+Starlette's ``StaticFiles`` resolves paths; small public files are answered
+from memory (``feeds.filecache``: bytes and gzip bytes made once per file
+version, 304s without a read), larger ones are streamed by Starlette's
+``FileResponse``. This module adds the policy on top and runs
+uvicorn in a thread of the daemon's process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import socket
+import stat
+import sys
 import threading
 from collections.abc import Callable, Mapping
+from mimetypes import guess_type
 from pathlib import Path
 
+import anyio.to_thread
+import httptools
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import URL, Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
-from starlette.staticfiles import NotModifiedResponse, StaticFiles
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from feeds.errors import FeedsError
+from feeds.filecache import (
+    GZIP_MINIMUM,
+    Entry,
+    FileCache,
+    Identity,
+    identity,
+    last_modified,
+    load,
+    stat_etag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +61,8 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
 
-# Request limits. h11 refuses (400) a request head longer than _MAX_HEAD_BYTES
-# only while it is incomplete: one that arrives in a single read is parsed
+# Request limits. _Protocol refuses (400) a request head longer than
+# _MAX_HEAD_BYTES only while it is incomplete: one that arrives in a single read is parsed
 # whatever its size, so _refusal() checks the size again, and the rest.
 _MAX_HEAD_BYTES = 16 * 1024
 _MAX_HEADERS = 100
@@ -47,6 +70,8 @@ _MAX_TARGET_BYTES = 2048
 # Seconds a client gets to send a whole request head, on a new connection or
 # after its last response; idle and slowloris connections are closed after it.
 _HEAD_TIMEOUT = 5
+# Seconds; Python's default is 0.005.
+_SWITCH_INTERVAL = 0.0005
 
 # Only what the renderers write (and a stylesheet someone may add) is public:
 # a misplaced cache, an editor's backup or a core dump in the folder is not.
@@ -86,54 +111,201 @@ def _public_file(full_path: str, root: str, url_path: str) -> bool:
     return not url_path.endswith("/") or os.path.basename(relative) == "index.html"
 
 
-def _media_type(path: str | os.PathLike[str]) -> str | None:
+def _content_type(path: str) -> str:
     name = os.path.basename(path).lower()
-    return next((kind for suffix, kind in _MEDIA_TYPES.items() if name.endswith(suffix)), None)
+    kind = next((kind for suffix, kind in _MEDIA_TYPES.items() if name.endswith(suffix)), None)
+    if kind is None:
+        kind = guess_type(name)[0] or "application/octet-stream"
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"
+    return kind
+
+
+class _Prepared:
+    """A response whose headers and body are ready: no file, no thread, no compression."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        body = b"" if scope["method"] == "HEAD" else self.body
+        await send({"type": "http.response.body", "body": body})
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    # RFC 9110 12.5.3: `gzip;q=0` refuses gzip; `*` stands for every coding not named.
+    any_coding = False
+    for item in accept_encoding.split(","):
+        coding, _, parameters = item.partition(";")
+        coding = coding.strip().lower()
+        if coding not in ("gzip", "x-gzip", "*"):
+            continue
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if coding != "*":
+            return quality > 0
+        any_coding = quality > 0
+    return any_coding
 
 
 class _OutputFiles(StaticFiles):
+    """StaticFiles' path resolution, with small public files answered from memory."""
+
     def __init__(
-        self, output: Path, cache_max_age: int, extra_headers: ExtraHeaders | None
+        self,
+        output: Path,
+        cache_max_age: int,
+        extra_headers: ExtraHeaders | None,
+        cache: FileCache,
     ) -> None:
         # html=True serves index.html for `/` and folders; StaticFiles never lists a folder.
         # Symlinks are resolved and must stay inside the output folder (follow_symlink=False).
         super().__init__(directory=output, html=True, check_dir=False)
         self.cache_control = f"max-age={cache_max_age}"
+        self._cache_control = self.cache_control.encode("latin-1")
         self.extra_headers = extra_headers
+        self.cache = cache
+        self._root = os.path.realpath(output)
+        # Loads in flight: requests for a version being read wait for that read.
+        self._loading: dict[tuple[str, Identity], asyncio.Event] = {}
 
-    async def check_config(self) -> None:
-        # The daemon may start serving before the first build creates the folder:
-        # until it exists every path is a 404 rather than a 500.
-        return None
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self._respond(scope)
+        await response(scope, receive, send)
 
-    async def get_response(self, path: str, scope: Scope) -> Response:
+    async def _respond(self, scope: Scope) -> ASGIApp:
         if not _servable(scope["path"]):
             raise HTTPException(status_code=404)
-        return await super().get_response(path, scope)
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        root = os.path.realpath(self.directory or ".")
-        if not _public_file(os.fspath(full_path), root, scope["path"]):
+        path = self.get_path(scope)
+        # Inline rather than in a worker thread as StaticFiles does: a realpath
+        # and a stat in a local folder take microseconds, while each thread
+        # handoff waits for the GIL behind the rebuild thread.
+        full_path, stat_result = self._lookup(path)
+        if stat_result is not None and stat.S_ISDIR(stat_result.st_mode):
+            full_path, stat_result = self._lookup(os.path.join(path, "index.html"))
+            found = stat_result is not None and stat.S_ISREG(stat_result.st_mode)
+            if found and not scope["path"].endswith("/"):
+                # A folder URL without its `/` would resolve relative links wrongly.
+                url = URL(scope=scope)
+                return RedirectResponse(url=url.replace(path=url.path + "/"))
+        if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
             raise HTTPException(status_code=404)
-        # Cache-Control goes in before the 304 check, which keeps it (RFC 9110 15.4.5).
+        if not _public_file(full_path, self._root, scope["path"]):
+            raise HTTPException(status_code=404)
+        return await self._file(full_path, stat_result, scope)
+
+    def _lookup(self, path: str) -> tuple[str, os.stat_result | None]:
+        try:
+            return self.lookup_path(path)
+        except (OSError, ValueError):
+            # A name too long, a NUL byte, a component that is not a folder, no permission.
+            return "", None
+
+    async def _file(self, full_path: str, stat_result: os.stat_result, scope: Scope) -> ASGIApp:
+        request = Headers(scope=scope)
+        encoded = stat_result.st_size >= GZIP_MINIMUM and _accepts_gzip(
+            request.get("accept-encoding", "")
+        )
+        entry: Entry | None = None
+        if self.cache.cacheable(stat_result):
+            # A miss reads the file once per version, for every request waiting on it.
+            entry = self.cache.get(full_path, stat_result) or await self._load(
+                full_path, stat_result
+            )
+            validators = entry.etag, entry.last_modified
+        else:
+            validators = stat_etag(stat_result), last_modified(stat_result)
+        # Kept files answer from memory, large ones from the stat: never a read.
+        current = Headers({"etag": validators[0], "last-modified": validators[1]})
+        if self.is_not_modified(current, request):
+            # The ETag the 200 would have carried (RFC 9110 15.4.5).
+            tag = "W/" + validators[0] if encoded else validators[0]
+            return _Prepared(
+                304,
+                [
+                    (b"cache-control", self._cache_control),
+                    (b"etag", tag.encode("latin-1")),
+                    (b"vary", b"Accept-Encoding"),
+                ],
+            )
+        if entry is None:
+            return self._streamed(full_path, stat_result, scope, encoded)
+        # A kept file ignores Range (RFC 9110 14.2 allows it): whole feeds are
+        # what readers fetch, and a range read from disk could be of a newer version.
+        return self._prepared(entry, encoded, scope)
+
+    def _prepared(self, entry: Entry, encoded: bool, scope: Scope) -> ASGIApp:
+        headers = [
+            (b"content-type", _content_type(entry.path).encode("latin-1")),
+            (b"last-modified", entry.last_modified.encode("latin-1")),
+            (b"cache-control", self._cache_control),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        body = entry.body
+        if encoded and entry.gzipped is not None:
+            body = entry.gzipped
+            headers.append((b"content-encoding", b"gzip"))
+            # A strong ETag names the identity bytes; these are other bytes.
+            headers.append((b"etag", b"W/" + entry.etag.encode("latin-1")))
+        else:
+            headers.append((b"etag", entry.etag.encode("latin-1")))
+        headers.append((b"content-length", str(len(body)).encode("latin-1")))
+        if self.extra_headers is not None:
+            extra = self.extra_headers(scope["path"])
+            if extra:
+                mutable = MutableHeaders(raw=headers)
+                mutable.update(extra)
+        return _Prepared(200, headers, body)
+
+    async def _load(self, full_path: str, stat_result: os.stat_result) -> Entry:
+        key = (full_path, identity(stat_result))
+        while (pending := self._loading.get(key)) is not None:
+            await pending.wait()
+            entry = self.cache.get(full_path, stat_result)
+            if entry is not None:
+                return entry
+        done = self._loading[key] = asyncio.Event()
+        try:
+            try:
+                entry = await anyio.to_thread.run_sync(load, full_path)
+            except (FileNotFoundError, NotADirectoryError):
+                # Deleted since the stat.
+                raise HTTPException(status_code=404) from None
+            except OSError as error:
+                if error.errno == errno.ELOOP:  # a symlink put in its place since the lookup
+                    raise HTTPException(status_code=404) from None
+                raise
+            # A version newer than the stat is still whole and has its own validators.
+            self.cache.put(entry)
+            return entry
+        finally:
+            del self._loading[key]
+            done.set()
+
+    def _streamed(
+        self, full_path: str, stat_result: os.stat_result, scope: Scope, encoded: bool
+    ) -> ASGIApp:
+        """Files too large to keep: from disk, ranges and all, as StaticFiles would."""
         response = FileResponse(
             full_path,
-            status_code=status_code,
             headers={"Cache-Control": self.cache_control},
-            media_type=_media_type(full_path),
+            media_type=_content_type(full_path),
             stat_result=stat_result,
         )
-        if self.is_not_modified(response.headers, Headers(scope=scope)):
-            return NotModifiedResponse(response.headers)
         if self.extra_headers is not None:
             response.headers.update(self.extra_headers(scope["path"]))
-        return response
+        return GZipMiddleware(response, minimum_size=GZIP_MINIMUM) if encoded else response
 
 
 def _refusal(scope: Scope) -> Response | None:
@@ -200,12 +372,14 @@ def create_app(
     cache_max_age: int = 60,
     health: HealthCheck | None = None,
     extra_headers: ExtraHeaders | None = None,
+    cache: FileCache | None = None,
 ) -> ASGIApp:
     """The ASGI app serving ``output`` read-only, with ``/healthz`` from ``health()``.
 
     ``extra_headers(url_path)`` gets the decoded request path (``/all.atom.xml``,
     ``/`` for the index) and its headers are added to, and win over, those of
-    each 200 or 206 file response.
+    each 200 or 206 file response. ``cache`` keeps small files in memory
+    (by default up to 64 MiB of them).
     """
 
     # A plain function: Starlette runs it in a worker thread, so a slow check
@@ -218,9 +392,13 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET", "HEAD"]),
-            Mount("/", app=_OutputFiles(output, cache_max_age, extra_headers)),
+            Mount(
+                "/",
+                app=_OutputFiles(
+                    output, cache_max_age, extra_headers, FileCache() if cache is None else cache
+                ),
+            ),
         ],
-        middleware=[Middleware(GZipMiddleware)],
     )
     return _Policy(app)
 
@@ -256,26 +434,44 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request head.
+class _Protocol(HttpToolsProtocol):
+    """uvicorn's httptools (llhttp) protocol with a deadline and a size limit for
+    each request head.
 
     uvicorn arms its keep-alive timer only after a response and cancels it on
     any byte received, so a connection that never sends a request, or sends it
     a byte at a time, would stay open for ever and count against
     ``limit_concurrency``. Here the timer also runs from the connection's
-    start, and only a complete request head (h11's `Request` event, on which
-    uvicorn cancels it) stops it.
+    start, and only a complete request head stops it. llhttp has no bound on a
+    head's size, so the bytes received towards one are counted here.
     """
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]  # a stream transport
+        self._head_bytes = 0
         self.timeout_keep_alive_task = self.loop.call_later(
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
 
     def data_received(self, data: bytes) -> None:
-        self.conn.receive_data(data)
-        self.handle_events()
+        self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            # No upgrade is served; the request is answered like any other.
+            pass
+        if self._head_bytes > _MAX_HEAD_BYTES and not self.transport.is_closing():
+            self.send_400_response("Request head too large.")
+
+    def on_headers_complete(self) -> None:
+        # Bytes after this head in the same read count towards the next one;
+        # forgetting them allows at most one read (64 KiB) more.
+        self._head_bytes = 0
+        self._unset_keepalive_if_required()
+        super().on_headers_complete()
 
 
 class _Server(uvicorn.Server):
@@ -288,6 +484,33 @@ class _Server(uvicorn.Server):
             await super().startup(sockets)
         finally:
             self.ready.set()
+
+
+class _SwitchInterval:
+    """A thread waiting for the GIL gets it only once the holder has run for the
+    switch interval (5 ms by default). The event loop gives the GIL up on every
+    poll, so while a rebuild runs each turn of the loop would wait that long;
+    a shorter interval lets it back in sooner (docs/RELIABILITY-load.md). Set
+    while any server runs, and put back after the last one stops."""
+
+    _lock = threading.Lock()
+    _servers = 0
+    _saved = 0.0
+
+    @classmethod
+    def shorten(cls) -> None:
+        with cls._lock:
+            if cls._servers == 0:
+                cls._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(cls._saved, _SWITCH_INTERVAL))
+            cls._servers += 1
+
+    @classmethod
+    def restore(cls) -> None:
+        with cls._lock:
+            cls._servers -= 1
+            if cls._servers == 0:
+                sys.setswitchinterval(cls._saved)
 
 
 class ServerThread:
@@ -323,11 +546,11 @@ class ServerThread:
             # Past this many connections uvicorn answers 503 rather than queueing.
             limit_concurrency=1000,
             timeout_keep_alive=head_timeout,
-            h11_max_incomplete_event_size=_MAX_HEAD_BYTES,
         )
         self._server = _Server(config)
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
+        self._shortened = False
 
     @property
     def port(self) -> int:
@@ -343,6 +566,8 @@ class ServerThread:
             raise RuntimeError("a ServerThread can only be started once")
         self._sockets = _bind(self._host, self._port)
         self._port = self._sockets[0].getsockname()[1]
+        _SwitchInterval.shorten()
+        self._shortened = True
         self._thread = threading.Thread(
             target=self._run, name=f"feeds-server-{self._port}", daemon=True
         )
@@ -365,6 +590,9 @@ class ServerThread:
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("HTTP server did not stop within %s s", timeout)
+        elif self._shortened:
+            _SwitchInterval.restore()
+            self._shortened = False
 
     def _run(self) -> None:
         try:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -421,9 +422,12 @@ def test_start_leaves_signals_and_logging_alone(
     monkeypatch.setattr(logging.getLogger("uvicorn.access"), "propagate", True)
     signals = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     root_handlers = list(logging.getLogger().handlers)
+    switch_interval = sys.getswitchinterval()
     server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
     server.start()
     try:
+        # Shortened while serving, so the event loop gets the GIL back sooner.
+        assert sys.getswitchinterval() <= 0.001
         assert server.is_alive()
         assert server.port != 0
         assert fetch(server.port, "/healthz").status == 200
@@ -439,6 +443,7 @@ def test_start_leaves_signals_and_logging_alone(
         server.stop()
     assert not server.is_alive()
     assert {sig: signal.getsignal(sig) for sig in signals} == signals
+    assert sys.getswitchinterval() == switch_interval
 
 
 def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:

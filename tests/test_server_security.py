@@ -276,7 +276,7 @@ def test_every_file_a_build_writes_is_served(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND", "MKCOL", "MOVE", "LOCK", "BREW"]
+    "method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND", "MKCOL", "MOVE", "LOCK"]
 )
 def test_only_get_and_head_are_allowed(port: int, site: Site, method: str) -> None:
     reply = get(port, b"/all.json", method)
@@ -285,8 +285,10 @@ def test_only_get_and_head_are_allowed(port: int, site: Site, method: str) -> No
     assert (site.output / "all.json").read_bytes() == PUBLIC["all.json"]
 
 
-def test_connect_and_trace_are_refused(port: int) -> None:
+def test_connect_trace_and_unknown_methods_are_refused(port: int) -> None:
     assert get(port, b"127.0.0.1:80", "CONNECT").status in (400, 405)
+    # llhttp refuses a method it does not know as a malformed request.
+    assert get(port, b"/all.json", "BREW").status in (400, 405)
     reply = get(port, b"/all.json", "TRACE", b"X-Echo: " + SECRET + b"\r\n")
     assert reply.status == 405
     assert SECRET not in reply.body
@@ -310,6 +312,17 @@ def test_a_request_head_over_16_kib_is_refused(port: int, size: int) -> None:
     assert refused(port, b"/all.json", big_header, (400, 431))
     big_headers = b"".join(b"X-H%d: %s\r\n" % (n, b"a" * 1000) for n in range(size // 1000))
     assert refused(port, b"/all.json", big_headers, (400, 431))
+
+
+def test_an_unfinished_head_over_16_kib_is_refused_at_once(port: int) -> None:
+    """Its bytes are counted as they come: never held until the head deadline."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /all.json HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 20_000)
+        response = http.client.HTTPResponse(sock)
+        response.begin()  # the head deadline would close without an answer
+        assert response.status == 400
+        response.read()
+        assert sock.recv(1) == b""
 
 
 def test_a_long_target_is_414(port: int) -> None:

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,13 +40,26 @@ class RunningDaemon:
         config: Path,
         *args: str,
         env: Mapping[str, str] | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
         environment = dict(os.environ)
         environment.pop("NOTIFY_SOCKET", None)
         environment.pop("JOURNAL_STREAM", None)
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feeds", "run", "--config", str(config), "--port", "0", *args],
+            # ``prefix`` wraps the process, e.g. in setpriv to drop privileges.
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "feeds",
+                "run",
+                "--config",
+                str(config),
+                "--port",
+                "0",
+                *args,
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

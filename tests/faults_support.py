@@ -77,16 +77,18 @@ def tmpfs(mountpoint: Path, size_kib: int) -> Iterator[Path]:
 
 
 def fill(folder: Path) -> Path:
-    """Fills the filesystem holding ``folder``; returns the filler to delete later."""
-    filler = folder.parent / f"{folder.name}-filler"
+    """Fills the filesystem holding ``folder``; returns the filler to delete
+    later (a dotfile: the daemon neither serves nor removes it)."""
+    filler = folder / ".filler"
     chunk = b"\0" * 4096
-    with filler.open("wb") as stream:
-        try:
-            while True:
-                stream.write(chunk)
-                stream.flush()
-        except OSError:
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while os.write(descriptor, chunk):
             pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(descriptor)
     return filler
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -83,6 +84,10 @@ class Watcher:
 
     def start(self) -> None:
         """Starts watching. Raises OSError when the folder cannot be watched at all."""
+        self.stop()  # a restart must not leave the old observer (and its inotify fd) behind
+        if not self.seeds.is_dir():
+            # A missing folder is no reason to give up on inotify for good.
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self.seeds))
         if not self.polling:
             try:
                 self._start(Observer())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,6 +75,10 @@ def test_a_seeds_folder_moved_away_keeps_the_last_feeds(site: Path, daemon: Runn
     assert health(daemon)["ok"] is True
 
 
+def _shows(site: Path, *expected: str) -> Callable[[], bool]:
+    return lambda: titles(_all(site)) == list(expected)
+
+
 def _inotify_instances(pid: int) -> int:
     fds = Path(f"/proc/{pid}/fd")
     return sum(1 for fd in fds.iterdir() if "inotify" in _readlink(fd))
@@ -101,8 +105,7 @@ def test_the_seeds_folder_swapped_for_another(site: Path, daemon: RunningDaemon)
         _write(staged, f"f{swap}.txt", f"F{swap}")
         shutil.rmtree(site / "seeds")
         staged.rename(site / "seeds")
-        expected = [f"F{swap}"]
-        wait_for(lambda: titles(_all(site)) == expected, what=f"swap {swap}")
+        wait_for(_shows(site, f"F{swap}"), what=f"swap {swap}")
     # Each swap restarted the watcher; none of the old ones lives on.
     wait_for(lambda: health(daemon)["ok"], what="the watcher after the swaps")
     assert _inotify_instances(daemon.process.pid) == 1

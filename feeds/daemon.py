@@ -138,6 +138,7 @@ class Daemon:
             )
             self._output_identity = None
             self._scheduler.request_rescan()
+        self._scheduler.check_clock()
         if not self._scheduler.is_alive():
             # Nothing can rebuild any more; let systemd restart the service.
             log.critical("the scheduler stopped; exiting so the service is restarted")
@@ -264,8 +265,15 @@ class Daemon:
         self._scheduler.request(paths, full=full)
 
     def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
-        with self._build_lock:
+        try:
+            self._build_and_publish(paths, full)
+        finally:
+            # Counted when done, embargo armed: /healthz then tells a watcher
+            # (a test, a probe) that this rebuild is over.
             self._rebuilds += 1
+
+    def _build_and_publish(self, paths: frozenset[Path], full: bool) -> None:
+        with self._build_lock:
             builder = self._builder
             if not builder.config.seeds.is_dir():
                 # Unmounted or moved away, not emptied: publishing nothing would
@@ -283,6 +291,7 @@ class Daemon:
             self._last_report = report
             self._last_build = datetime.now(UTC)
             self._output_identity = _identity(builder.config.output)
+        self._scheduler.set_embargo(report.next_embargo)
         self._push(report)
         if report.written or report.removed:
             log.info(
@@ -293,7 +302,6 @@ class Daemon:
                 len(report.removed),
                 report.seconds,
             )
-        self._scheduler.set_embargo(report.next_embargo)
 
     @staticmethod
     def _report_problems(builder: Builder, changed: Sequence[Path]) -> None:

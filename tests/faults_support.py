@@ -43,8 +43,10 @@ def need(condition: bool, reason: str) -> None:
 
 
 def make_site(root: Path, extra: str = "") -> Path:
+    """A site folder with an empty seeds folder; ``extra`` lines replace or add settings."""
     (root / "seeds").mkdir(exist_ok=True)
-    (root / "feeds.yaml").write_text(CONFIG + extra)
+    settings = dict(line.split(":", 1) for line in (CONFIG + extra).splitlines())
+    (root / "feeds.yaml").write_text("".join(f"{k}:{v}\n" for k, v in settings.items()))
     return root / "feeds.yaml"
 
 

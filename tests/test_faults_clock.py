@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import seed_text
 from tests.daemon_harness import RunningDaemon, titles, wait_for
-from tests.faults_support import faketime_env, health, make_site
+from tests.faults_support import faketime_env, health, make_site, tmpfs
 
 
 def _write(site: Path, name: str, title: str, published: datetime | None = None) -> None:
@@ -126,3 +126,20 @@ def test_a_backward_jump_during_the_debounce_does_not_delay_the_rebuild(
     saved = time.monotonic()
     wait_for(lambda: titles(_all(tmp_path)) == ["A"], what="the rebuild after the jump")
     print(f"\nbackward jump: save published {time.monotonic() - saved:.2f} s after")
+
+
+def test_the_periodic_rescan_keeps_its_interval_after_a_jump_back(
+    tmp_path: Path, stack: list[RunningDaemon]
+) -> None:
+    (tmp_path / "seeds" / "mounted").mkdir(parents=True)
+    daemon, clock = _start(tmp_path, "rescan_interval: 3\n")
+    stack.append(daemon)
+    daemon.wait_ready()
+    clock.set(-3600)
+    daemon.wait_for_log("the wall clock jumped by")
+    wait_for(lambda: health(daemon)["rebuilds"] >= 2, what="the rescan after the jump")
+    # Only the rescan can find this file (inotify does not see into the
+    # mount), and it comes every 3 s, not an hour late.
+    with tmpfs(tmp_path / "seeds" / "mounted", size_kib=1024) as mounted:
+        (mounted / "b.txt").write_text(seed_text(title="B", link="https://e.org/b"))
+        wait_for(lambda: titles(_all(tmp_path)) == ["B"], what="the next periodic rescan")

@@ -146,7 +146,13 @@ class Watcher:
 
     def is_alive(self) -> bool:
         """False when the observer thread died or the seeds folder was replaced."""
-        if self._observer is None or not self._observer.is_alive():
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        # The emitter ends when the folder it watches is deleted. Checked as
+        # well as the identity: a folder deleted and made again at once often
+        # gets the freed inode back, and would look like the one watched.
+        if not observer.emitters or not all(e.is_alive() for e in observer.emitters):
             return False
         return _identity(self.seeds) == self._root_identity
 

@@ -62,6 +62,18 @@ def test_the_seeds_folder_removed_and_recreated(site: Path, daemon: RunningDaemo
     assert "Traceback" not in daemon.log
 
 
+def test_the_seeds_folder_removed_and_made_again_at_once(site: Path, daemon: RunningDaemon) -> None:
+    # `rm -rf seeds && mkdir seeds`: the new folder usually gets the freed
+    # inode back, so it looks like the folder being watched, but is not.
+    seeds = site / "seeds"
+    shutil.rmtree(seeds)
+    seeds.mkdir()
+    _write(seeds, "b.txt", "B")
+    wait_for(lambda: titles(_all(site)) == ["B"], what="the new folder's article")
+    _write(seeds, "c.txt", "C")
+    wait_for(lambda: sorted(titles(_all(site))) == ["B", "C"], what="a later article")
+
+
 def test_a_seeds_folder_moved_away_keeps_the_last_feeds(site: Path, daemon: RunningDaemon) -> None:
     # Like an unmounted disk: no file was deleted, so no article was.
     (site / "seeds").rename(site / "moved")
@@ -75,8 +87,12 @@ def test_a_seeds_folder_moved_away_keeps_the_last_feeds(site: Path, daemon: Runn
     assert health(daemon)["ok"] is True
 
 
-def _shows(site: Path, *expected: str) -> Callable[[], bool]:
-    return lambda: titles(_all(site)) == list(expected)
+def _shows(site: Path, daemon: RunningDaemon, *expected: str) -> Callable[[], bool]:
+    def shown() -> bool:
+        assert daemon.process.poll() is None, daemon.log
+        return titles(_all(site)) == list(expected)
+
+    return shown
 
 
 def _inotify_instances(pid: int) -> int:
@@ -105,7 +121,7 @@ def test_the_seeds_folder_swapped_for_another(site: Path, daemon: RunningDaemon)
         _write(staged, f"f{swap}.txt", f"F{swap}")
         shutil.rmtree(site / "seeds")
         staged.rename(site / "seeds")
-        wait_for(_shows(site, f"F{swap}"), what=f"swap {swap}")
+        wait_for(_shows(site, daemon, f"F{swap}"), what=f"swap {swap}\n{daemon.log}")
     # Each swap restarted the watcher; none of the old ones lives on.
     wait_for(lambda: health(daemon)["ok"], what="the watcher after the swaps")
     assert _inotify_instances(daemon.process.pid) == 1

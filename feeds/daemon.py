@@ -357,6 +357,7 @@ class Daemon:
             "rejected": len(report.rejected) if report else 0,
             "last_build": self._last_build.isoformat() if self._last_build else None,
             "rebuilds": self._rebuilds,
+            "idle": self._scheduler.idle(),
         }
 
 

@@ -98,6 +98,12 @@ class RebuildScheduler:
         thread = getattr(self._scheduler, "_thread", None)
         return bool(self._scheduler.running and thread is not None and thread.is_alive())
 
+    def idle(self) -> bool:
+        """Nothing waiting to be rebuilt and no rebuild running."""
+        with self._lock:
+            pending = self._pending_since is not None
+        return not pending and not self._running.locked()
+
     def set_rescan_interval(self, seconds: float) -> None:
         self.rescan_interval = seconds
         if self._scheduler.running:

@@ -41,6 +41,8 @@ def _survives_and_recovers(
     clear_fault()
     wait_for(lambda: titles(_all(site)) == ["B", "A"], what="recovery")
     recovery = time.monotonic() - cleared
+    # all.json is written first; the rest of that rebuild may still be going.
+    wait_for(lambda: health(daemon)["idle"], what="the end of the recovering rebuild")
     assert leftovers(site / "output") == []
     assert "Traceback" not in daemon.log
     return recovery

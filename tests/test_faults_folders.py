@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import seed_text
-from tests.daemon_harness import RunningDaemon, titles, wait_for
+from tests.daemon_harness import NotifySocket, RunningDaemon, titles, wait_for
 from tests.faults_support import health, invalid_documents, make_site
 
 
@@ -153,3 +153,22 @@ def test_a_seeds_folder_that_appears_after_the_start(site: Path) -> None:
         assert "Traceback" not in running.log
     finally:
         running.stop()
+
+
+def test_the_systemd_watchdog_is_fed_while_the_seeds_folder_is_gone(site: Path) -> None:
+    # A restart cannot bring the folder back; systemd must not be made to try.
+    notify = NotifySocket(site / "notify.sock")
+    running = RunningDaemon(
+        site / "feeds.yaml",
+        "--no-serve",
+        env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "400000"},
+    )
+    try:
+        wait_for(lambda: "READY=1" in notify.messages, what="READY=1")
+        shutil.rmtree(site / "seeds")
+        running.wait_for_log(r"WARNING .*the seeds folder .* is gone")
+        pings = notify.messages.count("WATCHDOG=1")
+        wait_for(lambda: notify.messages.count("WATCHDOG=1") >= pings + 3, what="more pings")
+    finally:
+        running.stop()
+        notify.close()

@@ -71,6 +71,11 @@ class Daemon:
         self._server: ServerThread | None = None
         self._last_report: BuildReport | None = None
         self._last_build: datetime | None = None
+        self._rebuilds = 0
+        #: Set while the seeds folder is missing, so that is said once, not every tick.
+        self._seeds_missing = threading.Event()
+        #: The output folder as last written: (device, inode), None before a build.
+        self._output_identity: tuple[int, int] | None = None
 
     def _load(self) -> Config:
         config = self._load_config()
@@ -119,16 +124,49 @@ class Daemon:
             self._check_health()
 
     def _check_health(self) -> None:
-        if not self._watcher.is_alive():
-            log.warning("the watcher stopped (or the seeds folder was replaced); restarting it")
-            self._start_watcher()
+        # A folder moved away and back keeps its inode, and the watcher looks
+        # alive again; the requests dropped meanwhile still need the rescan.
+        if self._seeds_missing.is_set() or not self._watcher.is_alive():
+            self._revive_watcher()
+        if self._output_identity is not None and _identity(self.config.output) != (
+            self._output_identity
+        ):
+            # Nothing else notices: the watcher sees only the seeds folder, and
+            # the builder thinks the feeds it wrote are still there.
+            log.warning(
+                "the output folder %s was removed or replaced; rewriting it", self.config.output
+            )
+            self._output_identity = None
             self._scheduler.request_rescan()
+        self._scheduler.check_clock()
         if not self._scheduler.is_alive():
             # Nothing can rebuild any more; let systemd restart the service.
             log.critical("the scheduler stopped; exiting so the service is restarted")
             raise SystemExit(1)
-        if self._watcher.is_alive() and self._notifier.watchdog_interval:
+        # A missing seeds folder is outside the daemon: a restart would not bring it back.
+        watching = self._watcher.is_alive() or self._seeds_missing.is_set()
+        if watching and self._notifier.watchdog_interval:
             self._notifier.watchdog()
+
+    def _revive_watcher(self) -> None:
+        if not self.config.seeds.is_dir():
+            self._note_seeds_missing()
+            return
+        if self._seeds_missing.is_set():
+            self._seeds_missing.clear()
+            log.info("the seeds folder %s is back", self.config.seeds)
+        else:
+            log.warning("the watcher stopped (or the seeds folder was replaced); restarting it")
+        self._start_watcher()
+        self._scheduler.request_rescan()
+
+    def _note_seeds_missing(self) -> None:
+        if not self._seeds_missing.is_set():
+            self._seeds_missing.set()
+            log.warning(
+                "the seeds folder %s is gone; the last feeds stay until it returns",
+                self.config.seeds,
+            )
 
     def _start_watcher(self) -> None:
         try:
@@ -227,8 +265,21 @@ class Daemon:
         self._scheduler.request(paths, full=full)
 
     def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
+        try:
+            self._build_and_publish(paths, full)
+        finally:
+            # Counted when done, embargo armed: /healthz then tells a watcher
+            # (a test, a probe) that this rebuild is over.
+            self._rebuilds += 1
+
+    def _build_and_publish(self, paths: frozenset[Path], full: bool) -> None:
         with self._build_lock:
             builder = self._builder
+            if not builder.config.seeds.is_dir():
+                # Unmounted or moved away, not emptied: publishing nothing would
+                # wipe every feed. The health tick rescans when it returns.
+                self._note_seeds_missing()
+                return
             try:
                 changed = builder.scan_all() if full else builder.update(paths)
                 report = builder.publish(force=full)
@@ -239,6 +290,8 @@ class Daemon:
             self._report_problems(builder, changed)
             self._last_report = report
             self._last_build = datetime.now(UTC)
+            self._output_identity = _identity(builder.config.output)
+        self._scheduler.set_embargo(report.next_embargo)
         self._push(report)
         if report.written or report.removed:
             log.info(
@@ -249,7 +302,6 @@ class Daemon:
                 len(report.removed),
                 report.seconds,
             )
-        self._scheduler.set_embargo(report.next_embargo)
 
     @staticmethod
     def _report_problems(builder: Builder, changed: Sequence[Path]) -> None:
@@ -304,4 +356,14 @@ class Daemon:
             "feeds": report.feeds if report else 0,
             "rejected": len(report.rejected) if report else 0,
             "last_build": self._last_build.isoformat() if self._last_build else None,
+            "rebuilds": self._rebuilds,
+            "idle": self._scheduler.idle(),
         }
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)

@@ -30,6 +30,10 @@ _EMBARGO_JOB = "embargo"
 _RESCAN_JOB = "rescan"
 _RETRY_JOB = "retry"
 
+#: A change of the wall clock against the monotonic one larger than this, between
+#: two checks, is a jump (NTP slews far slower; a suspend looks like a jump too).
+CLOCK_JUMP = 1.0
+
 
 class RebuildScheduler:
     def __init__(
@@ -55,6 +59,8 @@ class RebuildScheduler:
         self._paths: set[Path] = set()
         self._full = False
         self._pending_since: float | None = None  # monotonic time of the oldest request
+        self._embargo: datetime | None = None  # the armed embargo, until it is requested
+        self._clock_offset: float | None = None  # wall minus monotonic at the last check
         self._scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={
@@ -70,6 +76,7 @@ class RebuildScheduler:
     # --- lifecycle -----------------------------------------------------
 
     def start(self) -> None:
+        self._clock_offset = time.time() - time.monotonic()
         self._scheduler.start()
         self._scheduler.add_job(
             self.request_rescan,
@@ -90,6 +97,12 @@ class RebuildScheduler:
     def is_alive(self) -> bool:
         thread = getattr(self._scheduler, "_thread", None)
         return bool(self._scheduler.running and thread is not None and thread.is_alive())
+
+    def idle(self) -> bool:
+        """Nothing waiting to be rebuilt and no rebuild running."""
+        with self._lock:
+            pending = self._pending_since is not None
+        return not pending and not self._running.locked()
 
     def set_rescan_interval(self, seconds: float) -> None:
         self.rescan_interval = seconds
@@ -140,6 +153,8 @@ class RebuildScheduler:
         """Arms a publish at ``when`` (the next embargoed article's time), or disarms it."""
         if self._stopping:
             return
+        with self._lock:
+            self._embargo = when
         if when is None:
             with contextlib.suppress(JobLookupError):
                 self._scheduler.remove_job(_EMBARGO_JOB)
@@ -149,7 +164,33 @@ class RebuildScheduler:
         )
 
     def _embargo_due(self) -> None:
+        with self._lock:
+            self._embargo = None
         self.request(now=True)
+
+    def check_clock(self) -> None:
+        """Called about once a second. APScheduler sleeps on waits worked out
+        from the wall clock at the time (monotonic sleeps, wall-clock dates):
+        after a jump forward a due embargo would wait out the stale sleep,
+        after a jump back every pending date would come late by the jump."""
+        offset = time.time() - time.monotonic()
+        previous, self._clock_offset = self._clock_offset, offset
+        if previous is not None and abs(offset - previous) > CLOCK_JUMP:
+            log.warning("the wall clock jumped by %+.0f s; rescheduling", offset - previous)
+            if self._scheduler.running:
+                # A fresh interval from now; the old one counted from the old clock.
+                self.set_rescan_interval(self.rescan_interval)
+            # Runs whatever was pending, re-arms the embargo from the new clock
+            # (its publish decides with that clock), and wakes APScheduler to
+            # work out every wait again.
+            self.request_rescan()
+            return
+        with self._lock:
+            due = self._embargo is not None and datetime.now(UTC) >= self._embargo
+            if due:
+                self._embargo = None
+        if due:
+            self.request(now=True)
 
     def _run(self) -> None:
         with self._running:

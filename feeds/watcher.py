@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -28,6 +29,8 @@ OnChange = Callable[[set[Path], bool], None]
 
 _IGNORED = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
 _POLL_INTERVAL = 1.0
+_OVERFLOW_LOGGER = logging.getLogger("watchdog.observers.inotify_c")
+_OVERFLOW_MESSAGE = "Inotify queue overflowed"
 
 
 class _Handler(FileSystemEventHandler):
@@ -60,6 +63,21 @@ class _Handler(FileSystemEventHandler):
             self._on_change(relevant, False)
 
 
+class _OverflowListener(logging.Filter):
+    """After an inotify queue overflow watchdog repairs its own watches but
+    tells no handler that events were lost; its log record is the only sign.
+    Heard, it asks for a rescan now rather than at the next periodic one."""
+
+    def __init__(self, on_change: OnChange) -> None:
+        super().__init__()
+        self._on_change = on_change
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(_OVERFLOW_MESSAGE):
+            self._on_change(set(), True)
+        return True
+
+
 def _as_path(raw: str | bytes) -> Path:
     return Path(os.fsdecode(raw))
 
@@ -77,12 +95,17 @@ class Watcher:
         self.seeds = seeds
         self.mode = mode
         self._handler = _Handler(patterns, on_change)
+        self._overflow = _OverflowListener(on_change)
         self._observer: BaseObserver | None = None
         self._root_identity: tuple[int, int] | None = None
         self.polling = mode == "poll"
 
     def start(self) -> None:
         """Starts watching. Raises OSError when the folder cannot be watched at all."""
+        self.stop()  # a restart must not leave the old observer (and its inotify fd) behind
+        if not self.seeds.is_dir():
+            # A missing folder is no reason to give up on inotify for good.
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(self.seeds))
         if not self.polling:
             try:
                 self._start(Observer())
@@ -110,9 +133,11 @@ class Watcher:
             raise
         self._observer = observer
         self._root_identity = identity
+        _OVERFLOW_LOGGER.addFilter(self._overflow)
         log.info("watching %s (%s)", self.seeds, "polling" if self.polling else "inotify")
 
     def stop(self, timeout: float = 2.0) -> None:
+        _OVERFLOW_LOGGER.removeFilter(self._overflow)
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()
@@ -121,7 +146,13 @@ class Watcher:
 
     def is_alive(self) -> bool:
         """False when the observer thread died or the seeds folder was replaced."""
-        if self._observer is None or not self._observer.is_alive():
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        # The emitter ends when the folder it watches is deleted. Checked as
+        # well as the identity: a folder deleted and made again at once often
+        # gets the freed inode back, and would look like the one watched.
+        if not observer.emitters or not all(e.is_alive() for e in observer.emitters):
             return False
         return _identity(self.seeds) == self._root_identity
 

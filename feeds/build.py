@@ -106,6 +106,9 @@ class Builder:
         self._has_packed = False
         #: Seed files whose current version is rejected (reported every publish).
         self._failing: set[Path] = set()
+        #: Each seed's file version by its name as articles carry it (``source``),
+        #: for the digests of the feeds its article is in.
+        self._versions: dict[str, Fingerprint | None] = {}
         #: Whether this process has swept crashed builds' temp files from the output.
         self._swept_temp = False
         #: The last plan and its digest, by stem: an unchanged plan (the same
@@ -134,8 +137,7 @@ class Builder:
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
             del self._seeds[path]
-            self._changed.add(path)
-            self._failing.discard(path)
+            self._forget(path)
         restored = self._restore_from_cache(paths)
         skip = set(restored)
         # Fingerprints before reading: a file that changes while it is read
@@ -174,6 +176,7 @@ class Builder:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
             self._seeds[path] = _Seed(fingerprint, None, error, entry.has_article)
+            self._versions[str(path)] = fingerprint
             if error is not None:
                 self._failing.add(path)
             self._has_packed = self._has_packed or entry.has_article
@@ -192,8 +195,7 @@ class Builder:
                     self._read(path)
                     changed.append(path)
             elif self._seeds.pop(path, None) is not None:
-                self._changed.add(path)
-                self._failing.discard(path)
+                self._forget(path)
                 changed.append(path)
         return changed
 
@@ -218,6 +220,7 @@ class Builder:
         reason: str | None,
     ) -> None:
         self._changed.add(path)
+        self._versions[str(path)] = fingerprint
         if reason is None:
             self._failing.discard(path)
             self._seeds[path] = _Seed(fingerprint, article, None)
@@ -227,6 +230,12 @@ class Builder:
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
         self._seeds[path] = _Seed(fingerprint, kept, ArticleError(path, reason))
+
+    def _forget(self, path: Path) -> None:
+        """Bookkeeping for a seed file that is gone (its entry already removed)."""
+        self._changed.add(path)
+        self._failing.discard(path)
+        self._versions.pop(str(path), None)
 
     def problem(self, path: Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good
@@ -371,13 +380,13 @@ class Builder:
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the
         config, and each entry's file version (so an edit shows, a rename too)."""
-        seeds = self._seeds
+        versions = self._versions
         hasher = hashlib.sha256(self._config_digest.encode())
         meta = replace(plan, entries=())
         hasher.update(repr(meta).encode("utf-8", "surrogatepass"))
         for article in plan.entries:
             hasher.update(
-                f"\0{article.source}\0{_fingerprint_of(seeds.get(Path(article.source)))}".encode(
+                f"\0{article.source}\0{versions.get(article.source)}".encode(
                     "utf-8", "surrogatepass"
                 )
             )
@@ -510,10 +519,6 @@ class Builder:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
         self._cache.save(state)
-
-
-def _fingerprint_of(seed: _Seed | None) -> Fingerprint | None:
-    return seed.fingerprint if seed is not None else None
 
 
 def _render_order(plan: FeedPlan) -> str:

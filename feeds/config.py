@@ -122,7 +122,7 @@ class Config(_Section):
     #: polling), ``inotify``, or ``poll`` (network filesystems, some containers).
     watch: Literal["auto", "inotify", "poll"] = "auto"
     #: Quiet time after the last change before a rebuild starts.
-    debounce_ms: int = Field(default=250, ge=0, le=60_000)
+    debounce_ms: int = Field(default=100, ge=0, le=60_000)
     #: Seconds between full rescans that repair anything the watcher missed.
     rescan_interval: int = Field(default=600, ge=1)
     server: ServerConfig = ServerConfig()

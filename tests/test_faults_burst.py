@@ -18,7 +18,7 @@ from tests.faults_support import health, make_site, published_titles
 
 
 def _drop(tmp_path: Path, count: int, copy: bool) -> None:
-    make_site(tmp_path, "debounce_ms: 250\n")  # the default quiet time
+    make_site(tmp_path, "debounce_ms: 250\n")  # a generous quiet time
     staging = tmp_path / "staging"
     staging.mkdir()
     start = datetime(2024, 1, 1, tzinfo=UTC)

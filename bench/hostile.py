@@ -1,5 +1,5 @@
 """Time and peak memory of reading the heaviest hostile seeds (figures for
-docs/RELIABILITY-hostile.md). Run: .venv/bin/python -m bench.hostile"""
+docs/RELIABILITY.md, "Hostile input"). Run: .venv/bin/python -m bench.hostile"""
 
 from __future__ import annotations
 

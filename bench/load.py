@@ -336,13 +336,13 @@ http {{
     server {{
         listen 127.0.0.1:{port};
         root {output};
+        location ~ /\\. {{ return 404; }}
         # nginx takes the type from the last dot only, so the feed types go by location.
         charset utf-8;
         charset_types application/atom+xml application/rss+xml application/feed+json;
         location ~ \\.atom\\.xml$ {{ types {{ }} default_type application/atom+xml; }}
         location ~ \\.rss\\.xml$ {{ types {{ }} default_type application/rss+xml; }}
         location ~ \\.json$ {{ types {{ }} default_type application/feed+json; }}
-        location ~ /\\. {{ return 404; }}
     }}
 }}
 """

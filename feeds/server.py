@@ -490,7 +490,7 @@ class _SwitchInterval:
     """A thread waiting for the GIL gets it only once the holder has run for the
     switch interval (5 ms by default). The event loop gives the GIL up on every
     poll, so while a rebuild runs each turn of the loop would wait that long;
-    a shorter interval lets it back in sooner (docs/RELIABILITY-load.md). Set
+    a shorter interval lets it back in sooner (docs/RELIABILITY.md, "Load"). Set
     while any server runs, and put back after the last one stops."""
 
     _lock = threading.Lock()

@@ -320,11 +320,15 @@ class Builder:
         self._adopt_cached_plans(plans)
         report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
         report.files += [index_html.FILENAME, opml.FILENAME]
+        rendered: list[str] = []
         try:
-            self._write_all(output, plans, report)
+            self._write_all(output, plans, report, rendered)
         except OutputError:
-            # Files of a failed batch were never renamed: render them again next time.
-            self._written.clear()
+            # Some files of this publish may never have been renamed into place:
+            # the feeds it rendered are rendered again next time (bytes that did
+            # land are then found unchanged and not rewritten).
+            for stem in rendered:
+                self._written.pop(stem, None)
             raise
         self._remove_stale(output, plans, report)
         report.seconds = time.monotonic() - started
@@ -344,12 +348,15 @@ class Builder:
         self._index.update(changes)
         return self._index
 
-    def _write_all(self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport) -> None:
+    def _write_all(
+        self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport, rendered: list[str]
+    ) -> None:
         with output.batch():
             # Entries stay built between publishes (a bounded cache): the
             # daemon's next save re-renders mostly the same articles.
             for plan in sorted(plans, key=_render_order):
-                self._write_plan(output, plan, report)
+                if self._write_plan(output, plan, report):
+                    rendered.append(plan.stem)
             # The index and OPML list every feed; their bytes change with any
             # feed's count or newest date, and unchanged bytes are not rewritten.
             for name, document in (
@@ -361,14 +368,18 @@ class Builder:
                 else:
                     report.unchanged += 1
 
-    def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> None:
+    def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> bool:
+        """Renders and writes the plan's documents unless their inputs are as last
+        written; returns whether it rendered them."""
         formats = formats_for(plan)
         known = self._digests.get(plan.stem)
         digest = known[1] if known is not None and known[0] == plan else self._plan_digest(plan)
         self._digests[plan.stem] = (plan, digest)
         if self._written.get(plan.stem) == digest:
             report.unchanged += len(formats)
-            return
+            return False
+        # Marked before writing: a failed write must find it among the rendered.
+        self._written.pop(plan.stem, None)
         for fmt in formats:
             name = plan.stem + fmt.suffix
             if output.write(name, self._render_within_budget(fmt, plan)):
@@ -376,6 +387,7 @@ class Builder:
             else:
                 report.unchanged += 1
         self._written[plan.stem] = digest
+        return True
 
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the

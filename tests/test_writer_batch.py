@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from feeds import writer
+from feeds.build import Builder
+from feeds.config import Config
 from feeds.errors import OutputError
 from feeds.writer import OutputFolder
+from tests.conftest import SeedWriter
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def _temp_files(root: Path) -> list[Path]:
@@ -87,3 +94,31 @@ def test_a_failed_sync_renames_nothing_and_leaves_no_temp_files(
         write_in_batch()
     assert (tmp_path / "a.xml").read_bytes() == b"last good"
     assert _temp_files(tmp_path) == []
+
+
+def test_feeds_of_a_failed_publish_are_rendered_again_by_the_next(
+    write_seed: SeedWriter,
+    make_config: Callable[..., Config],
+    seeds: Path,
+    output: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a failed batch never renamed into place is not taken as written."""
+    write_seed("a.txt", title="Alpha", link="https://e.org/a")
+    builder = Builder(make_config())
+    builder.scan_all()
+    builder.publish(NOW)
+    (seeds / "a.txt").write_text((seeds / "a.txt").read_text().replace("Alpha", "Alpha, edited"))
+    builder.update([seeds / "a.txt"])
+
+    def full_disk(root: Path, names: list[str]) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "_sync_files", full_disk)
+        with pytest.raises(OutputError):
+            builder.publish(NOW)
+    assert "Alpha, edited" not in (output / "all.json").read_text()
+    report = builder.publish(NOW)  # the disk has room again
+    assert "all.json" in report.written
+    assert "Alpha, edited" in (output / "all.json").read_text()

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -202,6 +203,42 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _targets(rows: list[Row]) -> str:
+    """Issue 5's targets beside this run's figures."""
+    by_size = {row.size: row for row in rows}
+
+    def ratio(size: int) -> str:
+        row = by_size.get(size)
+        if row is None or not row.hugo or not row.cold:
+            return "–"
+        return f"{statistics.median(row.cold) / statistics.median(row.hugo):.2f}x"
+
+    def figure(size: int, value: Callable[[Row], float], unit: str) -> str:
+        row = by_size.get(size)
+        return f"{value(row):.2f} {unit}".replace(".00 ", " ") if row is not None else "–"
+
+    big = 100_000
+    lines = [
+        "## Against the targets of issue 5",
+        "",
+        "| target | this run |",
+        "|---|---|",
+        f"| cold build ≤ 0.5x Hugo at 10k / 100k | {ratio(10_000)} / {ratio(big)} |",
+        "| warm build at 100k < 1 s | "
+        + figure(big, lambda row: statistics.median(row.warm) if row.warm else nan, "s")
+        + " |",
+        "| save→feed p95 at 100k ≤ 400 ms | "
+        + figure(big, lambda row: row.latency.get("p95", nan), "ms")
+        + " |",
+        f"| peak RSS of a 100k build ≤ 400 MB | {figure(big, lambda row: row.cold_rss_mb, 'MB')} |",
+        f"| idle daemon at 100k ≤ 300 MB | {figure(big, lambda row: row.daemon_rss_mb, 'MB')} |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+nan = float("nan")
+
+
 def _versions() -> str:
     hugo = "not installed"
     if shutil.which("hugo"):
@@ -237,7 +274,7 @@ def main() -> None:
         f"medians of the runs. Save→feed: `feeds run` with the default {DEBOUNCE_MS} ms debounce,\n"
         "one article edited at a time, until the combined JSON feed on disk has the change.\n"
         "Peak RSS is the main process (parse workers are separate processes).\n\n"
-        f"{_versions()}\n\n{_table(rows)}\n\n{NOTES}\n{load_section}",
+        f"{_versions()}\n\n{_table(rows)}\n\n{_targets(rows)}\n{NOTES}\n{load_section}",
         encoding="utf-8",
     )
     print(f"wrote {args.results}")

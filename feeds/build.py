@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feeds import forked
 from feeds.cache import (
     CachedSeed,
     CacheState,
@@ -289,12 +290,16 @@ class Builder:
         self._digests.clear()
         self._swept_stems = None
 
-    def publish(self, now: datetime | None = None, *, force: bool = False) -> BuildReport:
+    def publish(
+        self, now: datetime | None = None, *, force: bool = False, workers: int = 1
+    ) -> BuildReport:
         """Writes every feed whose entries changed since the last publish.
 
         ``now`` decides which future-dated articles are still embargoed; it
-        never reaches the output. Raises ``OutputError`` when a file cannot be
-        written (files not yet replaced keep their last good content).
+        never reaches the output. With ``workers`` > 1, a process without
+        other threads renders many documents in two processes. Raises
+        ``OutputError`` when a file cannot be written (files not yet replaced
+        keep their last good content).
         """
         started = time.monotonic()
         moment = now or datetime.now(UTC)
@@ -322,7 +327,7 @@ class Builder:
         report.files += [index_html.FILENAME, opml.FILENAME]
         rendered: list[str] = []
         try:
-            self._write_all(output, plans, report, rendered)
+            self._write_all(output, plans, report, rendered, workers)
         except OutputError:
             # Some files of this publish may never have been renamed into place:
             # the feeds it rendered are rendered again next time (bytes that did
@@ -349,16 +354,42 @@ class Builder:
         return self._index
 
     def _write_all(
-        self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport, rendered: list[str]
+        self,
+        output: OutputFolder,
+        plans: list[FeedPlan],
+        report: BuildReport,
+        rendered: list[str],
+        workers: int,
     ) -> None:
+        todo: list[tuple[FeedPlan, str]] = []
+        for plan in sorted(plans, key=_render_order):
+            digest = self._digest_of(plan)
+            if self._written.get(plan.stem) == digest:
+                report.unchanged += len(formats_for(plan))
+            else:
+                # Forgotten before writing: a failed write must not look written.
+                self._written.pop(plan.stem, None)
+                todo.append((plan, digest))
+        theirs: list[tuple[FeedPlan, str]] = []
+        if workers > 1 and len(todo) >= PARALLEL_DOCUMENTS and forked.can_fork():
+            todo, theirs = _halves(todo)
+        wait = (
+            forked.start(lambda: self._render_in_child(output.root, theirs), OutputError)
+            if theirs
+            else None
+        )
+        try:
+            with output.batch():
+                # Entries stay built between publishes (a bounded cache): the
+                # daemon's next save re-renders mostly the same articles.
+                self._render(output, todo, report, rendered)
+        finally:
+            outcome = wait() if wait is not None else None  # never leave the child behind
+        if outcome is not None:
+            self._adopt_child(outcome, output, theirs, report, rendered)
+        # The index and OPML list every feed; their bytes change with any
+        # feed's count or newest date, and unchanged bytes are not rewritten.
         with output.batch():
-            # Entries stay built between publishes (a bounded cache): the
-            # daemon's next save re-renders mostly the same articles.
-            for plan in sorted(plans, key=_render_order):
-                if self._write_plan(output, plan, report):
-                    rendered.append(plan.stem)
-            # The index and OPML list every feed; their bytes change with any
-            # feed's count or newest date, and unchanged bytes are not rewritten.
             for name, document in (
                 (index_html.FILENAME, index_html.render_index(plans, self.config)),
                 (opml.FILENAME, opml.render_opml(plans, self.config)),
@@ -368,26 +399,61 @@ class Builder:
                 else:
                     report.unchanged += 1
 
-    def _write_plan(self, output: OutputFolder, plan: FeedPlan, report: BuildReport) -> bool:
-        """Renders and writes the plan's documents unless their inputs are as last
-        written; returns whether it rendered them."""
-        formats = formats_for(plan)
+    def _render(
+        self,
+        output: OutputFolder,
+        todo: Sequence[tuple[FeedPlan, str]],
+        report: BuildReport,
+        rendered: list[str],
+    ) -> None:
+        for plan, digest in todo:
+            for fmt in formats_for(plan):
+                name = plan.stem + fmt.suffix
+                if output.write(name, self._render_within_budget(fmt, plan)):
+                    report.written.append(name)
+                else:
+                    report.unchanged += 1
+            self._written[plan.stem] = digest
+            rendered.append(plan.stem)
+
+    def _render_in_child(
+        self, root: Path, todo: Sequence[tuple[FeedPlan, str]]
+    ) -> tuple[list[str], int, list[str]]:
+        output = OutputFolder(root)
+        report, rendered = BuildReport(), list[str]()
+        with output.batch():
+            self._render(output, todo, report, rendered)
+        return report.written, report.unchanged, rendered
+
+    def _adopt_child(
+        self,
+        outcome: forked.Outcome,
+        output: OutputFolder,
+        theirs: Sequence[tuple[FeedPlan, str]],
+        report: BuildReport,
+        rendered: list[str],
+    ) -> None:
+        """Takes the child's report; does its share here if it crashed."""
+        status, value = outcome
+        if status == "error":
+            raise OutputError(value)
+        if status != "ok":
+            with output.batch():
+                self._render(output, theirs, report, rendered)
+            return
+        written, unchanged, stems = value
+        report.written.extend(written)
+        report.unchanged += unchanged
+        digests = {plan.stem: digest for plan, digest in theirs}
+        for stem in stems:
+            self._written[stem] = digests[stem]
+        rendered.extend(stems)
+
+    def _digest_of(self, plan: FeedPlan) -> str:
         known = self._digests.get(plan.stem)
         digest = known[1] if known is not None and known[0] == plan else self._plan_digest(plan)
         self._digests[plan.stem] = (plan, digest)
-        if self._written.get(plan.stem) == digest:
-            report.unchanged += len(formats)
-            return False
-        # Marked before writing: a failed write must find it among the rendered.
-        self._written.pop(plan.stem, None)
-        for fmt in formats:
-            name = plan.stem + fmt.suffix
-            if output.write(name, self._render_within_budget(fmt, plan)):
-                report.written.append(name)
-            else:
-                report.unchanged += 1
-        self._written[plan.stem] = digest
-        return True
+        return digest
 
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the
@@ -533,6 +599,24 @@ class Builder:
         self._cache.save(state)
 
 
+#: Below this many documents to render, a second process costs more than it saves.
+PARALLEL_DOCUMENTS = 64
+
+
+def _halves(
+    todo: list[tuple[FeedPlan, str]],
+) -> tuple[list[tuple[FeedPlan, str]], list[tuple[FeedPlan, str]]]:
+    """Two runs of consecutive plans with about equal entries (runs keep one
+    month's archives together, so each process builds an entry once)."""
+    weights = [len(plan.entries) + 10 for plan, _ in todo]
+    half, running = sum(weights) / 2, 0
+    for index, weight in enumerate(weights):
+        running += weight
+        if running >= half:
+            return todo[: index + 1], todo[index + 1 :]
+    return todo, []
+
+
 def _render_order(plan: FeedPlan) -> str:
     """Archives of one month together, so each article's entries are built once
     (see `render.entries.EntryCache`); the order of writes changes no file."""
@@ -575,7 +659,7 @@ def build(
     builder.scan_all(progress)
     report = builder.up_to_date(now)
     if report is None:
-        report = builder.publish(now)
+        report = builder.publish(now, workers=os.cpu_count() or 1)
         builder.save_cache(report)
     report.seconds = time.monotonic() - started
     return report

@@ -97,7 +97,7 @@ def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
     at a hundred thousand files.
     """
     matcher = _matcher(tuple(patterns))
-    found: list[Path] = []
+    found: list[str] = []
     visited: set[tuple[int, int]] = set()
     folders = [os.fspath(seeds)]
     while folders:
@@ -118,11 +118,14 @@ def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
                 if entry.is_dir():
                     folders.append(entry.path)
                 elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
-                    found.append(Path(entry.path))
+                    found.append(entry.path)
             except OSError:  # vanished, or a symlink loop: not an article
                 continue
-    found.sort()
-    return found
+    # Path order (component by component), sorted as strings: comparing
+    # 100,000 Path objects costs seconds. NUL sorts before any character and
+    # is never in a name, so it makes string order the components' order.
+    found.sort(key=lambda name: name.replace(os.sep, "\0"))
+    return [Path(name) for name in found]
 
 
 def _is_dangling(entry: os.DirEntry[str]) -> bool:

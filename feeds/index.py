@@ -159,7 +159,7 @@ def _groups(ordered: list[Article], config: Config) -> list[_Group]:
             ordered, CATEGORIES_DIR, "category", lambda a: (a.category,) if a.category else ()
         )
     if config.facets.providers:
-        groups += _grouped(ordered, PROVIDERS_DIR, "provider", _provider_keys)
+        groups += _grouped(ordered, PROVIDERS_DIR, "provider", provider_keys)
     return groups
 
 
@@ -201,14 +201,14 @@ def _grouped(
 
 
 @lru_cache(maxsize=1 << 17)
-def _month_of(moment: datetime) -> str:
+def archive_month(moment: datetime) -> str:
     """The UTC month of an archive entry; cached, as every plan asks it of every
     archived article (and datetimes hash fast)."""
     utc = moment.astimezone(UTC)
     return f"{utc.year:04d}-{utc.month:02d}"
 
 
-def _provider_keys(article: Article) -> tuple[str, ...]:
+def provider_keys(article: Article) -> tuple[str, ...]:
     if article.provider is None:
         return ()
     return (article.provider.domain or article.provider.name,)
@@ -225,7 +225,7 @@ def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
         return [main]
     by_month: dict[str, list[Article]] = defaultdict(list)
     for article in older:
-        by_month[_month_of(article.published)].append(article)
+        by_month[archive_month(article.published)].append(article)
     months = sorted(by_month)
     stems = {month: f"{ARCHIVE_DIR}/{main.stem}/{month}" for month in months}
     archives = [

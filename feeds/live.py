@@ -30,10 +30,10 @@ from feeds.index import (
     Duplicate,
     FeedKind,
     FeedPlan,
-    _month_of,
-    _provider_keys,
+    archive_month,
     duplicate_of,
     is_visible,
+    provider_keys,
 )
 from feeds.model import Article
 from feeds.slugs import assign_slugs
@@ -69,7 +69,7 @@ class _Members:
     def add(self, article: Article) -> None:
         key = (article.published, article.id)
         self._by_key[key] = article
-        month = _month_of(article.published)
+        month = archive_month(article.published)
         keys = self._months.setdefault(month, [])
         if keys and key < keys[-1]:
             self._unsorted.add(month)  # sorted when first read: bulk loads sort once
@@ -80,7 +80,7 @@ class _Members:
         key = (article.published, article.id)
         if self._by_key.pop(key, None) is None:
             return
-        month = _month_of(article.published)
+        month = archive_month(article.published)
         keys = self.month(month)
         del keys[bisect_left(keys, key)]
         if not keys:
@@ -231,7 +231,7 @@ class LiveIndex:
         if self.config.facets.categories and article.category:
             yield ("category", article.category)
         if self.config.facets.providers:
-            for key in _provider_keys(article):
+            for key in provider_keys(article):
                 yield ("provider", key)
 
     # --- plans -----------------------------------------------------------

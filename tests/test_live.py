@@ -149,36 +149,41 @@ def test_live_plans_equal_a_full_plan_after_any_changes(
             assert published.next_embargo == embargo
 
 
+def _plain(number: int, published: datetime, topic: str, title: str = "Original") -> Article:
+    """A published article on one topic, at /seeds/<number>.md."""
+    return Article(
+        id=f"urn:uuid:{number:08d}-0000-0000-0000-000000000000",
+        title=title,
+        link=f"https://example.org/{number}",
+        original_link=None,
+        published=published,
+        updated=published,
+        summary_html="",
+        category=None,
+        topics=(topic,),
+        provider=None,
+        images=(),
+        related=(),
+        quality=None,
+        heat=None,
+        is_published=True,
+        source=f"/seeds/{number}.md",
+    )
+
+
 def test_a_save_reuses_the_plans_of_feeds_it_did_not_touch(tmp_path: Path) -> None:
     config = _config(tmp_path, published_only=False)
     index = LiveIndex(config)
 
-    def article(number: int, topic: str, title: str = "Title") -> Article:
-        published = START + timedelta(days=number)
-        return Article(
-            id=f"urn:uuid:{number:08d}-0000-0000-0000-000000000000",
-            title=title,
-            link=f"https://example.org/{number}",
-            original_link=None,
-            published=published,
-            updated=published,
-            summary_html="",
-            category=None,
-            topics=(topic,),
-            provider=None,
-            images=(),
-            related=(),
-            quality=None,
-            heat=None,
-            is_published=True,
-            source=f"/seeds/{number}.md",
-        )
-
     index.update(
-        (Path(f"/seeds/{n}.md"), article(n, "Robots" if n % 2 else "Space")) for n in range(10)
+        (
+            Path(f"/seeds/{n}.md"),
+            _plain(n, START + timedelta(days=n), "Robots" if n % 2 else "Space"),
+        )
+        for n in range(10)
     )
     before = {plan.stem: plan for plan in index.publish(START + timedelta(days=60)).plans}
-    index.update([(Path("/seeds/4.md"), article(4, "Space", title="Edited"))])
+    index.update([(Path("/seeds/4.md"), _plain(4, START + timedelta(days=4), "Space", "Edited"))])
     after = {plan.stem: plan for plan in index.publish(START + timedelta(days=60)).plans}
     assert after.keys() == before.keys()
     changed = {stem for stem in after if after[stem] is not before[stem]}
@@ -190,24 +195,7 @@ def test_an_edit_deep_in_the_archives_reaches_its_months_archive(tmp_path: Path)
     config = _config(tmp_path, published_only=False)
     index = LiveIndex(config)
     articles = {
-        Path(f"/seeds/{month}.md"): Article(
-            id=f"urn:uuid:{month:08d}-0000-0000-0000-000000000000",
-            title="Original",
-            link=f"https://example.org/{month}",
-            original_link=None,
-            published=datetime(2024, month, 3, tzinfo=UTC),
-            updated=datetime(2024, month, 3, tzinfo=UTC),
-            summary_html="",
-            category=None,
-            topics=("Space",),
-            provider=None,
-            images=(),
-            related=(),
-            quality=None,
-            heat=None,
-            is_published=True,
-            source=f"/seeds/{month}.md",
-        )
+        Path(f"/seeds/{month}.md"): _plain(month, datetime(2024, month, 3, tzinfo=UTC), "Space")
         for month in range(1, 11)
     }
     index.update(articles.items())

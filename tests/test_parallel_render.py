@@ -53,14 +53,17 @@ def corpus(seeds: Path) -> Path:
     return seeds
 
 
-def test_two_processes_write_the_same_files_as_one(
-    corpus: Path,
-    make_config: Callable[..., Config],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def forking(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Any number of documents is worth a second process, threads or not."""
     monkeypatch.setattr(build_module, "PARALLEL_DOCUMENTS", 1)
     monkeypatch.setattr(forked, "can_fork", lambda: True)
+    return monkeypatch
+
+
+def test_two_processes_write_the_same_files_as_one(
+    corpus: Path, tmp_path: Path, forking: pytest.MonkeyPatch
+) -> None:
     forks: list[int] = []
     real_start = forked.start
 
@@ -68,7 +71,7 @@ def test_two_processes_write_the_same_files_as_one(
         forks.append(1)
         return real_start(work, expected)
 
-    monkeypatch.setattr(forked, "start", counting_start)
+    forking.setattr(forked, "start", counting_start)
     serial = _config(corpus, tmp_path / "serial")
     parallel = _config(corpus, tmp_path / "parallel")
     assert _publish(serial, workers=1) == _publish(parallel, workers=2)
@@ -77,14 +80,9 @@ def test_two_processes_write_the_same_files_as_one(
 
 
 def test_a_crashed_child_s_share_is_rendered_by_the_parent(
-    corpus: Path,
-    make_config: Callable[..., Config],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    corpus: Path, tmp_path: Path, forking: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build_module, "PARALLEL_DOCUMENTS", 1)
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(forked, "start", lambda work, expected: lambda: ("crash", "MemoryError"))
+    forking.setattr(forked, "start", lambda work, expected: lambda: ("crash", "MemoryError"))
     serial = _config(corpus, tmp_path / "serial")
     recovered = _config(corpus, tmp_path / "recovered")
     assert _publish(serial, workers=1) == _publish(recovered, workers=2)
@@ -92,11 +90,9 @@ def test_a_crashed_child_s_share_is_rendered_by_the_parent(
 
 
 def test_a_child_s_write_error_is_the_build_s_error(
-    corpus: Path, make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+    corpus: Path, make_config: Callable[..., Config], forking: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build_module, "PARALLEL_DOCUMENTS", 1)
-    monkeypatch.setattr(forked, "can_fork", lambda: True)
-    monkeypatch.setattr(
+    forking.setattr(
         forked, "start", lambda work, expected: lambda: ("error", "out/x.xml: cannot write: full")
     )
     builder = Builder(make_config())
@@ -104,7 +100,7 @@ def test_a_child_s_write_error_is_the_build_s_error(
     with pytest.raises(OutputError, match="cannot write: full"):
         builder.publish(NOW, workers=2)
     # The child's feeds are not taken as written: the next publish renders them.
-    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    forking.setattr(forked, "can_fork", lambda: False)
     assert builder.publish(NOW, workers=2).written
 
 

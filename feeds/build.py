@@ -267,19 +267,23 @@ class Builder:
         if not self._has_packed:
             return
         self._has_packed = False
-        packed_by_key = self._cache.load_articles() if self._cache is not None else {}
-        for path, seed in list(self._seeds.items()):
-            if not seed.awaiting:
+        awaiting = {
+            self._cache_key(path): path for path, seed in self._seeds.items() if seed.awaiting
+        }
+        for key, packed in self._cache.load_articles() if self._cache is not None else ():
+            path = awaiting.pop(key, None)
+            if path is None:
                 continue
+            seed = self._seeds[path]
             seed.awaiting = False
-            packed = packed_by_key.pop(self._cache_key(path), None)
             try:
-                if packed is None:
-                    raise ValueError("not in the cache")
                 seed.article = unpack(packed)
                 self._changed.add(path)
-            except (TypeError, ValueError):  # missing or damaged: read the file again
+            except (TypeError, ValueError):  # damaged: read the file again
                 self._read(path)
+        for path in awaiting.values():  # missing from the cache: read again
+            self._seeds[path].awaiting = False
+            self._read(path)
 
     # --- writing -------------------------------------------------------
 
@@ -578,6 +582,7 @@ class Builder:
             return
         self._unpack_restored()
         state = CacheState()
+        articles: list[tuple[str, Article]] = []
         for path, seed in self._seeds.items():
             if seed.fingerprint is None:
                 continue
@@ -586,7 +591,7 @@ class Builder:
                 state.seeds[key] = CachedSeed(seed.fingerprint, False, seed.error.reason)
             elif seed.article is not None:
                 state.seeds[key] = CachedSeed(seed.fingerprint, True, None)
-                state.articles[key] = pack(seed.article)
+                articles.append((key, seed.article))
         state.plans = dict(self._written)
         embargo = report.next_embargo.isoformat() if report.next_embargo else ""
         digest = _config_digest(self.config)
@@ -597,7 +602,8 @@ class Builder:
             except OSError:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
-        self._cache.save(state)
+        # Packed one at a time as the cache writes them, never all at once.
+        self._cache.save(state, ((key, pack(article)) for key, article in articles))
 
 
 #: Below this many documents to render, a second process costs more than it saves.

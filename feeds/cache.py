@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import marshal
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from feeds import __version__
 from feeds.model import Article, Image, Provider, RelatedArticle
@@ -27,7 +29,11 @@ from feeds.model import Article, Image, Provider, RelatedArticle
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of a cached article changes.
-FORMAT = 4
+FORMAT = 5
+#: Articles per record of the articles file. Saving and loading hold one
+#: record's packed articles at a time: at 100,000 articles, packing and
+#: marshalling the whole file at once was 390 MB of a build's peak memory.
+ARTICLES_PER_RECORD = 1000
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 Fingerprint = tuple[int, int, int]
@@ -59,8 +65,6 @@ class CacheState:
     outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: A digest of each feed document's inputs as last written, by stem.
     plans: dict[str, str] = field(default_factory=dict)
-    #: The packed articles, by seed key (only when saving; loaded separately).
-    articles: dict[str, Packed] = field(default_factory=dict)
     #: Pairs an index with the articles file written with it.
     token: str = ""
 
@@ -93,26 +97,36 @@ class ParseCache:
         self._token = state.token
         return state
 
-    def load_articles(self) -> dict[str, Packed]:
-        """The packed articles saved with the index last loaded; {} when unusable."""
+    def load_articles(self) -> Iterator[tuple[str, Packed]]:
+        """The packed articles saved with the index last loaded, by seed key.
+
+        Stops (and logs why) where the file is unusable; articles not yielded
+        are for the caller to read again from their seed files.
+        """
         try:
-            data = marshal.loads(self.articles_path.read_bytes())  # noqa: S302 - validated
-            magic, identity, token, items = data
-            if (magic, identity, token) != (_MAGIC, self._identity, self._token) or not token:
-                raise ValueError("not the articles of this index")
-            articles: dict[str, Packed] = {}
-            for key, packed in items:
-                if not (isinstance(key, str) and isinstance(packed, tuple)):
-                    raise TypeError("bad article record")
-                articles[key] = packed
-            return articles
+            with self.articles_path.open("rb") as stream:
+                magic, identity, token = marshal.load(stream)  # noqa: S302 - validated
+                if (magic, identity, token) != (_MAGIC, self._identity, self._token) or not token:
+                    raise ValueError("not the articles of this index")
+                while record := _next_record(stream):
+                    for item in marshal.loads(record):  # noqa: S302 - validated
+                        key, packed = item
+                        if not (isinstance(key, str) and isinstance(packed, tuple)):
+                            raise TypeError("bad article record")
+                        yield key, packed
         except (OSError, ValueError, TypeError, EOFError) as error:
             log.info("discarding the cached articles %s: %s", self.articles_path, error)
-            return {}
 
-    def save(self, state: CacheState) -> None:
+    def save(self, state: CacheState, articles: Iterable[tuple[str, Packed]]) -> None:
+        """Writes the articles file (record by record), then the index naming it."""
         token = os.urandom(8).hex()
-        articles = marshal.dumps((_MAGIC, self._identity, token, tuple(state.articles.items())))
+
+        def write_articles(stream: IO[bytes]) -> None:
+            marshal.dump((_MAGIC, self._identity, token), stream)
+            items = iter(articles)
+            while record := tuple(islice(items, ARTICLES_PER_RECORD)):
+                marshal.dump(marshal.dumps(record), stream)
+
         index = marshal.dumps(
             (
                 _MAGIC,
@@ -128,15 +142,15 @@ class ParseCache:
             )
         )
         # Articles first: an index is only ever next to the articles it names.
-        if self._write(self.articles_path, articles):
-            self._write(self.path, index)
+        if self._write(self.articles_path, write_articles):
+            self._write(self.path, lambda stream: stream.write(index))
 
-    def _write(self, path: Path, payload: bytes) -> bool:
+    def _write(self, path: Path, write: Callable[[IO[bytes]], object]) -> bool:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
             with os.fdopen(descriptor, "wb") as stream:
-                stream.write(payload)
+                write(stream)
             os.replace(temp, path)
         except OSError as error:
             # A cache is an optimisation: failing to write one must not fail a build.
@@ -145,6 +159,17 @@ class ParseCache:
                 os.unlink(temp)
             return False
         return True
+
+
+def _next_record(stream: io.BufferedReader) -> bytes | None:
+    """The next record of the articles file; None at its end (a record cut
+    short raises EOFError)."""
+    if not stream.peek(1):
+        return None
+    record = marshal.load(stream)  # noqa: S302 - checked to be bytes
+    if not isinstance(record, bytes):
+        raise TypeError("bad articles record")
+    return record
 
 
 def _decode(data: object, identity: str) -> CacheState:

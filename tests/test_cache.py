@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from feeds.build import build, parse_cache
+from feeds import cache as cache_module
+from feeds.build import Builder, build, parse_cache
 from feeds.config import Config
 from feeds.errors import ConfigError
 from tests.conftest import SeedWriter
@@ -114,20 +116,88 @@ def test_a_missing_articles_file_means_reading_the_files_again(
     assert cache.articles_path.exists()
 
 
+def _forget_last_publish(config: Config) -> None:
+    """Makes the next build need the cached articles (not only the index)."""
+    path = parse_cache(config).path
+    index = list(marshal.loads(path.read_bytes()))
+    index[3] = ""
+    path.write_bytes(marshal.dumps(tuple(index)))
+
+
+def _article_records(config: Config) -> tuple[object, list[bytes]]:
+    with parse_cache(config).articles_path.open("rb") as stream:
+        header, records = marshal.load(stream), []
+        while stream.peek(1):
+            records.append(marshal.load(stream))
+    return header, records
+
+
+def _write_article_records(config: Config, header: object, records: list[bytes]) -> None:
+    with parse_cache(config).articles_path.open("wb") as stream:
+        for value in (header, *records):
+            marshal.dump(value, stream)
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    reads: list[Path] = []
+    original = Builder._read
+
+    def counted(builder: Builder, path: Path) -> None:
+        reads.append(path)
+        original(builder, path)
+
+    monkeypatch.setattr(Builder, "_read", counted)
+    return reads
+
+
 def test_a_cache_with_tampered_articles_is_never_published(
     config: Config, seeds: Path, output: Path
 ) -> None:
-    import marshal
-
-    cache = parse_cache(config)
-    index = list(marshal.loads(cache.path.read_bytes()))
-    index[3] = ""  # forget the last publish, so the articles are needed
-    cache.path.write_bytes(marshal.dumps(tuple(index)))
-    magic, identity, token, items = marshal.loads(cache.articles_path.read_bytes())
-    tampered = tuple((key, (packed[0], 12345, *packed[2:])) for key, packed in items)
-    cache.articles_path.write_bytes(marshal.dumps((magic, identity, token, tampered)))
+    _forget_last_publish(config)
+    header, records = _article_records(config)
+    tampered = [
+        marshal.dumps(tuple((key, (packed[0], 12345, *packed[2:])) for key, packed in items))
+        for items in map(marshal.loads, records)
+    ]
+    _write_article_records(config, header, tampered)
     build(config)
     assert _titles(output) == ["Alpha", "Bravo"]  # titles read again from the files
+
+
+@pytest.fixture
+def one_article_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "ARTICLES_PER_RECORD", 1)
+
+
+@pytest.mark.usefixtures("one_article_per_record")
+def test_cached_articles_are_read_record_by_record(
+    config: Config, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output / "all.json").unlink()  # a build must publish again, from the cache
+    build(config)  # saved again, one article per record
+    _forget_last_publish(config)
+    assert len(_article_records(config)[1]) == 2
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == []
+    assert _titles(output) == ["Alpha", "Bravo"]
+
+
+@pytest.mark.usefixtures("one_article_per_record")
+def test_an_articles_file_cut_short_keeps_its_good_records(
+    config: Config, seeds: Path, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output / "all.json").unlink()
+    build(config)
+    _forget_last_publish(config)
+    path = parse_cache(config).articles_path
+    header, records = _article_records(config)
+    second = marshal.dumps(records[1])
+    path.write_bytes(marshal.dumps(header) + marshal.dumps(records[0]) + second[: len(second) // 2])
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == [seeds / "b.txt"]  # only the article whose record was cut
+    assert _titles(output) == ["Alpha", "Bravo"]
 
 
 def test_no_cache_reads_everything_and_writes_no_cache(

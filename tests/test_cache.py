@@ -7,6 +7,7 @@ import marshal
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,7 +125,7 @@ def _forget_last_publish(config: Config) -> None:
     path.write_bytes(marshal.dumps(tuple(index)))
 
 
-def _article_records(config: Config) -> tuple[object, list[bytes]]:
+def _article_records(config: Config) -> tuple[Any, list[bytes]]:
     with parse_cache(config).articles_path.open("rb") as stream:
         header, records = marshal.load(stream), []
         while stream.peek(1):
@@ -132,7 +133,7 @@ def _article_records(config: Config) -> tuple[object, list[bytes]]:
     return header, records
 
 
-def _write_article_records(config: Config, header: object, records: list[bytes]) -> None:
+def _write_article_records(config: Config, header: Any, records: list[bytes]) -> None:
     with parse_cache(config).articles_path.open("wb") as stream:
         for value in (header, *records):
             marshal.dump(value, stream)

@@ -16,7 +16,7 @@ import logging
 import marshal
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from feeds import __version__
-from feeds.model import Article, Image, Provider, RelatedArticle
+from feeds.model import Article, Fields, Images, Provider, Related, shared, shared_topics
 
 log = logging.getLogger("feeds.cache")
 
@@ -219,22 +219,19 @@ def pack(article: Article) -> Packed:
         article.category,
         article.topics,
         _pack_provider(article.provider),
-        tuple((image.url, image.width, image.height) for image in article.images),
-        tuple(
-            (
-                related.title,
-                related.link,
-                related.published.isoformat() if related.published else None,
-                _pack_provider(related.provider),
-                related.summary,
-            )
-            for related in article.related
-        ),
+        _fields(Images, article.images),
+        _fields(Related, article.related),
         article.quality,
         article.heat,
         article.is_published,
         article.source,
     )
+
+
+def _fields(kind: type[Images] | type[Related], items: Sequence[Any]) -> tuple[Fields, ...]:
+    """The items' plain fields (the article keeps them so; see `model.Images`)."""
+    compact = items if isinstance(items, kind) else kind(items)
+    return compact.fields()
 
 
 def unpack(packed: Packed) -> Article:
@@ -243,28 +240,29 @@ def unpack(packed: Packed) -> Article:
         id_, title, link, original, published, updated, summary, category, topics,
         provider, images, related, quality, heat, is_published, source,
     ) = packed  # fmt: skip
+    published_at = datetime.fromisoformat(_text(published))
     article = Article(
         id=_text(id_),
         title=_text(title),
         link=_text(link),
-        original_link=_optional_text(original),
-        published=datetime.fromisoformat(_text(published)),
-        updated=datetime.fromisoformat(_text(updated)),
+        original_link=link if original == link else _optional_text(original),
+        published=published_at,
+        updated=published_at if updated == published else datetime.fromisoformat(_text(updated)),
         summary_html=_text(summary),
-        category=_optional_text(category),
-        topics=tuple(_text(topic) for topic in topics),
+        category=None if category is None else shared(_text(category)),
+        topics=shared_topics(tuple(_text(topic) for topic in topics)),
         provider=_unpack_provider(provider),
-        images=tuple(
-            Image(_text(url), _optional_int(width), _optional_int(height))
+        images=Images.from_fields(
+            (_text(url), _optional_int(width), _optional_int(height))
             for url, width, height in images
         ),
-        related=tuple(
-            RelatedArticle(
-                title=_text(r_title),
-                link=_text(r_link),
-                published=datetime.fromisoformat(_text(r_published)) if r_published else None,
-                provider=_unpack_provider(r_provider),
-                summary=_optional_text(r_summary),
+        related=Related.from_fields(
+            (
+                _text(r_title),
+                _text(r_link),
+                _iso_date(r_published) if r_published else None,
+                _checked_provider(r_provider),
+                _optional_text(r_summary),
             )
             for r_title, r_link, r_published, r_provider, r_summary in related
         ),
@@ -287,7 +285,18 @@ def _unpack_provider(packed: object) -> Provider | None:
         return None
     if not isinstance(packed, tuple) or len(packed) != 2:
         raise TypeError("bad provider")
-    return Provider(_text(packed[0]), _optional_text(packed[1]))
+    return shared(Provider(_text(packed[0]), _optional_text(packed[1])))
+
+
+def _iso_date(value: object) -> str:
+    """An ISO 8601 date as kept, once checked to be one."""
+    datetime.fromisoformat(_text(value))
+    return _text(value)
+
+
+def _checked_provider(packed: object) -> tuple[str, str | None] | None:
+    provider = _unpack_provider(packed)
+    return None if provider is None else (provider.name, provider.domain)
 
 
 def _text(value: object) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
+from feeds.cache import Packed, pack, unpack
 from feeds.dates import parse_datetime
 from feeds.errors import ArticleError, kind_of
 from feeds.model import (
@@ -32,6 +33,8 @@ from feeds.model import (
     Image,
     Provider,
     RelatedArticle,
+    shared,
+    shared_topics,
 )
 from feeds.seedfile import read_seed_bytes
 from feeds.text import (
@@ -236,7 +239,7 @@ class _FieldReader:
             published=published,
             updated=max(updated, published),
             summary_html=self.summary(),
-            category=shorten_label(self.optional_text("category")),
+            category=_shared_label(shorten_label(self.optional_text("category"))),
             topics=self.topics(),
             provider=self.provider("provider"),
             images=self.images(),
@@ -367,7 +370,7 @@ class _FieldReader:
         # None is a blank `- ` line; repeats are dropped before any cleaning,
         # so a thousand aliases of one huge text cost one clean.
         distinct = dict.fromkeys(str(item) for item in items if item is not None)
-        return topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH)
+        return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
     def provider(self, key: str) -> Provider | None:
         value = self.data.get(key)
@@ -375,7 +378,7 @@ class _FieldReader:
             return None
         if isinstance(value, str):  # `provider: Reuters` names the provider alone
             label = shorten_label(clean_line(value))
-            return Provider(name=label) if label else None
+            return shared(Provider(name=label)) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
         nested = self.nested(value, f"{key}.")
@@ -385,7 +388,7 @@ class _FieldReader:
             if not is_host_name(domain):
                 raise _FieldError(f"{self.name(key)}.domain: not a domain name")
         name = shorten_label(nested.optional_text("name")) or domain
-        return Provider(name=name, domain=domain) if name else None
+        return shared(Provider(name=name, domain=domain)) if name else None
 
     def images(self) -> tuple[Image, ...]:
         return tuple(
@@ -440,6 +443,10 @@ class _FieldReader:
         return url
 
 
+def _shared_label(label: str | None) -> str | None:
+    return None if label is None else shared(label)
+
+
 # --- reading many files on several cores -------------------------------------
 
 #: Below this many files, starting worker processes costs more than it saves.
@@ -463,21 +470,45 @@ def read_many(
         for path in paths:
             yield _outcome(path, tz, options)
         return
-    batches = [list(paths[i : i + _BATCH]) for i in range(0, len(paths), _BATCH)]
+    batches = [paths[i : i + _BATCH] for i in range(0, len(paths), _BATCH)]
+    names = ([os.fspath(path) for path in batch] for batch in batches)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feeds.reader"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for outcomes in pool.map(_read_batch, batches, repeat(tz), repeat(options)):
-            yield from outcomes
+        results = pool.map(_read_batch, names, repeat(tz), repeat(options))
+        for batch, outcomes in zip(batches, results, strict=True):
+            for path, (packed, reason) in zip(batch, outcomes, strict=True):
+                yield _unpacked(path, packed, reason, tz, options)
 
 
-def _read_batch(paths: list[Path], tz: tzinfo, options: ReadOptions) -> list[Outcome]:
-    return [_outcome(path, tz, options) for path in paths]
+def _read_batch(
+    names: list[str], tz: tzinfo, options: ReadOptions
+) -> list[tuple[Packed | None, str | None]]:
+    # Articles cross the process boundary as plain tuples: unpacking them is
+    # about half the cost of unpickling dataclasses, and it is the parent's
+    # work, which the workers wait for. ArticleError does not survive
+    # pickling (its __init__ takes two arguments): errors go as plain reasons.
+    outcomes: list[tuple[Packed | None, str | None]] = []
+    for name in names:
+        try:
+            outcomes.append((pack(read_article(Path(name), tz, options)), None))
+        except ArticleError as error:
+            outcomes.append((None, error.reason))
+    return outcomes
+
+
+def _unpacked(
+    path: Path, packed: Packed | None, reason: str | None, tz: tzinfo, options: ReadOptions
+) -> Outcome:
+    if packed is None:
+        return path, None, reason
+    try:
+        return path, unpack(packed), None
+    except (TypeError, ValueError):  # never expected of our own workers; read it here
+        return _outcome(path, tz, options)
 
 
 def _outcome(path: Path, tz: tzinfo, options: ReadOptions) -> Outcome:
-    # ArticleError does not survive pickling (its __init__ takes two
-    # arguments), so errors cross the process boundary as plain reasons.
     try:
         return path, read_article(path, tz, options), None
     except ArticleError as error:

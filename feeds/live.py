@@ -12,7 +12,6 @@ duplicates and embargoes that the plans equal `plan_feeds` on the same input.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -49,6 +48,10 @@ _FOLDERS: dict[FeedKind, str] = {
 }
 
 
+def sort_key(article: Article) -> _SortKey:
+    return (article.published, article.id)
+
+
 class _Members:
     """One feed's articles by UTC month, each month sorted oldest first by
     (published, id): months are what archives are made of, and a save
@@ -66,8 +69,8 @@ class _Members:
     def __len__(self) -> int:
         return len(self._by_key)
 
-    def add(self, article: Article) -> None:
-        key = (article.published, article.id)
+    def add(self, article: Article, key: _SortKey) -> None:
+        """``key`` is `sort_key(article)`, made once for all of the article's feeds."""
         self._by_key[key] = article
         month = archive_month(article.published)
         keys = self._months.setdefault(month, [])
@@ -77,7 +80,7 @@ class _Members:
         self.dirty_months.add(month)
 
     def remove(self, article: Article) -> None:
-        key = (article.published, article.id)
+        key = sort_key(article)
         if self._by_key.pop(key, None) is None:
             return
         month = archive_month(article.published)
@@ -120,7 +123,8 @@ class LiveIndex:
         self._moment: datetime | None = None
         #: Every seed's article as last indexed, and the seeds naming each id.
         self._at: dict[Path, Article] = {}
-        self._paths_by_id: dict[str, set[Path]] = defaultdict(set)
+        #: (A tuple: one path nearly always, and a set costs four times as much.)
+        self._paths_by_id: dict[str, tuple[Path, ...]] = {}
         #: The article published for each id (the newest of its duplicates).
         self._winners: dict[str, Article] = {}
         self._visible: dict[str, Article] = {}
@@ -139,15 +143,15 @@ class LiveIndex:
         for path, article in changes:
             old = self._at.pop(path, None)
             if old is not None:
-                self._paths_by_id[old.id].discard(path)
+                others = self._paths_by_id.get(old.id, ())
+                self._paths_by_id[old.id] = tuple(known for known in others if known != path)
                 touched.add(old.id)
             if article is not None:
                 self._at[path] = article
-                self._paths_by_id[article.id].add(path)
+                self._paths_by_id[article.id] = (*self._paths_by_id.get(article.id, ()), path)
                 touched.add(article.id)
         for article_id in touched:
-            paths = self._paths_by_id.get(article_id)
-            if paths is not None and len(paths) > 1:
+            if len(self._paths_by_id.get(article_id, ())) > 1:
                 self._duplicated.add(article_id)
             else:
                 self._duplicated.discard(article_id)
@@ -203,9 +207,10 @@ class LiveIndex:
             self._waiting.pop(article.id, None)
             if not shown:
                 self._visible[article.id] = article
-                for key in self._keys_of(article):
-                    self._members.setdefault(key, _Members()).add(article)
-                    self._dirty.add(key)
+                key = sort_key(article)
+                for group in self._keys_of(article):
+                    self._members.setdefault(group, _Members()).add(article, key)
+                    self._dirty.add(group)
         else:
             self._waiting[article.id] = article
             if shown:

@@ -630,8 +630,15 @@ def _render_order(plan: FeedPlan) -> str:
     return plan.stem.rpartition("/")[2] if plan.is_archive else ""
 
 
+#: Settings that change how the daemon runs and never a byte of output:
+#: `feeds run` with its own rescan interval or port must not re-render
+#: every feed that `feeds build` just wrote.
+_RUNTIME_SETTINGS = {"watch", "debounce_ms", "rescan_interval", "server", "cache_dir"}
+
+
 def _config_digest(config: Config) -> str:
-    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:32]
+    settings = config.model_dump_json(exclude=_RUNTIME_SETTINGS)
+    return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
 def _fingerprint(path: Path) -> Fingerprint | None:

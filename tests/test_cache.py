@@ -15,6 +15,8 @@ from feeds import cache as cache_module
 from feeds.build import Builder, build, parse_cache
 from feeds.config import Config
 from feeds.errors import ConfigError
+from feeds.index import FeedPlan
+from feeds.render import Format
 from tests.conftest import SeedWriter
 
 ConfigFactory = Callable[..., Config]
@@ -227,3 +229,27 @@ def test_a_rejected_file_stays_reported_from_the_cache(
     assert [error.reason for error in report.rejected] == [
         "missing link: set webUrl or originalUrl"
     ]
+
+
+def test_settings_of_the_running_daemon_alone_render_nothing_again(
+    config: Config,
+    make_config: ConfigFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: list[str] = []
+    original = Builder._render_within_budget
+
+    def counted(builder: Builder, fmt: Format, plan: FeedPlan) -> bytes:
+        rendered.append(plan.stem + fmt.suffix)
+        return original(builder, fmt, plan)
+
+    monkeypatch.setattr(Builder, "_render_within_budget", counted)
+    daemon_like = make_config(
+        f"cache_dir: {tmp_path / 'cache'}\nrescan_interval: 3600\ndebounce_ms: 5\n"
+        "watch: poll\nserver: {port: 9999, cache_max_age: 5}\n"
+    )
+    assert build(daemon_like).written == []
+    assert rendered == []
+    retitled = make_config(f"cache_dir: {tmp_path / 'cache'}\ntitle: Another title\n")
+    assert "all.atom.xml" in build(retitled).written

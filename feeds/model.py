@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import marshal
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,6 +91,8 @@ class _Compact(Sequence[_Item], Generic[_Item]):
     #: marshal version 0 writes equal values as equal bytes (later versions
     #: mark shared and interned objects), so equal blobs mean equal items.
     _MARSHAL_VERSION: ClassVar[int] = 0
+    #: Whether the blob is zlib-compressed (deterministic, so still comparable).
+    _COMPRESSED: ClassVar[bool] = False
 
     def __init__(self, items: Iterable[_Item] = ()) -> None:
         self._set(tuple(self.fields_of(item) for item in items))
@@ -102,11 +105,13 @@ class _Compact(Sequence[_Item], Generic[_Item]):
         return compact
 
     def _set(self, fields: tuple[Fields, ...]) -> None:
-        self._blob = marshal.dumps(fields, self._MARSHAL_VERSION)
+        blob = marshal.dumps(fields, self._MARSHAL_VERSION)
+        self._blob = zlib.compress(blob, 1) if self._COMPRESSED else blob
         self._length = len(fields)
 
     def fields(self) -> tuple[Fields, ...]:
-        result: tuple[Fields, ...] = marshal.loads(self._blob)  # noqa: S302 - our own bytes
+        blob = zlib.decompress(self._blob) if self._COMPRESSED else self._blob
+        result: tuple[Fields, ...] = marshal.loads(blob)  # noqa: S302 - our own bytes
         return result
 
     @staticmethod
@@ -161,6 +166,9 @@ class Images(_Compact[Image]):
 
 class Related(_Compact[RelatedArticle]):
     __slots__ = ()
+    #: Titles and excerpts: 640 bytes become 275 on the benchmark corpus
+    #: (36 MB at 100,000 articles), for 5 us when an entry is built.
+    _COMPRESSED = True
 
     @staticmethod
     def fields_of(item: RelatedArticle) -> Fields:

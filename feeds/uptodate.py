@@ -99,8 +99,6 @@ def _rejected_if_unchanged(
     seen = 0
     for folder, names in walk(config.seeds, config.patterns):
         seen += len(names)
-        if seen > len(records):
-            return None  # a new file
         base = seed_key(prefix, folder)
         try:
             # Names looked up in an open folder: no path walk per file.

@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,13 +20,15 @@ from feeds.cache import (
     CachedSeed,
     CacheState,
     ParseCache,
-    default_cache_dir,
-    identity_of,
+    key_prefix,
     pack,
+    seed_key,
+    seed_record,
     unpack,
 )
 from feeds.config import Config
-from feeds.errors import ArticleError, ConfigError, ExitCode, OutputError
+from feeds.discovery import discover, is_candidate
+from feeds.errors import ArticleError, ConfigError, OutputError
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -35,9 +37,13 @@ from feeds.index import (
     newest_of,
 )
 from feeds.live import LiveIndex
-from feeds.model import READ_RULES, Article
-from feeds.reader import ReadOptions, discover, is_candidate, read_article, read_many
+from feeds.model import Article
+from feeds.reader import ReadOptions, read_article, read_many
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
+from feeds.report import BuildReport as BuildReport
+from feeds.uptodate import check, last_publish, outputs_intact
+from feeds.uptodate import config_digest as _config_digest
+from feeds.uptodate import parse_cache as parse_cache
 from feeds.writer import OutputFolder
 
 #: Wraps the list of seed files while they are read, e.g. to draw a progress bar.
@@ -64,34 +70,6 @@ class Scan:
     rejected: tuple[ArticleError, ...]
     duplicates: tuple[Duplicate, ...]
     files: int
-
-
-@dataclass(slots=True)
-class BuildReport:
-    articles: int = 0
-    feeds: int = 0
-    written: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    removed: list[str] = field(default_factory=list)
-    rejected: tuple[ArticleError, ...] = ()
-    duplicates: tuple[Duplicate, ...] = ()
-    #: When the next embargoed article becomes due, if any.
-    next_embargo: datetime | None = None
-    #: Every file this build owns in the output folder.
-    files: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.REJECTED if self.rejected else ExitCode.OK
-
-    def summary(self) -> str:
-        return (
-            f"{self.articles} articles, {self.feeds} feeds: "
-            f"{len(self.written)} files written, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.rejected)} rejected "
-            f"in {self.seconds:.2f} s"
-        )
 
 
 class Builder:
@@ -164,14 +142,14 @@ class Builder:
 
     def _restore_from_cache(self, paths: Sequence[Path]) -> list[Path]:
         """Takes what the parse cache knows of files unchanged since; only once."""
-        if self._cached is None or not self._cached.seeds:
+        if self._cached is None or not self._cached.records:
             return []
-        known, self._cached.seeds = self._cached.seeds, {}
+        known, self._cached.records = self._cached.records, {}
         restored = []
         for path in paths:
             if path in self._seeds:
                 continue
-            entry = known.pop(self._cache_key(path), None)
+            entry = seed_record(known.pop(self._cache_key(path), None))
             fingerprint = _fingerprint(path)
             if entry is None or entry.fingerprint != fingerprint:
                 continue
@@ -517,12 +495,7 @@ class Builder:
     # --- the parse cache ---------------------------------------------------
 
     def _cache_key(self, path: Path) -> str:
-        """A seed's name in the cache: relative to the seeds folder, however it is spelled."""
-        # String work: pathlib's relative_to costs seconds over 100,000 files.
-        name, prefix = str(path), str(self.config.seeds).rstrip(os.sep) + os.sep
-        if name.startswith(prefix):
-            return name[len(prefix) :].replace(os.sep, "/")
-        return name
+        return seed_key(key_prefix(self.config.seeds), str(path))
 
     def _adopt_cached_plans(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as
@@ -536,8 +509,8 @@ class Builder:
             if digest is None or plan.stem in self._written:
                 continue
             names = [plan.stem + fmt.suffix for fmt in formats_for(plan)]
-            if all(name in state.outputs for name in names) and self._outputs_intact(
-                {name: state.outputs[name] for name in names}
+            if all(name in state.outputs for name in names) and outputs_intact(
+                self.config.output, {name: state.outputs[name] for name in names}
             ):
                 self._written[plan.stem] = digest
 
@@ -547,34 +520,16 @@ class Builder:
         state = self._cached
         if state is None or not self._as_cached:
             return None
-        try:
-            digest, embargo, articles, feeds = state.publish_key.split("|")
-        except ValueError:
-            return None
-        moment = now or datetime.now(UTC)
-        if digest != _config_digest(self.config):
-            return None
-        if embargo and moment >= datetime.fromisoformat(embargo):
-            return None
-        if not state.outputs or not self._outputs_intact(state.outputs):
+        counts = last_publish(state, self.config, now)
+        if counts is None:
             return None
         return BuildReport(
-            articles=int(articles),
-            feeds=int(feeds),
+            articles=counts[0],
+            feeds=counts[1],
             unchanged=len(state.outputs),
             rejected=self.rejected,
             files=sorted(state.outputs),
         )
-
-    def _outputs_intact(self, outputs: dict[str, tuple[int, int]]) -> bool:
-        for name, recorded in outputs.items():
-            try:
-                info = os.stat(self.config.output / name)
-            except OSError:
-                return False
-            if (info.st_size, info.st_mtime_ns) != recorded:
-                return False
-        return True
 
     def save_cache(self, report: BuildReport) -> None:
         """Records what was read and written, for the next build to skip."""
@@ -630,17 +585,6 @@ def _render_order(plan: FeedPlan) -> str:
     return plan.stem.rpartition("/")[2] if plan.is_archive else ""
 
 
-#: Settings that change how the daemon runs and never a byte of output:
-#: `feeds run` with its own rescan interval or port must not re-render
-#: every feed that `feeds build` just wrote.
-_RUNTIME_SETTINGS = {"watch", "debounce_ms", "rescan_interval", "server", "cache_dir"}
-
-
-def _config_digest(config: Config) -> str:
-    settings = config.model_dump_json(exclude=_RUNTIME_SETTINGS)
-    return hashlib.sha256(settings.encode()).hexdigest()[:32]
-
-
 def _fingerprint(path: Path) -> Fingerprint | None:
     try:
         info = os.stat(path)
@@ -668,6 +612,19 @@ def build(
     With the parse cache, unchanged files are not parsed again, and a build
     that finds nothing changed (files, config, embargoes, output) does nothing.
     """
+    report = check(config, now) if use_cache else None
+    return report or rebuild(config, now=now, progress=progress, use_cache=use_cache)
+
+
+def rebuild(
+    config: Config,
+    *,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+) -> BuildReport:
+    """`build` once `feeds.uptodate.check` has found something changed (or
+    without the cache)."""
     started = time.monotonic()
     builder = Builder(config, parse_cache(config) if use_cache else None)
     builder.scan_all(progress)
@@ -677,14 +634,3 @@ def build(
         builder.save_cache(report)
     report.seconds = time.monotonic() - started
     return report
-
-
-def parse_cache(config: Config) -> ParseCache:
-    reading = {
-        "patterns": config.patterns,
-        "timezone": config.timezone,
-        "fix_text": config.fix_text,
-        "summary_length": config.summary_length,
-        "rules": READ_RULES,
-    }
-    return ParseCache(config.cache_dir or default_cache_dir(), identity_of(config.seeds, reading))

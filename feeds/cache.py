@@ -3,8 +3,9 @@
 Kept in the cache folder (never the output folder), keyed by the seeds
 folder and the settings that change how files are read. A file is trusted
 only while its (mtime_ns, size, inode) is unchanged. The cache is plain data
-(``marshal`` of tuples, strings and numbers, checked on load), so a corrupt,
-foreign or hostile cache file is discarded and rebuilt, never executed.
+(``marshal`` of tuples, dicts, strings and numbers, checked on load or, for
+the many seed records, where each is used), so a corrupt, foreign or hostile
+cache file is discarded and rebuilt, never executed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from feeds.model import Article, Fields, Images, Provider, Related, shared, shar
 
 log = logging.getLogger("feeds.cache")
 
-#: Bump when the layout of a cached article changes.
-FORMAT = 5
+#: Bump when the layout of the index or of a cached article changes.
+FORMAT = 7
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: at 100,000 articles, packing and
 #: marshalling the whole file at once was 390 MB of a build's peak memory.
@@ -57,9 +58,40 @@ class CachedSeed:
     reason: str | None  # why the file was rejected
 
 
+def seed_record(raw: object) -> CachedSeed | None:
+    """One seed's record as loaded, checked; None when absent or malformed
+    (its file is then read again, never trusted)."""
+    if not (isinstance(raw, tuple) and len(raw) == 5):
+        return None
+    mtime, size, inode, has_article, reason = raw
+    if not (isinstance(mtime, int) and isinstance(size, int) and isinstance(inode, int)):
+        return None
+    if not isinstance(has_article, bool) or not (reason is None or isinstance(reason, str)):
+        return None
+    return CachedSeed((mtime, size, inode), has_article, reason)
+
+
+def key_prefix(seeds: Path) -> str:
+    """What `seed_key` strips from a seed file's path."""
+    return str(seeds).rstrip(os.sep) + os.sep
+
+
+def seed_key(prefix: str, path: str) -> str:
+    """A seed's name in the cache: relative to the seeds folder, however it is spelled."""
+    # String work: pathlib's relative_to costs seconds over 100,000 files.
+    if path.startswith(prefix):
+        return path[len(prefix) :].replace(os.sep, "/")
+    return path
+
+
 @dataclass(slots=True)
 class CacheState:
+    #: What to save, by seed key.
     seeds: dict[str, CachedSeed] = field(default_factory=dict)
+    #: The seeds as loaded, by seed key: (mtime_ns, size, inode, has_article,
+    #: reason), unchecked; read each one through `seed_record`. Checking
+    #: 100,000 records up front was a fifth of a build with nothing to do.
+    records: dict[str, object] = field(default_factory=dict)
     #: What the last publish wrote, to recognise a build with nothing to do.
     publish_key: str = ""
     outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -134,10 +166,10 @@ class ParseCache:
                 token,
                 state.publish_key,
                 tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
-                tuple(
-                    (path, seed.fingerprint, seed.has_article, seed.reason)
-                    for path, seed in state.seeds.items()
-                ),
+                {
+                    key: (*seed.fingerprint, seed.has_article, seed.reason)
+                    for key, seed in state.seeds.items()
+                },
                 tuple(state.plans.items()),
             )
         )
@@ -187,16 +219,9 @@ def _decode(data: object, identity: str) -> CacheState:
         if not (isinstance(name, str) and isinstance(size, int) and isinstance(mtime, int)):
             raise TypeError("bad output record")
         state.outputs[name] = (size, mtime)
-    for path, fingerprint, has_article, reason in seeds:
-        if not (isinstance(path, str) and isinstance(fingerprint, tuple) and len(fingerprint) == 3):
-            raise TypeError("bad seed record")
-        if not all(isinstance(part, int) for part in fingerprint):
-            raise TypeError("bad fingerprint")
-        if not isinstance(has_article, bool):
-            raise TypeError("bad article flag")
-        if reason is not None and not isinstance(reason, str):
-            raise TypeError("bad reason")
-        state.seeds[path] = CachedSeed(fingerprint, has_article, reason)
+    if not isinstance(seeds, dict):
+        raise TypeError("bad seed records")
+    state.records = seeds
     for stem, digest in plans:
         if not (isinstance(stem, str) and isinstance(digest, str)):
             raise TypeError("bad plan record")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import errno
-import fnmatch
 import html
 import math
 import multiprocessing
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from functools import cache
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -50,9 +46,6 @@ from feeds.text import (
 from feeds.urls import check_http_url, entry_id, is_host_name
 from feeds.yamlload import describe_yaml_error, load_seed_yaml
 
-#: Names that editors and tools leave behind; never articles, never errors.
-LITTER_PATTERNS = ("*~", ".#*", "#*#", "*.swp", "*.swx", "*.tmp", "*.part")
-
 _FRONT_MATTER = YAMLHandler()
 
 #: Titles longer than this are cut: a feed reader's list is no place for an essay.
@@ -74,72 +67,6 @@ class ReadOptions:
 
 
 DEFAULT_OPTIONS = ReadOptions()
-
-
-_LITTER = re.compile("|".join(fnmatch.translate(pattern) for pattern in LITTER_PATTERNS))
-
-
-def is_litter(name: str) -> bool:
-    return name.startswith(".") or _LITTER.match(name) is not None
-
-
-def is_candidate(name: str, patterns: Sequence[str]) -> bool:
-    """Whether a file name could be an article (before looking inside)."""
-    return not is_litter(name) and _matcher(tuple(patterns)).match(name) is not None
-
-
-@cache
-def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns))
-
-
-def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
-    """Every article file under ``seeds``, sorted, following symlinks but not loops.
-
-    scandir's entries know their type without a stat per file, which matters
-    at a hundred thousand files.
-    """
-    matcher = _matcher(tuple(patterns))
-    found: list[str] = []
-    visited: set[tuple[int, int]] = set()
-    folders = [os.fspath(seeds)]
-    while folders:
-        folder = folders.pop()
-        try:
-            info = os.stat(folder)
-            if (info.st_dev, info.st_ino) in visited:  # a symlink loop or a second way in
-                continue
-            visited.add((info.st_dev, info.st_ino))
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if is_litter(name):
-                continue
-            try:
-                if entry.is_dir():
-                    folders.append(entry.path)
-                elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
-                    found.append(entry.path)
-            except OSError:  # vanished, or a symlink loop: not an article
-                continue
-    # Path order (component by component), sorted as strings: comparing
-    # 100,000 Path objects costs seconds. NUL sorts before any character and
-    # is never in a name, so it makes string order the components' order.
-    found.sort(key=lambda name: name.replace(os.sep, "\0"))
-    return [Path(name) for name in found]
-
-
-def _is_dangling(entry: os.DirEntry[str]) -> bool:
-    """A symlink to nothing is a mistake worth reporting; a loop or a FIFO is not an article."""
-    if not entry.is_symlink():
-        return False
-    try:
-        os.stat(entry.path)
-    except OSError as error:
-        return error.errno == errno.ENOENT
-    return False
 
 
 @dataclass(frozen=True, slots=True)

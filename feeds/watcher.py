@@ -19,7 +19,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from feeds.reader import is_candidate
+from feeds.discovery import is_candidate
 
 log = logging.getLogger("feeds.watcher")
 

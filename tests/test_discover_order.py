@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from feeds.reader import discover
+from feeds.discovery import discover
 
 
 def test_files_come_back_in_path_order(tmp_path: Path) -> None:

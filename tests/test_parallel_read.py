@@ -8,7 +8,8 @@ import pytest
 
 from bench.corpus import write_corpus
 from feeds import reader
-from feeds.reader import ReadOptions, discover, read_many
+from feeds.discovery import discover
+from feeds.reader import ReadOptions, read_many
 from tests.conftest import seed_text
 
 

@@ -25,10 +25,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feeds.config import Config
+from feeds.discovery import discover
 from feeds.errors import ArticleError
 from feeds.index import Duplicate, merge_duplicates
 from feeds.model import Article, Image, Provider, RelatedArticle
-from feeds.reader import ReadOptions, discover, parse_article, read_all, read_article
+from feeds.reader import ReadOptions, parse_article, read_all, read_article
 from feeds.slugs import assign_slugs, slug_for
 from tests.conftest import SAMPLES, SeedWriter, seed_text
 

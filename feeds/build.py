@@ -27,7 +27,7 @@ from feeds.cache import (
     unpack,
 )
 from feeds.config import Config
-from feeds.discovery import discover, is_candidate
+from feeds.discovery import discover_names, is_candidate, path_order
 from feeds.errors import ArticleError, ConfigError, OutputError
 from feeds.index import (
     FEED_DIRS,
@@ -78,16 +78,15 @@ class Builder:
     def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
         self._read_options = ReadOptions(config.fix_text, config.summary_length, config.seeds)
-        self._seeds: dict[Path, _Seed] = {}
+        #: By the seed file's name as discovered (also its article's ``source``):
+        #: strings, as a Path per file cost ~500 bytes at 100,000 files.
+        self._seeds: dict[str, _Seed] = {}
         #: A digest of each feed document's inputs as last written, by stem.
         self._written: dict[str, str] = {}
         self._config_digest = ""
         self._has_packed = False
         #: Seed files whose current version is rejected (reported every publish).
-        self._failing: set[Path] = set()
-        #: Each seed's file version by its name as articles carry it (``source``),
-        #: for the digests of the feeds its article is in.
-        self._versions: dict[str, Fingerprint | None] = {}
+        self._failing: set[str] = set()
         #: Whether this process has swept crashed builds' temp files from the output.
         self._swept_temp = False
         #: The last plan and its digest, by stem: an unchanged plan (the same
@@ -96,7 +95,7 @@ class Builder:
         #: The feeds' membership as of the last publish, and the seed files
         #: changed since (a publish re-plans only the feeds they touch).
         self._index: LiveIndex | None = None
-        self._changed: set[Path] = set()
+        self._changed: set[str] = set()
         #: The feeds of the last publish that swept stale files out of the output.
         self._swept_stems: set[str] | None = None
         self._cache = cache
@@ -106,12 +105,12 @@ class Builder:
 
     # --- reading -------------------------------------------------------
 
-    def scan_all(self, progress: Progress | None = None) -> list[Path]:
+    def scan_all(self, progress: Progress | None = None) -> list[str]:
         """Reads every file that is new or changed since the last scan; forgets
-        files that are gone. Returns the paths whose state changed."""
+        files that are gone. Returns the names whose state changed."""
         if not self.config.seeds.is_dir():
             raise ConfigError(f"{self.config.seeds}: seeds folder not found")
-        paths = discover(self.config.seeds, self.config.patterns)
+        paths = discover_names(self.config.seeds, self.config.patterns)
         present = set(paths)
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
@@ -121,7 +120,7 @@ class Builder:
         skip = set(restored)
         # Fingerprints before reading: a file that changes while it is read
         # then looks changed to the next scan, never unchanged.
-        fingerprints: dict[Path, Fingerprint | None] = {}
+        fingerprints: dict[str, Fingerprint | None] = {}
         for path in paths:
             if path in skip:
                 continue
@@ -133,14 +132,14 @@ class Builder:
         if stale:
             self._as_cached = False
         outcomes = read_many(stale, self.config.tz, self._read_options)
-        ticks = iter(progress(stale)) if progress is not None else None
+        ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
         for path, article, reason in outcomes:
             self._record(path, fingerprints[path], article, reason)
             if ticks is not None:
                 next(ticks, None)
         return changed + restored + stale
 
-    def _restore_from_cache(self, paths: Sequence[Path]) -> list[Path]:
+    def _restore_from_cache(self, paths: Sequence[str]) -> list[str]:
         """Takes what the parse cache knows of files unchanged since; only once."""
         if self._cached is None or not self._cached.records:
             return []
@@ -155,7 +154,6 @@ class Builder:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
             self._seeds[path] = _Seed(fingerprint, None, error, entry.has_article)
-            self._versions[str(path)] = fingerprint
             if error is not None:
                 self._failing.add(path)
             self._has_packed = self._has_packed or entry.has_article
@@ -164,28 +162,29 @@ class Builder:
             self._as_cached = False
         return restored
 
-    def update(self, paths: Iterable[Path]) -> list[Path]:
+    def update(self, paths: Iterable[Path]) -> list[str]:
         """Re-reads ``paths`` (reported by a watcher); a path that is gone or
-        no longer an article file is forgotten."""
+        no longer an article file is forgotten. Returns the names changed."""
         changed = []
         for path in paths:
+            name = str(path)
             if path.is_file() and is_candidate(path.name, self.config.patterns):
-                if self._needs_reading(path):
-                    self._read(path)
-                    changed.append(path)
-            elif self._seeds.pop(path, None) is not None:
-                self._forget(path)
-                changed.append(path)
+                if self._needs_reading(name):
+                    self._read(name)
+                    changed.append(name)
+            elif self._seeds.pop(name, None) is not None:
+                self._forget(name)
+                changed.append(name)
         return changed
 
-    def _needs_reading(self, path: Path) -> bool:
-        seed = self._seeds.get(path)
-        return seed is None or seed.fingerprint != _fingerprint(path)
+    def _needs_reading(self, name: str) -> bool:
+        seed = self._seeds.get(name)
+        return seed is None or seed.fingerprint != _fingerprint(name)
 
-    def _read(self, path: Path) -> None:
+    def _read(self, path: str) -> None:
         fingerprint = _fingerprint(path)
         try:
-            article = read_article(path, self.config.tz, self._read_options)
+            article = read_article(Path(path), self.config.tz, self._read_options)
         except ArticleError as error:
             self._record(path, fingerprint, None, error.reason)
         else:
@@ -193,13 +192,12 @@ class Builder:
 
     def _record(
         self,
-        path: Path,
+        path: str,
         fingerprint: Fingerprint | None,
         article: Article | None,
         reason: str | None,
     ) -> None:
         self._changed.add(path)
-        self._versions[str(path)] = fingerprint
         if reason is None:
             self._failing.discard(path)
             self._seeds[path] = _Seed(fingerprint, article, None)
@@ -210,16 +208,15 @@ class Builder:
         kept = previous.article if previous else None
         self._seeds[path] = _Seed(fingerprint, kept, ArticleError(path, reason))
 
-    def _forget(self, path: Path) -> None:
+    def _forget(self, path: str) -> None:
         """Bookkeeping for a seed file that is gone (its entry already removed)."""
         self._changed.add(path)
         self._failing.discard(path)
-        self._versions.pop(str(path), None)
 
-    def problem(self, path: Path) -> tuple[ArticleError | None, bool]:
+    def problem(self, path: str | Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good
         version of its article is still being published."""
-        seed = self._seeds.get(path)
+        seed = self._seeds.get(str(path))
         if seed is None:
             return None, False
         return seed.error, seed.article is not None
@@ -227,7 +224,8 @@ class Builder:
     @property
     def rejected(self) -> tuple[ArticleError, ...]:
         # Only the few rejected paths, kept aside: this runs on every daemon rebuild.
-        errors = (seed.error for path in sorted(self._failing) if (seed := self._seeds.get(path)))
+        failing = sorted(self._failing, key=path_order)
+        errors = (seed.error for path in failing if (seed := self._seeds.get(path)))
         return tuple(error for error in errors if error is not None)
 
     def scan_result(self) -> Scan:
@@ -255,7 +253,9 @@ class Builder:
             seed = self._seeds[path]
             seed.awaiting = False
             try:
-                seed.article = unpack(packed)
+                # The source as named now (the cache keeps names relative to
+                # the seeds folder, which may be spelled otherwise this time).
+                seed.article = unpack(packed, source=path)
                 self._changed.add(path)
             except (TypeError, ValueError):  # damaged: read the file again
                 self._read(path)
@@ -440,16 +440,14 @@ class Builder:
     def _plan_digest(self, plan: FeedPlan) -> str:
         """Everything a feed document is made from: the plan's own fields, the
         config, and each entry's file version (so an edit shows, a rename too)."""
-        versions = self._versions
+        seeds = self._seeds
         hasher = hashlib.sha256(self._config_digest.encode())
         meta = replace(plan, entries=())
         hasher.update(repr(meta).encode("utf-8", "surrogatepass"))
         for article in plan.entries:
-            hasher.update(
-                f"\0{article.source}\0{versions.get(article.source)}".encode(
-                    "utf-8", "surrogatepass"
-                )
-            )
+            seed = seeds.get(article.source)
+            version = seed.fingerprint if seed is not None else None
+            hasher.update(f"\0{article.source}\0{version}".encode("utf-8", "surrogatepass"))
         return hasher.hexdigest()[:32]
 
     def _render_within_budget(self, fmt: Format, plan: FeedPlan) -> bytes:
@@ -494,8 +492,8 @@ class Builder:
 
     # --- the parse cache ---------------------------------------------------
 
-    def _cache_key(self, path: Path) -> str:
-        return seed_key(key_prefix(self.config.seeds), str(path))
+    def _cache_key(self, path: str) -> str:
+        return seed_key(key_prefix(self.config.seeds), path)
 
     def _adopt_cached_plans(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as
@@ -585,7 +583,7 @@ def _render_order(plan: FeedPlan) -> str:
     return plan.stem.rpartition("/")[2] if plan.is_archive else ""
 
 
-def _fingerprint(path: Path) -> Fingerprint | None:
+def _fingerprint(path: str) -> Fingerprint | None:
     try:
         info = os.stat(path)
     except OSError:

@@ -259,11 +259,13 @@ def _fields(kind: type[Images] | type[Related], items: Sequence[Any]) -> tuple[F
     return compact.fields()
 
 
-def unpack(packed: Packed) -> Article:
-    """Rebuilds an Article; raises TypeError/ValueError on anything malformed."""
+def unpack(packed: Packed, *, source: str | None = None) -> Article:
+    """Rebuilds an Article; raises TypeError/ValueError on anything malformed.
+    ``source`` names its seed file as the caller knows it (the caller's
+    string is then shared, not copied)."""
     (
         id_, title, link, original, published, updated, summary, category, topics,
-        provider, images, related, quality, heat, is_published, source,
+        provider, images, related, quality, heat, is_published, packed_source,
     ) = packed  # fmt: skip
     published_at = datetime.fromisoformat(_text(published))
     article = Article(
@@ -294,7 +296,7 @@ def unpack(packed: Packed) -> Article:
         quality=_optional_float(quality),
         heat=_optional_float(heat),
         is_published=bool(is_published),
-        source=_text(source),
+        source=_text(packed_source) if source is None else source,
     )
     if article.published.tzinfo is None:
         raise ValueError("naive date in cache")

@@ -304,7 +304,7 @@ class Daemon:
             )
 
     @staticmethod
-    def _report_problems(builder: Builder, changed: Sequence[Path]) -> None:
+    def _report_problems(builder: Builder, changed: Sequence[str]) -> None:
         for path in changed:
             error, kept = builder.problem(path)
             if error is None:

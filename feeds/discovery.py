@@ -77,12 +77,24 @@ def walk(seeds: Path, patterns: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:
     """Every article file under ``seeds``, sorted, following symlinks but not loops."""
+    return [Path(name) for name in discover_names(seeds, patterns)]
+
+
+def discover_names(seeds: Path, patterns: Sequence[str]) -> list[str]:
+    """`discover` as strings (each as ``str()`` of its Path would spell it)."""
     found = [folder + name for folder, names in walk(seeds, patterns) for name in names]
-    # Path order (component by component), sorted as strings: comparing
-    # 100,000 Path objects costs seconds. NUL sorts before any character and
-    # is never in a name, so it makes string order the components' order.
-    found.sort(key=lambda name: name.replace(os.sep, "\0"))
-    return [Path(name) for name in found]
+    if os.fspath(seeds) == os.curdir:  # Path("./a") is "a"
+        found = [name[len(os.curdir + os.sep) :] for name in found]
+    found.sort(key=path_order)
+    return found
+
+
+def path_order(name: str) -> str:
+    """Sorts names as their Paths sort (component by component), without
+    making Paths: comparing 100,000 Path objects costs seconds. NUL sorts
+    before any character and is never in a name, so it makes string order
+    the components' order."""
+    return name.replace(os.sep, "\0")
 
 
 def _is_dangling(entry: os.DirEntry[str]) -> bool:

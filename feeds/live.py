@@ -15,7 +15,6 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
-from pathlib import Path
 
 from feeds.config import Config
 from feeds.filters import selects
@@ -122,9 +121,9 @@ class LiveIndex:
         self.config = config
         self._moment: datetime | None = None
         #: Every seed's article as last indexed, and the seeds naming each id.
-        self._at: dict[Path, Article] = {}
+        self._at: dict[str, Article] = {}
         #: (A tuple: one path nearly always, and a set costs four times as much.)
-        self._paths_by_id: dict[str, tuple[Path, ...]] = {}
+        self._paths_by_id: dict[str, tuple[str, ...]] = {}
         #: The article published for each id (the newest of its duplicates).
         self._winners: dict[str, Article] = {}
         self._visible: dict[str, Article] = {}
@@ -137,8 +136,9 @@ class LiveIndex:
         self._plans: dict[GroupKey, list[FeedPlan]] = {}
         self._slugs: dict[FeedKind, dict[str, str]] = {}
 
-    def update(self, changes: Iterable[tuple[Path, Article | None]]) -> None:
-        """Seed files whose article changed (None: gone or invalid with no last good)."""
+    def update(self, changes: Iterable[tuple[str, Article | None]]) -> None:
+        """Seed files (by name) whose article changed (None: gone or invalid
+        with no last good)."""
         touched: set[str] = set()
         for path, article in changes:
             old = self._at.pop(path, None)

@@ -380,32 +380,31 @@ def _shared_label(label: str | None) -> str | None:
 PARALLEL_THRESHOLD = 400
 _BATCH = 200
 
-Outcome = tuple[Path, Article | None, str | None]  # (path, article, reason rejected)
+Outcome = tuple[str, Article | None, str | None]  # (name, article, reason rejected)
 
 
 def read_many(
-    paths: Sequence[Path], tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+    names: Sequence[str], tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
 ) -> Iterator[Outcome]:
-    """Reads ``paths`` in order, on every core when there are many.
+    """Reads the files ``names``, in order, on every core when there are many.
 
     Parsing YAML is most of a cold build's time and is CPU-bound, so large
     batches go to worker processes (forkserver: safe when the daemon already
-    runs threads). Results come back in the order of ``paths``.
+    runs threads). Results come back in the order of ``names``.
     """
     workers = min(os.cpu_count() or 1, 8)
-    if workers < 2 or len(paths) < PARALLEL_THRESHOLD:
-        for path in paths:
-            yield _outcome(path, tz, options)
+    if workers < 2 or len(names) < PARALLEL_THRESHOLD:
+        for name in names:
+            yield _outcome(name, tz, options)
         return
-    batches = [paths[i : i + _BATCH] for i in range(0, len(paths), _BATCH)]
-    names = ([os.fspath(path) for path in batch] for batch in batches)
+    batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feeds.reader"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(_read_batch, names, repeat(tz), repeat(options))
+        results = pool.map(_read_batch, batches, repeat(tz), repeat(options))
         for batch, outcomes in zip(batches, results, strict=True):
-            for path, (packed, reason) in zip(batch, outcomes, strict=True):
-                yield _unpacked(path, packed, reason, tz, options)
+            for name, (packed, reason) in zip(batch, outcomes, strict=True):
+                yield _unpacked(name, packed, reason, tz, options)
 
 
 def _read_batch(
@@ -425,18 +424,18 @@ def _read_batch(
 
 
 def _unpacked(
-    path: Path, packed: Packed | None, reason: str | None, tz: tzinfo, options: ReadOptions
+    name: str, packed: Packed | None, reason: str | None, tz: tzinfo, options: ReadOptions
 ) -> Outcome:
     if packed is None:
-        return path, None, reason
+        return name, None, reason
     try:
-        return path, unpack(packed), None
+        return name, unpack(packed, source=name), None
     except (TypeError, ValueError):  # never expected of our own workers; read it here
-        return _outcome(path, tz, options)
+        return _outcome(name, tz, options)
 
 
-def _outcome(path: Path, tz: tzinfo, options: ReadOptions) -> Outcome:
+def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
     try:
-        return path, read_article(path, tz, options), None
+        return name, read_article(Path(name), tz, options), None
     except ArticleError as error:
-        return path, None, error.reason
+        return name, None, error.reason

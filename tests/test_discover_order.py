@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from feeds.discovery import discover
+import pytest
+
+from feeds.discovery import discover, discover_names
 
 
 def test_files_come_back_in_path_order(tmp_path: Path) -> None:
@@ -17,3 +19,18 @@ def test_files_come_back_in_path_order(tmp_path: Path) -> None:
     found = discover(tmp_path, ["*.txt"])
     assert found == sorted(tmp_path / name for name in names)
     assert [str(path) for path in found] != sorted(str(tmp_path / name) for name in names)
+
+
+@pytest.mark.parametrize("spelling", [".", "seeds", "./seeds", "seeds/", "{abs}", "{abs}/"])
+def test_names_are_spelled_as_their_paths_would_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spelling: str
+) -> None:
+    seeds = tmp_path / "seeds"
+    for name in ["a.txt", "sub/b.txt", "sub/deeper/c.txt"]:
+        (seeds / name).parent.mkdir(parents=True, exist_ok=True)
+        (seeds / name).write_text("---\n---\n", encoding="utf-8")
+    monkeypatch.chdir(seeds if spelling == "." else tmp_path)
+    folder = Path(spelling.format(abs=seeds))
+    names = discover_names(folder, ["*.txt"])
+    assert names == [str(path) for path in discover(folder, ["*.txt"])]
+    assert names == [str(Path(name)) for name in names]

@@ -8,13 +8,13 @@ import pytest
 
 from bench.corpus import write_corpus
 from feeds import reader
-from feeds.discovery import discover
+from feeds.discovery import discover_names
 from feeds.reader import ReadOptions, read_many
 from tests.conftest import seed_text
 
 
 @pytest.fixture
-def corpus(tmp_path: Path) -> list[Path]:
+def corpus(tmp_path: Path) -> list[str]:
     seeds = tmp_path / "seeds"
     write_corpus(seeds, 60)
     (seeds / "zz-bad.txt").write_text("---\ntitle: [unclosed\n---\n")
@@ -22,11 +22,11 @@ def corpus(tmp_path: Path) -> list[Path]:
     (seeds / "zz-local.txt").write_text(
         seed_text(title="Local time", published="2024-03-01T09:30:00")
     )
-    return discover(seeds, ["*.txt"])
+    return discover_names(seeds, ["*.txt"])
 
 
 def test_workers_return_the_same_articles_and_reasons(
-    corpus: list[Path], monkeypatch: pytest.MonkeyPatch
+    corpus: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from zoneinfo import ZoneInfo
 

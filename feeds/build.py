@@ -17,7 +17,6 @@ from pathlib import Path
 
 from feeds import forked
 from feeds.cache import (
-    CachedSeed,
     CacheState,
     ParseCache,
     key_prefix,
@@ -541,9 +540,9 @@ class Builder:
                 continue
             key = self._cache_key(path)
             if seed.error is not None:
-                state.seeds[key] = CachedSeed(seed.fingerprint, False, seed.error.reason)
+                state.seeds[key] = (*seed.fingerprint, False, seed.error.reason)
             elif seed.article is not None:
-                state.seeds[key] = CachedSeed(seed.fingerprint, True, None)
+                state.seeds[key] = (*seed.fingerprint, True, None)
                 articles.append((key, seed.article))
         state.plans = dict(self._written)
         embargo = report.next_embargo.isoformat() if report.next_embargo else ""

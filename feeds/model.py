@@ -77,6 +77,8 @@ class RelatedArticle:
 
 _Item = TypeVar("_Item")
 Fields = tuple[Any, ...]
+#: One empty value per kind, shared.
+_EMPTY: dict[type, Any] = {}
 
 
 class _Compact(Sequence[_Item], Generic[_Item]):
@@ -94,14 +96,22 @@ class _Compact(Sequence[_Item], Generic[_Item]):
     #: Whether the blob is zlib-compressed (deterministic, so still comparable).
     _COMPRESSED: ClassVar[bool] = False
 
-    def __init__(self, items: Iterable[_Item] = ()) -> None:
-        self._set(tuple(self.fields_of(item) for item in items))
+    def __new__(cls, items: Iterable[_Item] = ()) -> Any:
+        fields = tuple(cls.fields_of(item) for item in items)
+        return cls.from_fields(fields)
 
     @classmethod
     def from_fields(cls, fields: Iterable[Fields]) -> Any:
         """From what ``fields()`` gave (the parse cache's layout); checked by the caller."""
-        compact = cls.__new__(cls)
-        compact._set(tuple(fields))
+        items = tuple(fields)
+        if not items:  # most articles have no images or no related articles
+            return _EMPTY.setdefault(cls, cls._made(items))
+        return cls._made(items)
+
+    @classmethod
+    def _made(cls, fields: tuple[Fields, ...]) -> Any:
+        compact = object.__new__(cls)
+        compact._set(fields)
         return compact
 
     def _set(self, fields: tuple[Fields, ...]) -> None:

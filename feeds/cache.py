@@ -35,6 +35,9 @@ FORMAT = 7
 #: record's packed articles at a time: at 100,000 articles, packing and
 #: marshalling the whole file at once was 390 MB of a build's peak memory.
 ARTICLES_PER_RECORD = 1000
+#: Seed records per chunk of the index, for the same reason (all at once
+#: were 25 MB of a 100,000-article build's peak).
+SEEDS_PER_CHUNK = 10_000
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 Fingerprint = tuple[int, int, int]
@@ -90,9 +93,6 @@ def seed_key(prefix: str, path: str) -> str:
 
 @dataclass(slots=True)
 class CacheState:
-    #: What to save, by seed key: records as `seed_record` reads them (made
-    #: so directly: 100,000 CachedSeed objects were 20 MB of a build's peak).
-    seeds: dict[str, SeedRecord] = field(default_factory=dict)
     #: The seeds as loaded, by seed key: (mtime_ns, size, inode, has_article,
     #: reason), unchecked; read each one through `seed_record`. Checking
     #: 100,000 records up front was a fifth of a build with nothing to do.
@@ -154,8 +154,14 @@ class ParseCache:
         except (OSError, ValueError, TypeError, EOFError) as error:
             log.info("discarding the cached articles %s: %s", self.articles_path, error)
 
-    def save(self, state: CacheState, articles: Iterable[tuple[str, Packed]]) -> None:
-        """Writes the articles file (record by record), then the index naming it."""
+    def save(
+        self,
+        state: CacheState,
+        seeds: Iterable[tuple[str, SeedRecord]],
+        articles: Iterable[tuple[str, Packed]],
+    ) -> None:
+        """Writes the articles file (record by record), then the index naming
+        it. ``seeds`` and ``articles`` are consumed once, a chunk at a time."""
         token = os.urandom(8).hex()
 
         def write_articles(stream: IO[bytes]) -> None:
@@ -171,7 +177,7 @@ class ParseCache:
                 token,
                 state.publish_key,
                 tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
-                state.seeds,
+                tuple(_chunks(seeds, SEEDS_PER_CHUNK)),
                 tuple(state.plans.items()),
             )
         )
@@ -193,6 +199,13 @@ class ParseCache:
                 os.unlink(temp)
             return False
         return True
+
+
+def _chunks(items: Iterable[tuple[str, SeedRecord]], size: int) -> Iterator[bytes]:
+    """``items`` as marshalled dicts of at most ``size`` entries."""
+    iterator = iter(items)
+    while chunk := dict(islice(iterator, size)):
+        yield marshal.dumps(chunk)
 
 
 def _next_record(stream: io.BufferedReader) -> bytes | None:
@@ -221,9 +234,13 @@ def _decode(data: object, identity: str) -> CacheState:
         if not (isinstance(name, str) and isinstance(size, int) and isinstance(mtime, int)):
             raise TypeError("bad output record")
         state.outputs[name] = (size, mtime)
-    if not isinstance(seeds, dict):
+    if not isinstance(seeds, tuple):
         raise TypeError("bad seed records")
-    state.records = seeds
+    for chunk in seeds:
+        records = marshal.loads(chunk)  # noqa: S302 - each record checked where used
+        if not isinstance(records, dict):
+            raise TypeError("bad seed records")
+        state.records.update(records)
     for stem, digest in plans:
         if not (isinstance(stem, str) and isinstance(digest, str)):
             raise TypeError("bad plan record")

@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from feeds import build as build_module
 from feeds import cache as cache_module
 from feeds.build import Builder, build, parse_cache
 from feeds.config import Config
@@ -253,3 +256,29 @@ def test_settings_of_the_running_daemon_alone_render_nothing_again(
     assert rendered == []
     retitled = make_config(f"cache_dir: {tmp_path / 'cache'}\ntitle: Another title\n")
     assert "all.atom.xml" in build(retitled).written
+
+
+_mtimes = st.integers(-(2**63), 2**63 - 1)
+_sizes = st.integers(0, 2**64 - 1)
+
+
+@given(_mtimes, _sizes, _sizes, _mtimes, _sizes, _sizes)
+def test_a_file_version_packs_exactly_and_uniquely(
+    mtime: int, size: int, inode: int, other_mtime: int, other_size: int, other_inode: int
+) -> None:
+    one, other = (mtime, size, inode), (other_mtime, other_size, other_inode)
+    assert build_module._unpacked(build_module._packed(one)) == one
+    assert (build_module._packed(one) == build_module._packed(other)) == (one == other)
+
+
+def test_seed_records_saved_in_chunks_are_all_read_back(
+    config: Config, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "SEEDS_PER_CHUNK", 1)
+    (output / "all.json").unlink()
+    build(config)  # saved again, one seed record per chunk
+    assert len(marshal.loads(parse_cache(config).path.read_bytes())[5]) == 2
+    _forget_last_publish(config)
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == []

@@ -227,10 +227,19 @@ def test_a_dangling_symlink_is_reported_by_every_build(
 
 
 def _index(config: Config) -> list[Any]:
-    return list(marshal.loads(parse_cache(config).path.read_bytes()))
+    """The index, its seed records (saved in chunks) as one dict."""
+    index = list(marshal.loads(parse_cache(config).path.read_bytes()))
+    index[SEEDS_FIELD] = {
+        k: v for chunk in index[SEEDS_FIELD] for k, v in marshal.loads(chunk).items()
+    }
+    return index
 
 
 def _save_index(config: Config, index: list[Any]) -> None:
+    """Saves ``index``; seed records given as a dict are saved as one chunk."""
+    records = index[SEEDS_FIELD]
+    if isinstance(records, dict):
+        index = [*index[:SEEDS_FIELD], (marshal.dumps(records),), *index[SEEDS_FIELD + 1 :]]
     parse_cache(config).path.write_bytes(marshal.dumps(tuple(index)))
 
 
@@ -299,7 +308,16 @@ def test_a_malformed_seed_record_is_never_trusted(
     assert _agreed(config) is not None
 
 
-@pytest.mark.parametrize("records", [(), {"a.txt": (1, 2, 3, True, None)}, "x"])
+@pytest.mark.parametrize(
+    "records",
+    [
+        (),
+        {"a.txt": (1, 2, 3, True, None)},
+        "x",
+        (marshal.dumps(["a.txt"]),),
+        (b"garbage",),
+    ],
+)
 def test_seed_records_of_another_shape_are_never_trusted(
     records: object, config: Config, output: Path
 ) -> None:

@@ -170,6 +170,20 @@ class EntryCache:
         serves every document in turn: each document is serialised before the
         next is built, and nothing reads a document after that.
         """
+        built = self._slot(article)
+        if flavour == "atom":
+            if built.atom is None:
+                built.atom = atom_entry(article, built.html)
+            return built.atom
+        if built.rss is None:
+            built.rss = rss_item(article, built.html)
+        return built.rss
+
+    def html(self, article: Article) -> str:
+        """The article's entry HTML (`common.entry_html`), built once for every format."""
+        return self._slot(article).html
+
+    def _slot(self, article: Article) -> _Built:
         key = id(article)
         built = self._built.get(key)
         if built is None or built.article is not article:
@@ -178,13 +192,7 @@ class EntryCache:
                 self._built.popitem(last=False)
         else:
             self._built.move_to_end(key)
-        if flavour == "atom":
-            if built.atom is None:
-                built.atom = atom_entry(article, built.html)
-            return built.atom
-        if built.rss is None:
-            built.rss = rss_item(article, built.html)
-        return built.rss
+        return built
 
     def clear(self) -> None:
         self._built.clear()

@@ -8,13 +8,8 @@ from typing import Any
 from feeds.config import Config
 from feeds.index import FeedPlan
 from feeds.model import Article
-from feeds.render.common import (
-    categories,
-    entry_html,
-    feed_description,
-    feed_title,
-    feed_url,
-)
+from feeds.render._feedgen import ENTRIES
+from feeds.render.common import categories, feed_description, feed_title, feed_url
 from feeds.text import html_to_text
 
 SUFFIX = ".json"
@@ -46,7 +41,7 @@ def _item(article: Article) -> dict[str, Any]:
     if article.via_link:
         item["external_url"] = article.via_link
     item["title"] = article.title
-    item["content_html"] = entry_html(article)
+    item["content_html"] = ENTRIES.html(article)
     summary = html_to_text(article.summary_html)
     if summary:
         item["summary"] = summary

@@ -1,0 +1,205 @@
+"""The faster reader gives exactly what the reader of commit ec15e57 gave.
+
+``tests/reference/`` holds frozen copies of that reader; every input here goes
+through both and must come out the same: the article's full repr (types,
+time zones and all) or the rejection's reason, byte for byte. Inputs: the
+hostile corpus, the sample seeds, generated benchmark articles, and
+hypothesis-made text and documents over all of Unicode.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from bench.corpus import article as corpus_article
+from feeds import reader, text
+from feeds.errors import ArticleError
+from tests import hostile
+from tests.conftest import REPO, SAMPLES
+from tests.reference import reader as old_reader
+from tests.reference import text as old_text
+from tests.test_hostile_properties import REQUIRED, json_like, yamlish
+
+# --- inputs -------------------------------------------------------------------
+
+#: Characters that each take a different path through the cleaning: spaces of
+#: every kind, controls, bidi and zero-width marks, joiners, BOM, surrogates,
+#: markup, and a little mojibake.
+_TRICKY = [
+    *(
+        " \t\n\r\x0b\x0c\x1c\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+        "\x00\x01\x1b\x7f\x80\x9f\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202e"
+        "\u2060\u2066\u2069\ufeff\ufff9\ufffe\uffff\ud800\udfff\U000e0041\U0010ffff"
+        "<>&\"'=;:/?#@[]%"
+    ),
+    *["  ", "cityâ€™s", "Ã©tÃ©", "â€œquotedâ€\x9d", "&amp;", "<b>bold</b>", "e\u0301"],
+]  # fmt: skip
+
+any_char = st.characters(codec=None, exclude_categories=())
+#: All of Unicode (surrogates too), weighted towards the characters above.
+any_text = st.lists(any_char | st.sampled_from(_TRICKY), max_size=40).map("".join)
+#: Mojibake as it happens: UTF-8 bytes read as Windows-1252 or Latin-1.
+mojibake = st.tuples(
+    st.text(st.characters(codec="utf-8"), max_size=20), st.sampled_from(["cp1252", "latin-1"])
+).map(lambda pair: pair[0].encode("utf-8").decode(pair[1], errors="replace"))
+#: Mostly printable text, where the fast paths apply and a slip would show.
+printable = st.lists(
+    st.characters(exclude_categories=("C", "Z")) | st.sampled_from([" ", "  ", "\u00a0", "\u200d"]),
+    max_size=30,
+).map("".join)
+texts = any_text | mojibake | printable
+
+
+def read_new(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -> str:
+    return _outcome(reader.parse_article, raw, options)
+
+
+def read_old(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -> str:
+    old_options = old_reader.ReadOptions(options.fix_text, options.summary_length, options.seeds)
+    return _outcome(old_reader.parse_article, raw, old_options)
+
+
+def _outcome(parse: Callable[..., Any], raw: bytes, options: Any) -> str:
+    """The article's repr, or the reason it was rejected: what a difference would show in."""
+    try:
+        return repr(parse(raw, "x.txt", UTC, options))
+    except ArticleError as error:
+        return f"rejected: {error.reason}"
+
+
+OPTIONS = [
+    reader.DEFAULT_OPTIONS,
+    reader.ReadOptions(fix_text=False),
+    reader.ReadOptions(summary_length=12),
+]
+
+
+def assert_same(raw: bytes, label: str = "") -> None:
+    for options in OPTIONS:
+        assert read_new(raw, options) == read_old(raw, options), (label, options)
+
+
+# --- whole articles ------------------------------------------------------------
+
+
+def test_the_hostile_corpus_reads_the_same(tmp_path: Path) -> None:
+    paths = hostile.populate(tmp_path / "seeds", tmp_path / "outside")
+    for name, path in sorted(paths.items()):
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue  # the broken link and the like: refused before any parsing
+        if len(raw) > 1024 * 1024:
+            assert read_new(raw) == read_old(raw), name  # megabytes: one reading will do
+        else:
+            assert_same(raw, name)
+
+
+def test_the_sample_seeds_read_the_same() -> None:
+    paths = sorted((REPO / "seeds").glob("*.txt")) + sorted(SAMPLES.glob("*"))
+    assert len(paths) > 2
+    for path in paths:
+        if path.is_file():
+            assert_same(path.read_bytes())
+
+
+def test_generated_corpus_articles_read_the_same() -> None:
+    rng = random.Random(5)
+    for index in range(300):
+        assert_same(corpus_article(rng, index).encode())
+
+
+@given(yamlish)
+def test_yamlish_documents_read_the_same(front: str) -> None:
+    assert_same(f"---\n{front}\n---\n".encode("utf-8", "surrogatepass"))
+
+
+@given(st.dictionaries(st.sampled_from(list(REQUIRED)) | st.text(max_size=8), json_like))
+def test_json_like_documents_read_the_same(fields: dict[str, Any]) -> None:
+    assert_same(_document({**REQUIRED, **fields}))
+
+
+@given(st.fixed_dictionaries({}, optional=dict.fromkeys(["title", "excerpt", "category"], texts)))
+@example({"title": "a  b", "excerpt": " a", "category": "a "})
+@example({"title": "a\u200db", "excerpt": "<b>a  b</b>", "category": "\u00a0a"})
+def test_any_text_in_the_text_fields_reads_the_same(fields: dict[str, str]) -> None:
+    """Text reaches the cleaning through YAML's JSON-style escapes, so
+    controls and lone surrogates arrive as they are."""
+    assert_same(_document({**REQUIRED, **fields}))
+
+
+@given(st.lists(texts, max_size=5), texts, texts, texts)
+@example(["x  y", " z", "z"], "n  m", "a  b", " a")
+def test_any_text_in_topics_providers_and_related_reads_the_same(
+    topics: list[str], name: str, title: str, excerpt: str
+) -> None:
+    provider = {"name": name, "domain": "example.org"}
+    related = {"title": title, "webUrl": "https://example.org/r", "excerpt": excerpt}
+    document = {**REQUIRED, "topics": topics, "provider": provider, "related": [related]}
+    assert_same(_document(document))
+
+
+_LINKS = st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", ""])
+_HOSTS = st.sampled_from(
+    ["example.org", "EXAMPLE.org", "a", "", "[::1]", "x:8080", "u:p@h", "é.fr"]
+)
+links = st.tuples(_LINKS, _HOSTS, st.sampled_from(["", "/", "/a b", "/p?q#f", "?q", "#f"]), texts)
+urls = links.map("".join) | texts
+
+
+@given(st.sampled_from(["webUrl", "originalUrl", "domain", "url"]), urls)
+@example("webUrl", "https://example.org/a ")
+@example("domain", "Example.ORG")
+def test_any_text_in_a_link_reads_the_same(key: str, value: str) -> None:
+    document: dict[str, Any] = dict(REQUIRED)
+    if key == "domain":
+        document["provider"] = {"name": "P", "domain": value}
+    elif key == "url":
+        document["images"] = [{"url": value}]
+    else:
+        document[key] = value
+    assert_same(_document(document))
+
+
+def _document(fields: dict[str, Any]) -> bytes:
+    return f"---\n{json.dumps(fields)}\n---\n".encode()
+
+
+# --- one function at a time ----------------------------------------------------
+
+
+@given(texts)
+@example("")
+@example(" ")
+@example("a  b")
+@example(" a")
+@example("a ")
+@example("a\u200d")
+@example("\u200ca")
+@example("a\u00a0b")
+def test_clean_line_is_the_same(value: str) -> None:
+    assert text.clean_line(value) == old_text.clean_line(value)
+
+
+def test_every_printable_code_point_is_left_alone_by_clean_line() -> None:
+    """The exhaustive check behind clean_line's fast path: a printable
+    character is never stripped, collapsed or trimmed (but the space)."""
+    for point in range(0x110000):
+        char = chr(point)
+        if char.isprintable() and char != " ":
+            for value in (char, f"a{char}b"):
+                assert old_text.clean_line(value) == value, hex(point)
+
+
+@pytest.mark.parametrize("value", [" ", "a  b", " a", "a ", "a\tb", "a\u200bb", "a\x00"])
+def test_clean_line_still_cleans(value: str) -> None:
+    assert text.clean_line(value) != value

@@ -17,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bench.corpus import article as corpus_article
-from feeds import reader, text
+from feeds import reader, text, yamlload
 from feeds.errors import ArticleError
 from tests import hostile
 from tests.conftest import REPO, SAMPLES
 from tests.reference import reader as old_reader
 from tests.reference import text as old_text
+from tests.reference import yamlload as old_yamlload
 from tests.test_hostile_properties import REQUIRED, json_like, yamlish
 
 # --- inputs -------------------------------------------------------------------
@@ -203,3 +205,109 @@ def test_every_printable_code_point_is_left_alone_by_clean_line() -> None:
 @pytest.mark.parametrize("value", [" ", "a  b", " a", "a ", "a\tb", "a\u200bb", "a\x00"])
 def test_clean_line_still_cleans(value: str) -> None:
     assert text.clean_line(value) != value
+
+
+# --- YAML -----------------------------------------------------------------------
+
+#: Documents for each branch of the constructor: merges (one, a list, nested,
+#: of a scalar), `=` keys, unhashable keys, tags on every kind of node,
+#: aliases of text and of collections, recursion, sets, ordered maps, binary.
+YAML_DOCUMENTS = [
+    "a: 1\nb: text\nc: 'quoted'\nd: \"double\"\ne: ~\nf: [x, 'y', 2]\ng: {h: i}",
+    "base: &b {x: 1, y: two}\nm:\n  <<: *b\n  y: three",
+    "l1: &l1 {a: 1}\nl2: &l2 {b: 2, <<: *l1}\nm: {<<: [*l2, *l1], c: 3}",
+    "m: {<<: scalar}",
+    "m: {<<: [a, b]}",
+    "a: &a {<<: *a}",
+    "=: value\nm: {=: inner, k: v}",
+    "? [a, b]\n: v",
+    "? {a: b}\n: v",
+    "? !!str [a]\n: v",
+    "!!str [a]",
+    "k: !!str {a: b}",
+    "k: !!map x",
+    "k: !!seq x",
+    "k: !!int x",
+    "k: !!int '12'",
+    "k: !!str 12",
+    "k: !!float 1",
+    "k: !!bool yes",
+    "k: !!null ''",
+    "k: !!binary aGVsbG8=",
+    "k: !!timestamp 2024-01-02",
+    "k: !!set {a, b}",
+    "k: !!omap [a: 1, b: 2]",
+    "k: !!pairs [a: 1, a: 2]",
+    "k: !custom x",
+    "k: !<tag:yaml.org,2002:str> x",
+    "k: !!python/object:os.system x",
+    "t: &t text\nu: *t\nv: [*t, *t]\n*t : w",
+    "r: &r [*r]",
+    "r: &r {k: *r}",
+    "s: &s [a, &n {b: *s}]",
+    "a: 1\na: 2",
+    "no: yes\non: off\n012: 1:20\n0x1F: 0o17\n1_000: .inf\n-.inf: .nan\ntrue: False",
+    "k: 99999999999999999999999999999999999999999999999999999999999999999999999",
+    "k: 1e999",
+    "- a\n- b",
+    "just text",
+    "",
+    "k: [",
+    'k: "\\ud800"',
+    'k: "\\x01\\u202e\\U0010ffff"',
+    "k: |\n  two\n  lines\n",
+    "k: >\n  folded\n  lines\n",
+]
+
+
+def _shape(value: Any, seen: dict[int, int] | None = None) -> Any:
+    """``value`` as plain nested tuples with each object's type, and which
+    collections are one object (aliases) or contain themselves."""
+    seen = {} if seen is None else seen
+    if isinstance(value, dict | list | set):
+        if id(value) in seen:
+            return ("same-as", seen[id(value)])
+        seen[id(value)] = len(seen)
+        if isinstance(value, dict):
+            items = [(_shape(k, seen), _shape(v, seen)) for k, v in value.items()]
+            return (type(value).__name__, seen[id(value)], items)
+        if isinstance(value, set):
+            return ("set", seen[id(value)], sorted(repr(item) for item in value))
+        return ("list", seen[id(value)], [_shape(item, seen) for item in value])
+    if isinstance(value, tuple):
+        return ("tuple", [_shape(item, seen) for item in value])
+    return (type(value).__name__, repr(value))
+
+
+def _load(load: Callable[[str], Any], describe: Callable[[Any], str], text: str) -> Any:
+    try:
+        return _shape(load(text))
+    except yaml.YAMLError as error:
+        return ("error", type(error).__name__, describe(error))
+
+
+def assert_same_yaml(text: str) -> None:
+    new_seed = _load(yamlload.load_seed_yaml, yamlload.describe_yaml_error, text)
+    old_seed = _load(old_yamlload.load_seed_yaml, old_yamlload.describe_yaml_error, text)
+    assert new_seed == old_seed
+    new_config = _load(yamlload.load_yaml, yamlload.describe_yaml_error, text)
+    old_config = _load(old_yamlload.load_yaml, old_yamlload.describe_yaml_error, text)
+    assert new_config == old_config
+
+
+@pytest.mark.parametrize("text", YAML_DOCUMENTS)
+def test_yaml_documents_load_the_same(text: str) -> None:
+    assert_same_yaml(text)
+
+
+@given(yamlish)
+def test_yamlish_documents_load_the_same(text: str) -> None:
+    assert_same_yaml(text)
+
+
+def test_the_merge_key_budget_still_holds() -> None:
+    bomb = (hostile.CORPUS / "reject-merge-key-bomb.txt").read_text(encoding="utf-8")
+    front = bomb.split("---\n")[1]
+    assert_same_yaml(front)
+    with pytest.raises(yaml.YAMLError, match="too many entries"):
+        yamlload.load_seed_yaml(front)

@@ -10,7 +10,9 @@ hypothesis-made text and documents over all of Unicode.
 from __future__ import annotations
 
 import json
+import os
 import random
+import threading
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -22,11 +24,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bench.corpus import article as corpus_article
-from feeds import reader, text, yamlload
+from feeds import reader, seedfile, text, yamlload
 from feeds.errors import ArticleError
 from tests import hostile
 from tests.conftest import REPO, SAMPLES
 from tests.reference import reader as old_reader
+from tests.reference import seedfile as old_seedfile
 from tests.reference import text as old_text
 from tests.reference import yamlload as old_yamlload
 from tests.test_hostile_properties import REQUIRED, json_like, yamlish
@@ -311,3 +314,46 @@ def test_the_merge_key_budget_still_holds() -> None:
     assert_same_yaml(front)
     with pytest.raises(yaml.YAMLError, match="too many entries"):
         yamlload.load_seed_yaml(front)
+
+
+# --- reading the bytes ----------------------------------------------------------
+
+
+def _bytes_or_reason(read: Callable[[Path, Path | None], bytes], path: Path, seeds: Path) -> Any:
+    try:
+        return read(path, seeds)
+    except ArticleError as error:
+        return f"rejected: {error.reason}"
+
+
+def test_seed_bytes_are_read_the_same(tmp_path: Path) -> None:
+    limit = seedfile.MAX_SEED_BYTES
+    files = {"empty": b"", "small": b"---\ntitle: x\n---\n", "limit": b"x" * limit}
+    files["over"] = b"x" * (limit + 1)
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "file").write_bytes(b"outside")
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "out").symlink_to(tmp_path / "elsewhere" / "file")
+    names = [*files, "missing", "seeds/out"]
+    for name in names:
+        path, seeds = tmp_path / name, tmp_path / "seeds"
+        new = _bytes_or_reason(seedfile.read_seed_bytes, path, seeds)
+        assert new == _bytes_or_reason(old_seedfile.read_seed_bytes, path, seeds), name
+
+
+@pytest.mark.parametrize("length", [0, 1, 70_000])
+def test_a_seed_that_grows_while_being_read_is_read_to_the_end(tmp_path: Path, length: int) -> None:
+    """A pipe says it holds nothing yet delivers bytes: the read must go on
+    past the size the file had when opened, as it did."""
+    content = bytes(index % 251 for index in range(length))
+    results: list[bytes] = []
+    for read in (seedfile.read_seed_bytes, old_seedfile.read_seed_bytes):
+        pipe = tmp_path / f"pipe-{len(results)}"
+        os.mkfifo(pipe)
+        writer = threading.Thread(target=pipe.write_bytes, args=(content,))
+        writer.start()
+        results.append(read(pipe, None))
+        writer.join()
+    assert results == [content, content]

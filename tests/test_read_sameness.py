@@ -24,13 +24,14 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bench.corpus import article as corpus_article
-from feeds import reader, seedfile, text, yamlload
+from feeds import reader, seedfile, text, urls, yamlload
 from feeds.errors import ArticleError
 from tests import hostile
 from tests.conftest import REPO, SAMPLES
 from tests.reference import reader as old_reader
 from tests.reference import seedfile as old_seedfile
 from tests.reference import text as old_text
+from tests.reference import urls as old_urls
 from tests.reference import yamlload as old_yamlload
 from tests.test_hostile_properties import REQUIRED, json_like, yamlish
 
@@ -158,10 +159,10 @@ _HOSTS = st.sampled_from(
     ["example.org", "EXAMPLE.org", "a", "", "[::1]", "x:8080", "u:p@h", "é.fr"]
 )
 links = st.tuples(_LINKS, _HOSTS, st.sampled_from(["", "/", "/a b", "/p?q#f", "?q", "#f"]), texts)
-urls = links.map("".join) | texts
+link_texts = links.map("".join) | texts
 
 
-@given(st.sampled_from(["webUrl", "originalUrl", "domain", "url"]), urls)
+@given(st.sampled_from(["webUrl", "originalUrl", "domain", "url"]), link_texts)
 @example("webUrl", "https://example.org/a ")
 @example("domain", "Example.ORG")
 def test_any_text_in_a_link_reads_the_same(key: str, value: str) -> None:
@@ -208,6 +209,38 @@ def test_every_printable_code_point_is_left_alone_by_clean_line() -> None:
 @pytest.mark.parametrize("value", [" ", "a  b", " a", "a ", "a\tb", "a\u200bb", "a\x00"])
 def test_clean_line_still_cleans(value: str) -> None:
     assert text.clean_line(value) != value
+
+
+def _value_or_error(function: Callable[[str], Any], value: str) -> Any:
+    try:
+        return function(value)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
+@given(link_texts)
+@example("https://example.org")
+@example("HTTP://EXAMPLE.ORG/A")
+@example("https://example.org:99999/")
+@example("https://[::1/")
+@example("https://user@example.org/")
+@example("https://user@/")
+@example("https://example.org:/")
+@example("https://exämple.org/")
+@example("https://／example.org/")
+@example("https://./")
+@example("https:///path")
+@example("https://?q")
+def test_links_are_checked_the_same(value: str) -> None:
+    assert _value_or_error(urls.check_http_url, value) == _value_or_error(
+        old_urls.check_http_url, value
+    )
+    assert urls.is_host_name(value) == old_urls.is_host_name(value)
+    host = value.partition("://")[2]
+    assert urls.is_host_name(host) == old_urls.is_host_name(host)
+    if not isinstance(_value_or_error(old_urls.check_http_url, value), str):
+        return
+    assert urls.entry_id(value) == old_urls.entry_id(value)
 
 
 # --- YAML -----------------------------------------------------------------------

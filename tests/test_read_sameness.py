@@ -63,6 +63,13 @@ printable = st.lists(
     max_size=30,
 ).map("".join)
 texts = any_text | mojibake | printable
+#: Links of every shape, and any text where a link should be.
+_LINKS = st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", ""])
+_HOSTS = st.sampled_from(
+    ["example.org", "EXAMPLE.org", "a", "", "[::1]", "x:8080", "u:p@h", "é.fr"]
+)
+links = st.tuples(_LINKS, _HOSTS, st.sampled_from(["", "/", "/a b", "/p?q#f", "?q", "#f"]), texts)
+link_texts = links.map("".join) | texts
 
 
 def read_new(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -> str:
@@ -145,6 +152,7 @@ def test_any_text_in_the_text_fields_reads_the_same(fields: dict[str, str]) -> N
 
 @given(st.lists(texts, max_size=5), texts, texts, texts)
 @example(["x  y", " z", "z"], "n  m", "a  b", " a")
+@example([], "cityâ€™s", "", "")
 def test_any_text_in_topics_providers_and_related_reads_the_same(
     topics: list[str], name: str, title: str, excerpt: str
 ) -> None:
@@ -154,12 +162,20 @@ def test_any_text_in_topics_providers_and_related_reads_the_same(
     assert_same(_document(document))
 
 
-_LINKS = st.sampled_from(["http://", "https://", "HTTPS://", "ftp://", "//", ""])
-_HOSTS = st.sampled_from(
-    ["example.org", "EXAMPLE.org", "a", "", "[::1]", "x:8080", "u:p@h", "é.fr"]
-)
-links = st.tuples(_LINKS, _HOSTS, st.sampled_from(["", "/", "/a b", "/p?q#f", "?q", "#f"]), texts)
-link_texts = links.map("".join) | texts
+@given(st.none() | texts | st.integers(), st.none() | link_texts | st.integers())
+@example("Name", "Not a domain")
+@example(None, "")
+@example("", None)
+@example("x" * 201, "example.org")
+@example("cityâ€™s", "EXAMPLE.org")
+def test_providers_read_the_same_every_time(name: Any, domain: Any) -> None:
+    """Providers are kept once read: the second reading of one, under other
+    options or in another place, must still be what a first reading gives."""
+    provider = {"name": name, "domain": domain}
+    related = {"title": "t", "webUrl": "https://example.org/r", "provider": provider}
+    for document in ({"provider": provider}, {"related": [related]}):
+        for _ in range(2):
+            assert_same(_document({**REQUIRED, **document}))
 
 
 @given(st.sampled_from(["webUrl", "originalUrl", "domain", "url"]), link_texts)
@@ -390,3 +406,13 @@ def test_a_seed_that_grows_while_being_read_is_read_to_the_end(tmp_path: Path, l
         results.append(read(pipe, None))
         writer.join()
     assert results == [content, content]
+
+
+def test_long_provider_names_are_not_kept() -> None:
+    """The provider cache is bounded in entries, so only short values may go in."""
+    reader._plain_provider.cache_clear()
+    for name, domain in (("x" * 201, "example.org"), ("P", "a" * 250 + ".org")):
+        read_new(_document({**REQUIRED, "provider": {"name": name, "domain": domain}}))
+    assert reader._plain_provider.cache_info().currsize == 0
+    read_new(_document({**REQUIRED, "provider": {"name": "P", "domain": "example.org"}}))
+    assert reader._plain_provider.cache_info().currsize == 1

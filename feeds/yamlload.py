@@ -31,12 +31,18 @@ _VALUE = "tag:yaml.org,2002:value"
 #: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``):
 #: seven levels cost PyYAML minutes, so the copying is counted and stopped.
 MAX_MERGED_ENTRIES = 10_000
+#: Plain scalars remembered per loader class, and the longest remembered: a
+#: bound for hostile input (past it the table starts over).
+_CACHED_SCALARS = 4096
+_CACHED_SCALAR_LENGTH = 100
 
 
 class Loader(_BaseLoader):
     """Safe loader without implicit timestamps, with a budget for merge keys."""
 
     _merged = 0
+    #: The tag each short plain scalar resolved to (see ``resolve``).
+    _plain_tags: dict[str, str] = {}  # noqa: RUF012 - replaced per class, never shared
 
     def flatten_mapping(self, node: MappingNode) -> None:
         # Flatten what is merged first and count it: PyYAML's own pass then
@@ -83,6 +89,30 @@ class Loader(_BaseLoader):
             else:
                 mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._plain_tags = {}  # each class resolves by its own resolvers
+
+    @classmethod
+    def add_implicit_resolver(cls, tag: str, regexp: re.Pattern[str], first: Any) -> None:
+        super().add_implicit_resolver(tag, regexp, first)
+        cls._plain_tags = {}
+
+    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
+        # The same few plain scalars (keys above all) come up in every seed;
+        # PyYAML tries its regular expressions on each one, every time.
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        tags = self._plain_tags
+        tag = tags.get(value)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(value) <= _CACHED_SCALAR_LENGTH:
+                if len(tags) >= _CACHED_SCALARS:
+                    tags.clear()
+                tags[value] = tag
+        return tag
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         # Text is most of what a seed holds, and PyYAML's bookkeeping for

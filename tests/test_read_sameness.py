@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC
@@ -299,6 +300,7 @@ YAML_DOCUMENTS = [
     "s: &s [a, &n {b: *s}]",
     "a: 1\na: 2",
     "no: yes\non: off\n012: 1:20\n0x1F: 0o17\n1_000: .inf\n-.inf: .nan\ntrue: False",
+    "a: true\nb: 'true'\nc: \"true\"\nd: !!str true\ne: 12\nf: '12'\ng: ~\nh: '~'\n'~': ~",
     "k: 99999999999999999999999999999999999999999999999999999999999999999999999",
     "k: 1e999",
     "- a\n- b",
@@ -355,6 +357,48 @@ def test_yaml_documents_load_the_same(text: str) -> None:
 @given(yamlish)
 def test_yamlish_documents_load_the_same(text: str) -> None:
     assert_same_yaml(text)
+
+
+def test_plain_scalars_resolve_the_same_every_time() -> None:
+    """Each loader keeps what its plain scalars resolved to: the same words
+    must still resolve by that loader's own rules (1.1 for the config, 1.2
+    for seeds), quoted or not, first or again."""
+    words = ["yes", "no", "on", "true", "012", "1:20", "0x1F", "1_000", ".inf", "~", "null"]
+    document = "\n".join(
+        f"k{index}: [{word}, '{word}', !!str {word}]" for index, word in enumerate(words)
+    )
+    for _ in range(2):
+        assert_same_yaml(document)
+        assert_same_yaml(document.replace("'", ""))
+
+
+def test_each_loader_class_remembers_its_own_plain_scalars() -> None:
+    class Numbers(yamlload.Loader):
+        pass
+
+    class TextOnly(yamlload.Loader):
+        pass
+
+    TextOnly.yaml_implicit_resolvers = {}
+    assert yaml.load("k: 12", Loader=Numbers) == {"k": 12}
+    assert yaml.load("k: 12", Loader=TextOnly) == {"k": "12"}
+
+
+def test_a_resolver_added_later_applies_to_what_was_remembered() -> None:
+    class Later(yamlload.Loader):
+        pass
+
+    assert yaml.load("k: abc", Loader=Later) == {"k": "abc"}
+    Later.add_implicit_resolver("tag:yaml.org,2002:null", re.compile("^abc$"), ["a"])
+    assert yaml.load("k: abc", Loader=Later) == {"k": None}
+
+
+def test_the_remembered_plain_scalars_are_bounded() -> None:
+    many = "\n".join(f"key{index}: value{index}" for index in range(5000))
+    assert_same_yaml(many)
+    assert 0 < len(yamlload._plain_12(yamlload.Loader)._plain_tags) <= 4096
+    assert_same_yaml("long: " + "x" * 200)
+    assert "x" * 200 not in yamlload._plain_12(yamlload.Loader)._plain_tags
 
 
 def test_the_merge_key_budget_still_holds() -> None:

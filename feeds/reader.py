@@ -9,7 +9,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,16 @@ class _FieldReader:
             return shared(Provider(name=label)) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
+        name, domain = value.get("name"), value.get("domain")
+        if _is_short_text(name) and _is_short_text(domain):
+            try:  # a few providers recur in thousands of articles
+                provider = _plain_provider(name, domain, self.options)
+                return None if provider is None else shared(provider)
+            except _FieldError:
+                pass  # not cached: read again below, for the message with its field name
+        return self.provider_mapping(value, key)
+
+    def provider_mapping(self, value: Mapping[str, Any], key: str) -> Provider | None:
         nested = self.nested(value, f"{key}.")
         domain = nested.optional_text("domain")
         if domain is not None:
@@ -368,6 +379,21 @@ class _FieldReader:
         if url is None:
             raise _FieldError(f"missing {item.name(key)}")
         return url
+
+
+#: Longer names and domains are read every time rather than kept.
+_CACHED_TEXT_LENGTH = 200
+
+
+def _is_short_text(value: object) -> bool:
+    return value is None or (type(value) is str and len(value) <= _CACHED_TEXT_LENGTH)
+
+
+@lru_cache(maxsize=1024)
+def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) -> Provider | None:
+    """A provider mapping's reading (``_FieldReader.provider``), kept for its values."""
+    reader = _FieldReader({}, UTC, options)
+    return reader.provider_mapping({"name": name, "domain": domain}, "provider")
 
 
 def _shared_label(label: str | None) -> str | None:

@@ -31,9 +31,14 @@ def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
                     path, "refused: a symbolic link to a file outside the seeds folder"
                 )
         with target.open("rb") as file:
-            if os.fstat(file.fileno()).st_size > MAX_SEED_BYTES:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_SEED_BYTES:
                 raise _too_large(path)
-            raw = file.read(MAX_SEED_BYTES + 1)  # it may grow while being read
+            # Asking for the limit at once makes Python allocate 16 MiB, which
+            # costs more than reading a seed; the rest only if it grew meanwhile.
+            raw = file.read(size + 1)
+            if len(raw) > size:
+                raw += file.read(MAX_SEED_BYTES + 1 - len(raw))
     except OSError as error:
         reason = "broken symbolic link" if path.is_symlink() else error.strerror
         raise ArticleError(path, f"cannot read file: {reason}") from None

@@ -62,8 +62,21 @@ def has_invisible(value: object) -> bool:
 def clean_line(text: str) -> str:
     """A single-line plain text value: forbidden and invisible characters gone,
     whitespace collapsed."""
+    if _is_clean_line(text):  # most values: four regex passes would return them as they are
+        return text
     text = _WHITESPACE.sub(" ", strip_invisible(strip_forbidden(text)))
     return _EDGE_JOINERS.sub("", text)
+
+
+def _is_clean_line(text: str) -> bool:
+    """Whether ``clean_line`` would return ``text`` unchanged.
+
+    A printable string holds no control, format (invisible), surrogate,
+    unassigned or separator character other than the plain space, so only
+    doubled and edge spaces are left to find (tests/test_read_sameness.py
+    checks every code point).
+    """
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
 
 
 def has_word(text: str) -> bool:

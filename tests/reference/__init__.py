@@ -1,0 +1,1 @@
+"""Frozen copies of the reading path, the reference that faster code must agree with."""

@@ -95,7 +95,7 @@ def sanitize_content(fragment: str) -> str:
 
 
 #: Text without these characters is the same after sanitising (found by trying
-#: every code point; tests/test_text.py holds the property): most excerpts are
+#: every code point; tests/test_text_fastpath.py holds the property): most excerpts are
 #: plain text, and nh3 is most of the time spent reading an article.
 _MARKUP = re.compile("[<>&\r\u00a0\ufeff]")
 

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -30,7 +31,7 @@ from feeds.model import Article, Fields, Images, Provider, Related, shared, shar
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of the index or of a cached article changes.
-FORMAT = 7
+FORMAT = 8
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: at 100,000 articles, packing and
 #: marshalling the whole file at once was 390 MB of a build's peak memory.
@@ -78,6 +79,7 @@ def seed_record(raw: object) -> CachedSeed | None:
     return CachedSeed((mtime, size, inode), has_article, reason)
 
 
+@lru_cache(maxsize=16)
 def key_prefix(seeds: Path) -> str:
     """What `seed_key` strips from a seed file's path."""
     return str(seeds).rstrip(os.sep) + os.sep
@@ -263,8 +265,8 @@ def pack(article: Article) -> Packed:
         article.category,
         article.topics,
         _pack_provider(article.provider),
-        _fields(Images, article.images),
-        _fields(Related, article.related),
+        _blob(Images, article.images),
+        _blob(Related, article.related),
         article.quality,
         article.heat,
         article.is_published,
@@ -272,10 +274,10 @@ def pack(article: Article) -> Packed:
     )
 
 
-def _fields(kind: type[Images] | type[Related], items: Sequence[Any]) -> tuple[Fields, ...]:
-    """The items' plain fields (the article keeps them so; see `model.Images`)."""
+def _blob(kind: type[Images] | type[Related], items: Sequence[Any]) -> bytes:
+    """The items as the article keeps them (see `model.Images`), as they are."""
     compact = items if isinstance(items, kind) else kind(items)
-    return compact.fields()
+    return compact.blob
 
 
 def unpack(packed: Packed, *, source: str | None = None) -> Article:
@@ -298,20 +300,8 @@ def unpack(packed: Packed, *, source: str | None = None) -> Article:
         category=None if category is None else shared(_text(category)),
         topics=shared_topics(tuple(_text(topic) for topic in topics)),
         provider=_unpack_provider(provider),
-        images=Images.from_fields(
-            (_text(url), _optional_int(width), _optional_int(height))
-            for url, width, height in images
-        ),
-        related=Related.from_fields(
-            (
-                _text(r_title),
-                _text(r_link),
-                _iso_date(r_published) if r_published else None,
-                _checked_provider(r_provider),
-                _optional_text(r_summary),
-            )
-            for r_title, r_link, r_published, r_provider, r_summary in related
-        ),
+        images=Images.from_blob(_bytes(images), _check_images),
+        related=Related.from_blob(_bytes(related), _check_related),
         quality=_optional_float(quality),
         heat=_optional_float(heat),
         is_published=bool(is_published),
@@ -327,22 +317,45 @@ def _pack_provider(provider: Provider | None) -> tuple[str, str | None] | None:
 
 
 def _unpack_provider(packed: object) -> Provider | None:
+    checked = _checked_provider(packed)
+    return None if checked is None else _provider(*checked)
+
+
+@lru_cache(maxsize=4096)
+def _provider(name: str, domain: str | None) -> Provider:
+    # A few providers recur in thousands of articles: made once each.
+    return shared(Provider(name, domain))
+
+
+def _check_images(fields: tuple[Fields, ...]) -> None:
+    for url, width, height in fields:
+        _text(url)
+        _optional_int(width)
+        _optional_int(height)
+
+
+def _check_related(fields: tuple[Fields, ...]) -> None:
+    for title, link, published, provider, summary in fields:
+        _text(title)
+        _text(link)
+        _optional_text(summary)
+        _checked_provider(provider)
+        if published is not None:
+            datetime.fromisoformat(_text(published))
+
+
+def _bytes(value: object) -> bytes:
+    if not isinstance(value, bytes):
+        raise TypeError("expected bytes")
+    return value
+
+
+def _checked_provider(packed: object) -> tuple[str, str | None] | None:
     if packed is None:
         return None
     if not isinstance(packed, tuple) or len(packed) != 2:
         raise TypeError("bad provider")
-    return shared(Provider(_text(packed[0]), _optional_text(packed[1])))
-
-
-def _iso_date(value: object) -> str:
-    """An ISO 8601 date as kept, once checked to be one."""
-    datetime.fromisoformat(_text(value))
-    return _text(value)
-
-
-def _checked_provider(packed: object) -> tuple[str, str | None] | None:
-    provider = _unpack_provider(packed)
-    return None if provider is None else (provider.name, provider.domain)
+    return (_text(packed[0]), _optional_text(packed[1]))
 
 
 def _text(value: object) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshal
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar, overload
@@ -109,6 +109,31 @@ class _Compact(Sequence[_Item], Generic[_Item]):
         return cls._made(items)
 
     @classmethod
+    def from_blob(cls, blob: bytes, check: Callable[[tuple[Fields, ...]], None]) -> Any:
+        """From what ``blob`` gave (kept as it is, not encoded again). Raises
+        ValueError or TypeError when it is not such a blob or when ``check``
+        refuses its fields (and never inflates more than `MAX_BLOB` bytes)."""
+        try:
+            data = _inflate(blob, bounded=True) if cls._COMPRESSED else blob
+            fields = marshal.loads(data)  # noqa: S302 - checked below
+        except (zlib.error, EOFError) as error:
+            raise ValueError("not a blob") from error
+        if not isinstance(fields, tuple):
+            raise TypeError("not a blob")
+        check(fields)
+        if marshal.dumps(fields, cls._MARSHAL_VERSION) != data:
+            raise ValueError("not a blob as written")  # equal blobs must mean equal items
+        if not fields:
+            return _EMPTY.setdefault(cls, cls._made(fields))
+        compact = object.__new__(cls)
+        compact._blob, compact._length = blob, len(fields)
+        return compact
+
+    @property
+    def blob(self) -> bytes:
+        return self._blob
+
+    @classmethod
     def _made(cls, fields: tuple[Fields, ...]) -> Any:
         compact = object.__new__(cls)
         compact._set(fields)
@@ -120,7 +145,7 @@ class _Compact(Sequence[_Item], Generic[_Item]):
         self._length = len(fields)
 
     def fields(self) -> tuple[Fields, ...]:
-        blob = zlib.decompress(self._blob, -_WINDOW_BITS) if self._COMPRESSED else self._blob
+        blob = _inflate(self._blob) if self._COMPRESSED else self._blob
         result: tuple[Fields, ...] = marshal.loads(blob)  # noqa: S302 - our own bytes
         return result
 
@@ -168,9 +193,24 @@ class _Compact(Sequence[_Item], Generic[_Item]):
 _WINDOW_BITS = 12
 
 
+#: The most a blob from elsewhere (the parse cache) may inflate to: an
+#: article's 20 related articles with long links are well under it.
+MAX_BLOB = 1 << 20
+
+
 def _deflate(data: bytes) -> bytes:
     packer = zlib.compressobj(1, zlib.DEFLATED, -_WINDOW_BITS, memLevel=4)
     return packer.compress(data) + packer.flush()
+
+
+def _inflate(blob: bytes, *, bounded: bool = False) -> bytes:
+    if not bounded:
+        return zlib.decompress(blob, -_WINDOW_BITS)
+    unpacker = zlib.decompressobj(-_WINDOW_BITS)
+    data = unpacker.decompress(blob, MAX_BLOB)
+    if unpacker.unconsumed_tail or unpacker.unused_data or not unpacker.eof:
+        raise ValueError("not a whole blob, or too large")
+    return data
 
 
 class Images(_Compact[Image]):

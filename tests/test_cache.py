@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -282,3 +283,53 @@ def test_seed_records_saved_in_chunks_are_all_read_back(
     reads = _counting_reads(monkeypatch)
     build(config)
     assert reads == []
+
+
+def _deflated(data: bytes) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, -12, memLevel=4)
+    return packer.compress(data) + packer.flush()
+
+
+_RELATED = (("Title", "https://e.org/r", None, None, None),)
+
+
+@pytest.mark.parametrize(
+    ("field", "blob"),
+    [
+        (10, b"not a blob"),
+        (11, b"not a blob"),
+        (11, "text, not bytes"),
+        (11, _deflated(marshal.dumps((("T" * (3 << 20), "l", None, None, None),), 0))),  # huge
+        (11, _deflated(marshal.dumps(_RELATED, 0)) + b"trailing"),
+        (11, _deflated(marshal.dumps(_RELATED, 4))),  # not as the cache writes it
+        (11, _deflated(marshal.dumps(((1, "https://e.org/r", None, None, None),), 0))),
+        (11, _deflated(marshal.dumps((("T", "https://e.org/r", "yesterday", None, None),), 0))),
+        (10, marshal.dumps((("https://e.org/i.png", "wide", None),), 0)),
+    ],
+    ids=[
+        "images-garbage",
+        "related-garbage",
+        "related-text",
+        "related-huge",
+        "related-trailing-bytes",
+        "related-other-encoding",
+        "related-number-title",
+        "related-bad-date",
+        "images-text-width",
+    ],
+)
+def test_damaged_images_or_related_in_the_cache_mean_reading_the_file_again(
+    field: int, blob: bytes | str, config: Config, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forget_last_publish(config)
+    header, records = _article_records(config)
+    tampered = [
+        marshal.dumps(
+            tuple((key, (*packed[:field], blob, *packed[field + 1 :])) for key, packed in items)
+        )
+        for items in map(marshal.loads, records)
+    ]
+    _write_article_records(config, header, tampered)
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert sorted(reads) == [str(seeds / "a.txt"), str(seeds / "b.txt")]

@@ -71,3 +71,13 @@ def test_shared_or_interned_values_do_not_change_the_bytes() -> None:
 def test_images_and_related_articles_are_not_equal_to_each_other() -> None:
     assert Images() != Related()
     assert Images() == ()
+
+
+@given(st.lists(_related, max_size=4), st.lists(_images, max_size=3))
+def test_blobs_come_back_as_they_were_kept(
+    related: list[RelatedArticle], images: list[Image]
+) -> None:
+    kept_related, kept_images = Related(related), Images(images)
+    assert Related.from_blob(kept_related.blob, lambda fields: None) == kept_related
+    assert Images.from_blob(kept_images.blob, lambda fields: None) == kept_images
+    assert Related.from_blob(kept_related.blob, lambda fields: None).blob is kept_related.blob

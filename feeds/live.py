@@ -209,7 +209,10 @@ class LiveIndex:
                 self._visible[article.id] = article
                 key = sort_key(article)
                 for group in self._keys_of(article):
-                    self._members.setdefault(group, _Members()).add(article, key)
+                    members = self._members.get(group)
+                    if members is None:  # (not setdefault: it would make one per call)
+                        members = self._members[group] = _Members()
+                    members.add(article, key)
                     self._dirty.add(group)
         else:
             self._waiting[article.id] = article

@@ -25,6 +25,7 @@ from feeds.render import FORMATS
 from feeds.scheduler import RebuildScheduler
 from feeds.sdnotify import Notifier
 from feeds.server import ServerThread, create_app
+from feeds.signals import SignalWakeup
 from feeds.urls import join_url
 from feeds.watcher import Watcher
 from feeds.websub import HubNotifier
@@ -55,7 +56,6 @@ class Daemon:
         self._load_config = load_config
         self._serve = serve
         self._notifier = notifier or Notifier()
-        self._wake = threading.Event()
         self._stop_requested = False
         self._reload_requested = False
         self._build_lock = threading.Lock()
@@ -92,7 +92,7 @@ class Daemon:
 
     def run(self) -> int:
         """Runs until SIGTERM or SIGINT; returns the exit code."""
-        self._install_signal_handlers()
+        wake = self._install_signal_handlers()
         # Watch before the first build: a save made while it runs is queued,
         # not lost until the next rescan.
         self._start_watcher()
@@ -104,18 +104,18 @@ class Daemon:
         self._notifier.ready(self._status())
         log.info("ready")
         try:
-            self._main_loop()
+            self._main_loop(wake)
         finally:
             self._shutdown()
+            wake.close()
         return 0
 
-    def _main_loop(self) -> None:
+    def _main_loop(self, wake: SignalWakeup) -> None:
         interval = HEALTH_TICK
         if self._notifier.watchdog_interval:
             interval = min(interval, self._notifier.watchdog_interval)
         while not self._stop_requested:
-            self._wake.wait(interval)
-            self._wake.clear()
+            wake.wait(interval)
             if self._stop_requested:
                 break
             if self._reload_requested:
@@ -213,18 +213,20 @@ class Daemon:
 
     # --- signals -------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
+    def _install_signal_handlers(self) -> SignalWakeup:
+        """The handlers only set flags; the signal itself wakes the main loop
+        (see `feeds.signals` for why a handler must never take a lock)."""
+        wake = SignalWakeup()
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, self._on_reload_signal)
+        return wake
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested = True
-        self._wake.set()
 
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
         self._reload_requested = True
-        self._wake.set()
 
     def _reload(self) -> None:
         self._notifier.reloading()

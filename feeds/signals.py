@@ -1,0 +1,44 @@
+"""Sleeping in the main thread until a signal arrives, without locks.
+
+Python runs a signal handler in the main thread between any two bytecodes,
+even inside `threading.Event.wait`, while that holds the event's lock: a
+handler calling `Event.set()` then waits for a lock its own thread holds,
+and `feeds run` hung on SIGTERM (seen once in a few hundred stops). Here
+the handlers only set flags; the C-level handler writes the signal's number
+to a pipe (`signal.set_wakeup_fd`), and the main thread sleeps in `select`
+on that pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+
+
+class SignalWakeup:
+    """A pipe that every handled signal writes to; `wait` sleeps on it.
+
+    Create it in the main thread, before installing the handlers.
+    """
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+
+    def wait(self, timeout: float) -> None:
+        """Returns after ``timeout`` seconds, or sooner once a signal arrived
+        (also one that arrived since the last wait)."""
+        readable, _, _ = select.select([self._read], [], [], timeout)
+        if readable:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._read, 512):
+                    pass
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._read)
+        os.close(self._write)

@@ -102,7 +102,7 @@ class _Compact(Sequence[_Item], Generic[_Item]):
 
     @classmethod
     def from_fields(cls, fields: Iterable[Fields]) -> Any:
-        """From what ``fields()`` gave (the parse cache's layout); checked by the caller."""
+        """From plain fields as ``fields()`` gives them (trusted: our own)."""
         items = tuple(fields)
         if not items:  # most articles have no images or no related articles
             return _EMPTY.setdefault(cls, cls._made(items))

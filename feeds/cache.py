@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from feeds import __version__
-from feeds.model import Article, Fields, Images, Provider, Related, shared, shared_topics
+from feeds.model import (
+    Article,
+    Fields,
+    Images,
+    Provider,
+    Related,
+    provider_of,
+    shared,
+    shared_topics,
+)
 
 log = logging.getLogger("feeds.cache")
 
@@ -318,13 +327,7 @@ def _pack_provider(provider: Provider | None) -> tuple[str, str | None] | None:
 
 def _unpack_provider(packed: object) -> Provider | None:
     checked = _checked_provider(packed)
-    return None if checked is None else _provider(*checked)
-
-
-@lru_cache(maxsize=4096)
-def _provider(name: str, domain: str | None) -> Provider:
-    # A few providers recur in thousands of articles: made once each.
-    return shared(Provider(name, domain))
+    return None if checked is None else provider_of(*checked)
 
 
 def _check_images(fields: tuple[Fields, ...]) -> None:

@@ -7,9 +7,10 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
-_Value = TypeVar("_Value", str, tuple[str, ...], "Provider")
+_Value = TypeVar("_Value", str, tuple[str, ...])
 
 #: Bump when what the reader accepts or repairs changes: articles cached
 #: under older rules are read again.
@@ -28,8 +29,9 @@ MAX_IMAGES = 10
 MAX_RELATED = 20
 
 
-#: Equal values that many articles carry (topics, categories, providers) are
-#: kept once: at 100,000 articles, a copy per article was ~30 MB.
+#: Equal values that many articles carry (topics, categories; providers see
+#: `provider_of`) are kept once: at 100,000 articles, a copy per article was
+#: ~30 MB.
 _SHARED: dict[object, object] = {}
 #: A bound for hostile input; past it the table starts over (sharing is
 #: only a saving, never a meaning).
@@ -56,6 +58,13 @@ class Provider:
     @property
     def url(self) -> str | None:
         return f"https://{self.domain}/" if self.domain else None
+
+
+@lru_cache(maxsize=4096)
+def provider_of(name: str, domain: str | None = None) -> Provider:
+    """The one Provider of ``name`` and ``domain`` in use: a few providers
+    recur in thousands of articles (and their related articles)."""
+    return Provider(name, domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +258,7 @@ class Related(_Compact[RelatedArticle]):
             title,
             link,
             datetime.fromisoformat(published) if published else None,
-            shared(Provider(*provider)) if provider else None,
+            provider_of(*provider) if provider else None,
             summary,
         )
 

@@ -30,6 +30,7 @@ from feeds.model import (
     Image,
     Provider,
     RelatedArticle,
+    provider_of,
     shared,
     shared_topics,
 )
@@ -306,14 +307,13 @@ class _FieldReader:
             return None
         if isinstance(value, str):  # `provider: Reuters` names the provider alone
             label = shorten_label(clean_line(value))
-            return shared(Provider(name=label)) if label else None
+            return provider_of(label) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
         name, domain = value.get("name"), value.get("domain")
         if _is_short_text(name) and _is_short_text(domain):
             try:  # a few providers recur in thousands of articles
-                provider = _plain_provider(name, domain, self.options)
-                return None if provider is None else shared(provider)
+                return _plain_provider(name, domain, self.options)
             except _FieldError:
                 pass  # not cached: read again below, for the message with its field name
         return self.provider_mapping(value, key)
@@ -326,7 +326,7 @@ class _FieldReader:
             if not is_host_name(domain):
                 raise _FieldError(f"{self.name(key)}.domain: not a domain name")
         name = shorten_label(nested.optional_text("name")) or domain
-        return shared(Provider(name=name, domain=domain)) if name else None
+        return provider_of(name, domain) if name else None
 
     def images(self) -> tuple[Image, ...]:
         return tuple(

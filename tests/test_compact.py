@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.model import Image, Images, Provider, Related, RelatedArticle, shared
+from feeds.model import Image, Images, Provider, Related, RelatedArticle, provider_of
 
 _text = st.text(min_size=1, max_size=40)
 _images = st.builds(
@@ -62,7 +62,7 @@ def test_equal_means_equal_items_and_equal_hashes(
 def test_shared_or_interned_values_do_not_change_the_bytes() -> None:
     name = "".join(["Reu", "ters"])  # not interned
     plain = Related([RelatedArticle("T", "https://e.org/", None, Provider(name), None)])
-    common = shared(Provider("Reuters"))
+    common = provider_of("Reuters")
     sharing = Related([RelatedArticle("T", "https://e.org/", None, common, None)] * 1)
     assert plain == sharing
     assert hash(plain) == hash(sharing)

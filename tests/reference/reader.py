@@ -301,7 +301,7 @@ class _FieldReader:
             return None
         if isinstance(value, str):  # `provider: Reuters` names the provider alone
             label = shorten_label(clean_line(value))
-            return shared(Provider(name=label)) if label else None
+            return Provider(name=label) if label else None
         if not isinstance(value, dict):
             raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
         nested = self.nested(value, f"{key}.")
@@ -311,7 +311,7 @@ class _FieldReader:
             if not is_host_name(domain):
                 raise _FieldError(f"{self.name(key)}.domain: not a domain name")
         name = shorten_label(nested.optional_text("name")) or domain
-        return shared(Provider(name=name, domain=domain)) if name else None
+        return Provider(name=name, domain=domain) if name else None
 
     def images(self) -> tuple[Image, ...]:
         return tuple(

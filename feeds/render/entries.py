@@ -1,4 +1,4 @@
-"""Atom entries and RSS items, built once per article and copied into each feed.
+"""Atom entries and RSS items, built and serialised once per article and format.
 
 Each article appears in several documents (the combined feed, its topics,
 their monthly archives), and building entries through feedgen's `FeedEntry`
@@ -6,16 +6,18 @@ cost about 220 us each, most of a cold build (bench/RESULTS.md). So entries
 are built here, with lxml directly, into the very elements feedgen would make
 (same tags, same namespaces, same attribute order: tests/test_entries.py
 compares the two on every sample and on generated articles), once per
-article and format, and moved from document to document. The feed-level
-parts of a document are still feedgen's.
+article and format, and their bytes spliced into each document
+(`EntryCache`). The feed-level parts of a document are still feedgen's.
 """
 
 from __future__ import annotations
 
 import mimetypes
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -47,6 +49,7 @@ def rfc822(moment: datetime) -> str:
     )
 
 
+@lru_cache(maxsize=4096)  # Atom and RSS ask for each lead image, soon after each other
 def image_type(url: str) -> str | None:
     guessed, _ = mimetypes.guess_type(urlsplit(url).path, strict=False)
     return guessed if guessed and guessed.startswith("image/") else None
@@ -141,47 +144,79 @@ def rss_item(article: Article, content: str) -> Any:
     return item
 
 
+#: What closes a document after its entries, as lxml pretty-prints it: Atom
+#: entries are children of the root, RSS items of the channel.
+CLOSING = {"atom": b"</feed>\n", "rss": b"  </channel>\n</rss>\n"}
+_OPENING = {"atom": b"  <entry>", "rss": b"    <item>"}
+
+
+@dataclass(frozen=True, slots=True)
+class Serialised:
+    """An entry's bytes as they stand in a document, and the namespaces they use
+    (an archive declares only the namespaces its entries use)."""
+
+    data: bytes
+    namespaces: frozenset[str]
+
+
 @dataclass(slots=True)
 class _Built:
     article: Article
     html: str
-    atom: Any = None
-    rss: Any = None
+    atom: Serialised | None = None
+    rss: Serialised | None = None
 
 
 class EntryCache:
-    """The newest-used articles' built entries, both formats.
+    """The newest-used articles' entries, serialised, both formats.
 
-    Documents are rendered grouped (all feeds of one archive month one after
-    the other), so a few thousand slots make nearly every article's entries
-    built once per build; the bound keeps memory flat at any corpus size.
+    An entry's bytes are the same in every document of its format: lxml
+    pretty-prints an element by its depth alone, and every document declares the
+    extension namespaces under the same prefixes. So each entry is serialised
+    once, inside an empty document of its format (``contexts``), and its bytes
+    are spliced into each document (tests/test_splice.py compares with documents
+    built whole). Documents are rendered grouped (all feeds of one archive month
+    one after the other), so a few thousand slots make nearly every article's
+    entries built once per build; the bound keeps memory flat at any size.
     """
 
-    def __init__(self, slots: int = 2048) -> None:
+    def __init__(self, contexts: Callable[[Flavour], Any], slots: int = 2048) -> None:
+        self._contexts = contexts
         self._slots = slots
         # Keyed by identity: hashing a frozen Article hashes every field. The
         # slot holds the article itself, so its id() cannot be reused meanwhile.
         self._built: OrderedDict[int, _Built] = OrderedDict()
 
-    def element(self, article: Article, flavour: Flavour) -> Any:
-        """The article's entry, to be appended to the document being built.
-
-        lxml moves an element that is appended elsewhere, so the one element
-        serves every document in turn: each document is serialised before the
-        next is built, and nothing reads a document after that.
-        """
+    def serialised(self, article: Article, flavour: Flavour) -> Serialised:
+        """The article's entry as it stands in a document of the flavour."""
         built = self._slot(article)
         if flavour == "atom":
             if built.atom is None:
-                built.atom = atom_entry(article, built.html)
+                built.atom = self._serialise(atom_entry(article, built.html), flavour)
             return built.atom
         if built.rss is None:
-            built.rss = rss_item(article, built.html)
+            built.rss = self._serialise(rss_item(article, built.html), flavour)
         return built.rss
 
     def html(self, article: Article) -> str:
         """The article's entry HTML (`common.entry_html`), built once for every format."""
         return self._slot(article).html
+
+    def _serialise(self, entry: Any, flavour: Flavour) -> Serialised:
+        root = self._contexts(flavour)
+        parent = root if flavour == "atom" else root[0]
+        parent.append(entry)
+        try:
+            document: bytes = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+        finally:
+            parent.remove(entry)
+        # Text and attribute values escape "<", so the first opening tag is the entry's.
+        start = document.index(_OPENING[flavour])
+        end = len(document) - len(CLOSING[flavour])
+        if document[end:] != CLOSING[flavour]:
+            raise RuntimeError(f"unexpected {flavour} serialisation")  # pragma: no cover
+        data = document[start:end]
+        return Serialised(data, _namespaces(root, data))
 
     def _slot(self, article: Article) -> _Built:
         key = id(article)
@@ -196,3 +231,16 @@ class EntryCache:
 
     def clear(self) -> None:
         self._built.clear()
+
+
+def _namespaces(document: Any, entry: bytes) -> frozenset[str]:
+    """The namespaces of the entry's elements, by the prefixes the document declares.
+
+    Text and attribute values escape "<", so "<prefix:" is only ever a tag; the
+    entries carry no namespaced attributes.
+    """
+    return frozenset(
+        uri
+        for prefix, uri in document.nsmap.items()
+        if prefix and b"<%s:" % prefix.encode() in entry
+    )

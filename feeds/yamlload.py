@@ -182,14 +182,48 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     text quotes the value, which may be a secret: replace them with a
     ``YAMLError`` that says what is wrong without the value.
     """
+    loader = loader or Loader
+    _refuse_deep_nesting(text, loader)
     try:
-        return yaml.load(text, Loader=loader or Loader)  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError:
         raise
     except RecursionError:
         raise yaml.YAMLError("nested too deeply") from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise yaml.YAMLError("a value does not match its type") from None
+
+
+#: Deeper documents are refused before they are composed: libyaml's composer
+#: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
+#: 8 MiB stack, a segfault that would end a build or the daemon. Seeds and
+#: configs nest a few levels.
+MAX_DEPTH = 1000
+_NESTING_INDICATORS = "-?:[{"
+_OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+
+
+def _refuse_deep_nesting(text: str, loader: type[Loader]) -> None:
+    """Raises ``YAMLError`` for a document nested deeper than ``MAX_DEPTH``."""
+    # Every level opens with one of these characters, so counting them proves
+    # nearly every document shallow; the rest are walked as parser events,
+    # which libyaml makes without recursing.
+    if sum(map(text.count, _NESTING_INDICATORS)) <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, _OPENING):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    break
+            elif isinstance(event, _CLOSING):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # loading the document then says what is wrong with it
+    if depth > MAX_DEPTH:
+        raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:

@@ -74,6 +74,10 @@ def populate(seeds: Path, outside: Path) -> dict[str, Path]:
         _seed("Thousands of topics", "thousands-of-topics", f"topics:\n{topics}"),
         encoding="utf-8",
     )
+    nesting = "- " * 50_000  # about 30,000 levels overflowed libyaml's C stack
+    paths["deeply-nested.txt"].write_text(
+        _seed("Deeply nested", "deeply-nested", f"related:\n  {nesting}x\n"), encoding="utf-8"
+    )
     filler = "x" * (16 * 1024 * 1024)
     paths["oversized.txt"].write_text(
         _seed("Oversized", "oversized", f'excerpt: "{filler}"\n'), encoding="utf-8"

@@ -108,6 +108,8 @@ def assert_same(raw: bytes, label: str = "") -> None:
 def test_the_hostile_corpus_reads_the_same(tmp_path: Path) -> None:
     paths = hostile.populate(tmp_path / "seeds", tmp_path / "outside")
     for name, path in sorted(paths.items()):
+        if name == "deeply-nested.txt":
+            continue  # the old reader crashed the process on it (tests/test_reader.py)
         try:
             raw = path.read_bytes()
         except OSError:

@@ -1157,3 +1157,70 @@ def test_property_helpers_can_fail() -> None:
         check_outcome(broken)
     assert isinstance(article_or_error(b"nope"), ArticleError)
     assert isinstance(article_or_error(seed_text().encode()), Article)
+
+
+# --- nesting depth ---------------------------------------------------------------
+
+_DEEP = {
+    "block sequence": lambda depth: "- " * depth + "x",
+    "flow sequence": lambda depth: "[" * depth + "]" * depth,
+    "flow mapping": lambda depth: "{a: " * depth + "x" + "}" * depth,
+    "block mapping": lambda depth: (
+        "".join(f"{'  ' * level}k:\n" for level in range(depth)) + "  " * depth + "x"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(_DEEP))
+def test_yaml_nested_past_the_limit_is_refused_before_it_is_composed(shape: str) -> None:
+    from feeds.yamlload import MAX_DEPTH, load_seed_yaml, load_yaml
+
+    text = _DEEP[shape](MAX_DEPTH + 1)
+    for load in (load_seed_yaml, load_yaml):
+        with pytest.raises(yaml.YAMLError, match="nested more than 1000 levels deep"):
+            load(text)
+    assert load_yaml(_DEEP[shape](MAX_DEPTH)) is not None
+
+
+def test_a_deeply_nested_seed_is_named_and_the_process_lives(tmp_path: Path) -> None:
+    """50,000 levels crashed libyaml's composer (SIGSEGV) before the limit."""
+    import subprocess
+    import sys
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "deep.txt").write_text(
+        "---\ntitle: Deep\nrelated:\n  " + "- " * 50_000 + "x\n---\n", encoding="utf-8"
+    )
+    (seeds / "good.txt").write_text(seed_text(title="Still here"), encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feeds",
+            "build",
+            "--seeds",
+            str(seeds),
+            "--no-cache",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert f"{seeds / 'deep.txt'}: invalid YAML: nested more than 1000 levels deep" in result.stderr
+    assert "Still here" in (tmp_path / "out" / "all.atom.xml").read_text(encoding="utf-8")
+
+
+def test_a_deeply_nested_config_is_a_config_error(tmp_path: Path) -> None:
+    from feeds.config import load_config
+    from feeds.errors import ConfigError
+
+    path = tmp_path / "feeds.yaml"
+    path.write_text("title:\n  " + "- " * 50_000 + "x\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested more than 1000 levels deep"):
+        load_config(path)

@@ -40,7 +40,7 @@ from feeds.model import (
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of the index or of a cached article changes.
-FORMAT = 8
+FORMAT = 9
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: at 100,000 articles, packing and
 #: marshalling the whole file at once was 390 MB of a build's peak memory.
@@ -265,12 +265,12 @@ def _decode(data: object, identity: str) -> CacheState:
 def pack(article: Article) -> Packed:
     return (
         article.id,
-        article.title,
+        article.title_utf8,
         article.link,
         article.original_link,
         article.published.isoformat(),
         article.updated.isoformat(),
-        article.summary_html,
+        article.summary_utf8,
         article.category,
         article.topics,
         _pack_provider(article.provider),
@@ -300,12 +300,12 @@ def unpack(packed: Packed, *, source: str | None = None) -> Article:
     published_at = datetime.fromisoformat(_text(published))
     article = Article(
         id=_text(id_),
-        title=_text(title),
+        title_utf8=_utf8(title),
         link=_text(link),
         original_link=link if original == link else _optional_text(original),
         published=published_at,
         updated=published_at if updated == published else datetime.fromisoformat(_text(updated)),
-        summary_html=_text(summary),
+        summary_utf8=_utf8(summary),
         category=None if category is None else shared(_text(category)),
         topics=shared_topics(tuple(_text(topic) for topic in topics)),
         provider=_unpack_provider(provider),
@@ -351,6 +351,14 @@ def _bytes(value: object) -> bytes:
     if not isinstance(value, bytes):
         raise TypeError("expected bytes")
     return value
+
+
+def _utf8(value: object) -> bytes:
+    """Text kept as UTF-8 (see `model.Article`): bytes that decode."""
+    data = _bytes(value)
+    if not data.isascii():
+        data.decode()  # UnicodeDecodeError is a ValueError
+    return data
 
 
 def _checked_provider(packed: object) -> tuple[str, str | None] | None:

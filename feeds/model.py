@@ -272,12 +272,17 @@ class Article:
     """
 
     id: str
-    title: str
+    #: The title as UTF-8 (``title`` gives it as text); see ``summary_utf8``.
+    title_utf8: bytes
     link: str
     original_link: str | None
     published: datetime
     updated: datetime
-    summary_html: str
+    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text). News
+    #: text is rarely all Latin-1 (’ “ — …), and Python keeps such a str at
+    #: two bytes a character: as bytes, 100,000 excerpts take about 30 MB
+    #: less in the daemon, and only rendering reads them.
+    summary_utf8: bytes
     category: str | None
     topics: tuple[str, ...]
     provider: Provider | None
@@ -294,6 +299,14 @@ class Article:
             object.__setattr__(self, "images", Images(self.images))
         if not isinstance(self.related, Related):
             object.__setattr__(self, "related", Related(self.related))
+
+    @property
+    def title(self) -> str:
+        return self.title_utf8.decode()
+
+    @property
+    def summary_html(self) -> str:
+        return self.summary_utf8.decode()
 
     @property
     def via_link(self) -> str | None:

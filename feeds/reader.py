@@ -162,12 +162,12 @@ class _FieldReader:
         published_flag = self.optional_bool("published")
         return Article(
             id=entry_id(link),
-            title=title,
+            title_utf8=title.encode(),
             link=link,
             original_link=original,
             published=published,
             updated=max(updated, published),
-            summary_html=self.summary(),
+            summary_utf8=self.summary().encode(),
             category=_shared_label(shorten_label(self.optional_text("category"))),
             topics=self.topics(),
             provider=self.provider("provider"),

@@ -305,6 +305,8 @@ _RELATED = (("Title", "https://e.org/r", None, None, None),)
         (11, _deflated(marshal.dumps(((1, "https://e.org/r", None, None, None),), 0))),
         (11, _deflated(marshal.dumps((("T", "https://e.org/r", "yesterday", None, None),), 0))),
         (10, marshal.dumps((("https://e.org/i.png", "wide", None),), 0)),
+        (1, b"Alpha \xff"),  # a title that is not UTF-8
+        (6, "summary as text, not UTF-8 bytes"),
     ],
     ids=[
         "images-garbage",
@@ -316,9 +318,11 @@ _RELATED = (("Title", "https://e.org/r", None, None, None),)
         "related-number-title",
         "related-bad-date",
         "images-text-width",
+        "title-not-utf8",
+        "summary-not-bytes",
     ],
 )
-def test_damaged_images_or_related_in_the_cache_mean_reading_the_file_again(
+def test_damaged_fields_in_the_cache_mean_reading_the_file_again(
     field: int, blob: bytes | str, config: Config, seeds: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _forget_last_publish(config)

@@ -158,12 +158,12 @@ def articles(draw: st.DrawFn) -> Article:
     link = draw(_url)
     return Article(
         id=f"urn:uuid:{draw(st.uuids())}",
-        title=draw(_text),
+        title_utf8=draw(_text).encode(),
         link=link,
         original_link=draw(st.none() | st.just(link) | _url),
         published=published,
         updated=published + timedelta(seconds=draw(st.integers(0, 10**6))),
-        summary_html=draw(st.just("") | _text.map(lambda text: f"<b>{text}</b>")),
+        summary_utf8=draw(st.just("") | _text.map(lambda text: f"<b>{text}</b>")).encode(),
         category=draw(st.none() | _text),
         topics=tuple(draw(st.lists(_text, max_size=4, unique=True))),
         provider=draw(st.none() | _provider),

@@ -141,6 +141,8 @@ def test_the_article_rules_can_fail() -> None:
 def _replace(article: Article, **changes: Any) -> Article:
     import dataclasses
 
+    if "title" in changes:  # kept as UTF-8
+        changes["title_utf8"] = changes.pop("title").encode()
     return dataclasses.replace(article, **changes)
 
 

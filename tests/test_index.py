@@ -37,12 +37,12 @@ def _article(title: str, published: datetime, link: str | None = None) -> Articl
     link = link or f"https://example.org/{re.sub(r'[^a-z0-9]+', '-', title.lower())}"
     return Article(
         id=entry_id(link),
-        title=title,
+        title_utf8=title.encode(),
         link=link,
         original_link=None,
         published=published,
         updated=published,
-        summary_html="",
+        summary_utf8=b"",
         category=None,
         topics=(),
         provider=None,

@@ -52,12 +52,12 @@ def _article(draw: st.DrawFn, path: str) -> Article:
     published = START + timedelta(days=draw(st.integers(0, 120)), hours=draw(st.integers(0, 3)))
     return Article(
         id=f"urn:uuid:{number:08d}-0000-0000-0000-000000000000",
-        title=draw(st.sampled_from(["One", "Two", "Three"])),
+        title_utf8=draw(st.sampled_from(["One", "Two", "Three"])).encode(),
         link=f"https://example.org/{number}",
         original_link=None,
         published=published,
         updated=published + timedelta(hours=draw(st.integers(0, 48))),
-        summary_html="",
+        summary_utf8=b"",
         category=draw(st.none() | st.sampled_from(["News", "Opinion"])),
         topics=tuple(draw(st.lists(st.sampled_from(TOPICS), max_size=3, unique=True))),
         provider=draw(st.none() | st.builds(Provider, st.sampled_from(["A", "B"]))),
@@ -132,7 +132,7 @@ def test_live_plans_equal_a_full_plan_after_any_changes(
             assert isinstance(value, tuple)
             path, number = value[0], value[1]
             if path in seeds:
-                seeds[path] = replace(seeds[path], title=f"Retitled {number}")
+                seeds[path] = replace(seeds[path], title_utf8=f"Retitled {number}".encode())
                 index.update([(path, seeds[path])])
         elif action == "delete":
             seeds.pop(str(value), None)
@@ -153,12 +153,12 @@ def _plain(number: int, published: datetime, topic: str, title: str = "Original"
     """A published article on one topic, at /seeds/<number>.md."""
     return Article(
         id=f"urn:uuid:{number:08d}-0000-0000-0000-000000000000",
-        title=title,
+        title_utf8=title.encode(),
         link=f"https://example.org/{number}",
         original_link=None,
         published=published,
         updated=published,
-        summary_html="",
+        summary_utf8=b"",
         category=None,
         topics=(topic,),
         provider=None,
@@ -202,7 +202,7 @@ def test_an_edit_deep_in_the_archives_reaches_its_months_archive(tmp_path: Path)
     moment = datetime(2025, 1, 1, tzinfo=UTC)
     index.publish(moment)
     oldest = "/seeds/1.md"
-    index.update([(oldest, replace(articles[oldest], title="Edited"))])
+    index.update([(oldest, replace(articles[oldest], title_utf8=b"Edited"))])
     plans = {plan.stem: plan for plan in index.publish(moment).plans}
     assert [a.title for a in plans["archive/all/2024-01"].entries] == ["Edited"]
     assert [a.title for a in plans["archive/topics/space/2024-01"].entries] == ["Edited"]

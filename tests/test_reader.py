@@ -1152,7 +1152,7 @@ def test_any_field_values_give_an_article_or_an_article_error(overrides: dict[st
 def test_property_helpers_can_fail() -> None:
     # Guards the guards: check_outcome must reject an Article that breaks the rules.
     good = parse(seed_text())
-    broken = dataclasses.replace(good, title="")
+    broken = dataclasses.replace(good, title_utf8=b"")
     with pytest.raises(AssertionError):
         check_outcome(broken)
     assert isinstance(article_or_error(b"nope"), ArticleError)

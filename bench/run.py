@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from bench.corpus import VERSION as CORPUS_VERSION
 from bench.corpus import write_corpus
 from bench.latency import measure as measure_latency
 from feeds.config import Config
@@ -119,9 +120,12 @@ def _timed(command: list[str]) -> tuple[float, float]:
 
 def _corpus(size: int) -> Path:
     folder = WORK / f"corpus-{size}"
-    if not (folder / "seeds" / f"{size - 1:06d}.txt").exists():
+    version = folder / "CORPUS_VERSION"
+    current = version.is_file() and version.read_text().strip() == str(CORPUS_VERSION)
+    if not (current and (folder / "seeds" / f"{size - 1:06d}.txt").exists()):
         shutil.rmtree(folder, ignore_errors=True)
         write_corpus(folder / "seeds", size)
+        version.write_text(f"{CORPUS_VERSION}\n")
     return folder
 
 

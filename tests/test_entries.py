@@ -19,7 +19,7 @@ from lxml import etree
 
 from feeds.model import Article, Image, Provider, RelatedArticle
 from feeds.reader import read_article
-from feeds.render._feedgen import _Contexts
+from feeds.render._feedgen import _empty_document
 from feeds.render.common import categories, entry_html
 from feeds.render.entries import (
     CLOSING,
@@ -193,7 +193,7 @@ def test_rss_dates_match_feedgens_c_locale_format(moment: datetime, zone: timezo
 def test_serialised_entries_are_the_bytes_inside_a_document() -> None:
     """An entry's bytes, spliced before the closing tags, make feedgen's document."""
     articles = [read_article(path, UTC) for path in SAMPLES]
-    cache = EntryCache(_Contexts(), slots=1)  # and evictions serialise equal bytes
+    cache = EntryCache(_empty_document, slots=1)  # and evictions serialise equal bytes
     for _ in range(3):
         for article in articles:
             feed = _with_feedgen(article)

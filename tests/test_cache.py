@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import marshal
-import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from feeds.errors import ConfigError
 from feeds.index import FeedPlan
 from feeds.render import Format
 from tests.conftest import SeedWriter
+from tests.test_uptodate import replace_with_the_same_size_and_mtime
 
 ConfigFactory = Callable[..., Config]
 
@@ -58,12 +58,7 @@ def test_an_edit_is_seen(config: Config, seeds: Path, output: Path) -> None:
 def test_a_same_size_replacement_with_the_old_mtime_is_seen(
     config: Config, seeds: Path, output: Path
 ) -> None:
-    path = seeds / "a.txt"
-    before = path.stat()
-    replacement = seeds / "new.tmp"
-    replacement.write_text(path.read_text().replace("Alpha", "Omega"))
-    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
-    replacement.replace(path)  # same size, same mtime, new inode
+    replace_with_the_same_size_and_mtime(seeds, output)
     build(config)
     assert _titles(output) == ["Bravo", "Omega"]
 

@@ -86,7 +86,7 @@ def _touch(seeds: Path, _output: Path) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
 
 
-def _replace_with_the_same_size_and_mtime(seeds: Path, _output: Path) -> None:
+def replace_with_the_same_size_and_mtime(seeds: Path, _output: Path) -> None:
     path = seeds / "a.txt"
     before = path.stat()
     replacement = seeds / "new.tmp"
@@ -136,7 +136,7 @@ def _replace_an_output_file_with_the_same_size(_seeds: Path, output: Path) -> No
     [
         (_edit, True),
         (_edit_in_a_subfolder, True),
-        (_replace_with_the_same_size_and_mtime, True),
+        (replace_with_the_same_size_and_mtime, True),
         (_delete, True),
         (_add, True),
         (_add_in_a_new_subfolder, True),

@@ -5,20 +5,23 @@ one module of feeds/compat/ for that dependency, or keep the dependency below
 the version that changed it (pyproject.toml), and update README.md's
 "Maintainers" section either way. Behaviour built on these internals is
 tested where it is used: tests/test_server_security.py, tests/test_head_guard.py
-(uvicorn).
+(uvicorn) and tests/test_splice.py, tests/test_golden.py (feedgen).
 """
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib
 import re
 import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+from feedgen.feed import FeedGenerator
 
+import feeds.compat.feedgen
 import feeds.compat.uvicorn
 from feeds.cli import main
 from feeds.compat import DependencyError
@@ -90,3 +93,42 @@ def test_feeds_run_stops_at_start_without_it(
     assert re.search(
         r"feeds: error: uvicorn \S+ has no uvicorn\.protocols", capsys.readouterr().err
     )
+
+
+# --- feedgen -------------------------------------------------------------------
+
+
+def test_feedgen_still_builds_its_documents_as_trees() -> None:
+    feed = FeedGenerator()
+    feed.id("urn:x")
+    feed.title("t")
+    feed.description("d")
+    feed.link(href="https://example.org/", rel="alternate")
+    try:
+        atom = feeds.compat.feedgen.tree(feed, "atom")
+        rss = feeds.compat.feedgen.tree(feed, "rss")
+    except (DependencyError, TypeError, ValueError) as error:
+        pytest.fail(
+            f"feedgen {_version('feedgen')}: {' and '.join(feeds.compat.feedgen.INTERNALS)} "
+            f"failed ({error!r}); {FIX}"
+        )
+    from lxml import etree
+
+    # The trees are the documents feedgen serialises publicly.
+    assert etree.tostring(atom, xml_declaration=True, encoding="UTF-8") == feed.atom_str(
+        pretty=False
+    ), f"feedgen {_version('feedgen')}'s _create_atom no longer gives the atom_str document"
+    assert etree.tostring(rss, xml_declaration=True, encoding="UTF-8") == feed.rss_str(
+        pretty=False
+    ), f"feedgen {_version('feedgen')}'s _create_rss no longer gives the rss_str document"
+
+
+def test_a_feedgen_without_them_is_named_with_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(FeedGenerator, "_create_rss")
+    with pytest.raises(DependencyError) as caught:
+        importlib.reload(feeds.compat.feedgen)
+    monkeypatch.undo()
+    importlib.reload(feeds.compat.feedgen)
+    assert f"feedgen {_version('feedgen')} has no FeedGenerator._create_rss" in str(caught.value)

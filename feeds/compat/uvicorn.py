@@ -22,10 +22,12 @@ INTERNAL = "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
 
 def httptools_protocol() -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol class; `DependencyError` if it is gone."""
+    problem = ""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        protocol = None
+    except ImportError as error:
+        # httptools itself missing looks the same from here: say which it is.
+        protocol, problem = None, f"; importing it failed: {error}"
     else:
         protocol = HttpToolsProtocol
     if not (isinstance(protocol, type) and issubclass(protocol, asyncio.Protocol)):
@@ -33,6 +35,6 @@ def httptools_protocol() -> type[asyncio.Protocol]:
             "uvicorn",
             uvicorn.__version__,
             f"{INTERNAL} (an asyncio.Protocol)",
-            "the HTTP server's request-head deadline and size limit wrap it",
+            "the HTTP server's request-head deadline and size limit wrap it" + problem,
         )
     return protocol

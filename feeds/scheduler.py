@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.events import EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 
 log = logging.getLogger("feeds.scheduler")
 
@@ -61,7 +62,10 @@ class RebuildScheduler:
         self._pending_since: float | None = None  # monotonic time of the oldest request
         self._embargo: datetime | None = None  # the armed embargo, until it is requested
         self._clock_offset: float | None = None  # wall minus monotonic at the last check
-        self._scheduler = BackgroundScheduler(
+        # BlockingScheduler.start() runs the scheduling loop in the thread that
+        # calls it, so the loop runs in a thread of ours whose liveness we can
+        # check; BackgroundScheduler keeps its thread in a private attribute.
+        self._scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={
                 "coalesce": True,
@@ -72,12 +76,29 @@ class RebuildScheduler:
             },
             timezone=UTC,
         )
+        self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------
 
     def start(self) -> None:
+        """Returns once the scheduler runs; RuntimeError if it could not start."""
+        if self._thread is not None:
+            raise RuntimeError("a RebuildScheduler can only be started once")
         self._clock_offset = time.time() - time.monotonic()
-        self._scheduler.start()
+        started = threading.Event()
+
+        def on_started(event: SchedulerEvent) -> None:
+            started.set()
+
+        self._scheduler.add_listener(on_started, EVENT_SCHEDULER_STARTED)
+        self._thread = threading.Thread(
+            target=self._loop, args=(started,), name="feeds-scheduler", daemon=True
+        )
+        self._thread.start()
+        started.wait()
+        self._scheduler.remove_listener(on_started)
+        if not self._scheduler.running:
+            raise RuntimeError("the rebuild scheduler did not start (see the log)")
         self._scheduler.add_job(
             self.request_rescan,
             "interval",
@@ -86,6 +107,15 @@ class RebuildScheduler:
             max_instances=1,
         )
 
+    def _loop(self, started: threading.Event) -> None:
+        try:
+            self._scheduler.start()
+        except Exception:
+            log.exception("the rebuild scheduler stopped")
+        finally:
+            # Also when start() failed before its started event.
+            started.set()
+
     def shutdown(self) -> None:
         """Stops the schedule; waits for a rebuild in progress to finish its writes."""
         self._stopping = True
@@ -93,10 +123,12 @@ class RebuildScheduler:
             pass
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self._thread is not None:
+            self._thread.join()
 
     def is_alive(self) -> bool:
-        thread = getattr(self._scheduler, "_thread", None)
-        return bool(self._scheduler.running and thread is not None and thread.is_alive())
+        thread = self._thread
+        return bool(self._scheduler.running) and thread is not None and thread.is_alive()
 
     def idle(self) -> bool:
         """Nothing waiting to be rebuilt and no rebuild running."""

@@ -20,9 +20,9 @@ import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
+from typing import Any, cast
 
 import anyio.to_thread
-import httptools
 import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import URL, Headers, MutableHeaders
@@ -39,8 +39,8 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from feeds.compat.uvicorn import httptools_protocol
 from feeds.errors import FeedsError
 from feeds.filecache import (
     GZIP_MINIMUM,
@@ -61,7 +61,7 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
 
-# Request limits. _Protocol refuses (400) a request head longer than
+# Request limits. _HeadGuard refuses (400) a request head longer than
 # _MAX_HEAD_BYTES only while it is incomplete: one that arrives in a single read is parsed
 # whatever its size, so _refusal() checks the size again, and the rest.
 _MAX_HEAD_BYTES = 16 * 1024
@@ -434,44 +434,146 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-class _Protocol(HttpToolsProtocol):
-    """uvicorn's httptools (llhttp) protocol with a deadline and a size limit for
-    each request head.
+_TOO_LARGE = b"Request head too large."
+_BAD_HEAD = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE), _TOO_LARGE)
+)
+
+
+def _head_end(data: bytes, start: int) -> int:
+    """Where the first empty line at or after ``start`` ends, else -1.
+
+    Bare LF line ends count as llhttp takes them; a head never holds an empty line.
+    """
+    ends = [end for end in (data.find(b"\n\n", start), data.find(b"\n\r\n", start)) if end >= 0]
+    if not ends:
+        return -1
+    end = min(ends)
+    return end + (2 if data.startswith(b"\n\n", end) else 3)
+
+
+class _HeadGuard(asyncio.Protocol):
+    """A deadline and a size limit for each request head, in front of uvicorn's
+    httptools (llhttp) protocol, which gets every call unchanged.
 
     uvicorn arms its keep-alive timer only after a response and cancels it on
     any byte received, so a connection that never sends a request, or sends it
     a byte at a time, would stay open for ever and count against
-    ``limit_concurrency``. Here the timer also runs from the connection's
-    start, and only a complete request head stops it. llhttp has no bound on a
-    head's size, so the bytes received towards one are counted here.
+    ``limit_concurrency``. Here each head has ``head_timeout`` seconds from the
+    connection's start, or from its first byte after the last head; only its
+    end stops the clock. llhttp has no bound on a head's size, so the bytes
+    received towards one are counted here. Heads are found by their empty
+    line alone: a request with a body is refused and its connection closed.
+    The guard is a plain asyncio protocol so that it relies on nothing of
+    uvicorn's but the class it wraps.
     """
 
+    inner: type[asyncio.Protocol]
+    head_timeout: float
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # uvicorn's own arguments, whatever they are, are for the protocol it chose.
+        self._inner = self.inner(*args, **kwargs)
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._counted = 0  # bytes of the head under way
+        self._begun = False  # a byte other than CR or LF has come for it
+        self._tail = b""  # its last bytes, to find an empty line split between reads
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)  # type: ignore[arg-type]  # a stream transport
-        self._head_bytes = 0
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self._transport = cast(asyncio.Transport, transport)
+        self._inner.connection_made(transport)
+        self._expect_head()
 
     def data_received(self, data: bytes) -> None:
-        self._head_bytes += len(data)
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.send_400_response("Invalid HTTP request received.")
-            return
-        except httptools.HttpParserUpgrade:
-            # No upgrade is served; the request is answered like any other.
-            pass
-        if self._head_bytes > _MAX_HEAD_BYTES and not self.transport.is_closing():
-            self.send_400_response("Request head too large.")
+        if self._heads(data):
+            self._inner.data_received(data)
 
-    def on_headers_complete(self) -> None:
-        # Bytes after this head in the same read count towards the next one;
-        # forgetting them allows at most one read (64 KiB) more.
-        self._head_bytes = 0
-        self._unset_keepalive_if_required()
-        super().on_headers_complete()
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def _heads(self, data: bytes) -> bool:
+        """Follows the heads in ``data``; False once the connection is refused."""
+        position, size = 0, len(data)
+        while position < size:
+            if self._timer is None:
+                self._expect_head()
+            if not self._begun:
+                # Empty lines before a request line are allowed, and begin nothing.
+                rest = size - position
+                skipped = rest - len(data[position:].lstrip(b"\r\n"))
+                self._counted += skipped
+                position += skipped
+                if position == size:
+                    break
+                self._begun = True
+            end = -1
+            if self._tail:
+                joined = self._tail + data[position : position + 2]
+                end = _head_end(joined, 0)
+                if end >= 0:
+                    end = position + end - len(self._tail)
+            if end < 0:
+                end = _head_end(data, position)
+            if end < 0:
+                self._counted += size - position
+                self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
+                break
+            self._counted = 0
+            self._begun = False
+            self._tail = b""
+            self._stop_clock()
+            position = end
+        transport = self._transport
+        if self._counted > _MAX_HEAD_BYTES and transport is not None:
+            if not transport.is_closing():
+                transport.write(_BAD_HEAD)
+                transport.close()
+            return False
+        return True
+
+    def _expect_head(self) -> None:
+        self._counted = 0
+        self._begun = False
+        self._tail = b""
+        self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+
+    def _stop_clock(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if not transport.is_reading():
+            # uvicorn holds the bytes back (pipelined requests wait their turn):
+            # the client is not the one late.
+            self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+            return
+        transport.close()
+
+
+# Looked up when the server is imported, so that `feeds run` stops at start
+# if uvicorn no longer has it.
+_HTTPTOOLS = httptools_protocol()
+
+
+def _guarded(head_timeout: float) -> type[asyncio.Protocol]:
+    return type("HeadGuard", (_HeadGuard,), {"inner": _HTTPTOOLS, "head_timeout": head_timeout})
 
 
 class _Server(uvicorn.Server):
@@ -535,7 +637,7 @@ class ServerThread:
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             app,
-            http=_Protocol,
+            http=_guarded(head_timeout),
             loop="asyncio",
             ws="none",
             lifespan="off",

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from watchdog.events import (
     EVENT_TYPE_CLOSED_NO_WRITE,
+    EVENT_TYPE_EVENTS_LOST,
     EVENT_TYPE_MODIFIED,
     EVENT_TYPE_OPENED,
+    EventsLostEvent,
     FileSystemEvent,
     FileSystemEventHandler,
 )
@@ -27,10 +29,9 @@ log = logging.getLogger("feeds.watcher")
 #: rescan is needed (a folder moved in or out, the seeds folder replaced).
 OnChange = Callable[[set[Path], bool], None]
 
-_IGNORED = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE}
+# A loss is handled by on_events_lost, which watchdog calls as well.
+_IGNORED = {EVENT_TYPE_OPENED, EVENT_TYPE_CLOSED_NO_WRITE, EVENT_TYPE_EVENTS_LOST}
 _POLL_INTERVAL = 1.0
-_OVERFLOW_LOGGER = logging.getLogger("watchdog.observers.inotify_c")
-_OVERFLOW_MESSAGE = "Inotify queue overflowed"
 
 
 class _Handler(FileSystemEventHandler):
@@ -44,6 +45,15 @@ class _Handler(FileSystemEventHandler):
             self._dispatch(event)
         except Exception:
             log.exception("error while handling %s event", event.event_type)
+
+    def on_events_lost(self, event: EventsLostEvent) -> None:
+        # After an inotify queue overflow watchdog repairs its watches, but the
+        # changes in the lost events are known only to a rescan.
+        try:
+            log.warning("file events were lost under %s; rescanning", event.src_path)
+            self._on_change(set(), True)
+        except Exception:
+            log.exception("error while handling lost events")
 
     def _dispatch(self, event: FileSystemEvent) -> None:
         if event.event_type in _IGNORED:
@@ -63,21 +73,6 @@ class _Handler(FileSystemEventHandler):
             self._on_change(relevant, False)
 
 
-class _OverflowListener(logging.Filter):
-    """After an inotify queue overflow watchdog repairs its own watches but
-    tells no handler that events were lost; its log record is the only sign.
-    Heard, it asks for a rescan now rather than at the next periodic one."""
-
-    def __init__(self, on_change: OnChange) -> None:
-        super().__init__()
-        self._on_change = on_change
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith(_OVERFLOW_MESSAGE):
-            self._on_change(set(), True)
-        return True
-
-
 def _as_path(raw: str | bytes) -> Path:
     return Path(os.fsdecode(raw))
 
@@ -95,7 +90,6 @@ class Watcher:
         self.seeds = seeds
         self.mode = mode
         self._handler = _Handler(patterns, on_change)
-        self._overflow = _OverflowListener(on_change)
         self._observer: BaseObserver | None = None
         self._root_identity: tuple[int, int] | None = None
         self.polling = mode == "poll"
@@ -133,11 +127,9 @@ class Watcher:
             raise
         self._observer = observer
         self._root_identity = identity
-        _OVERFLOW_LOGGER.addFilter(self._overflow)
         log.info("watching %s (%s)", self.seeds, "polling" if self.polling else "inotify")
 
     def stop(self, timeout: float = 2.0) -> None:
-        _OVERFLOW_LOGGER.removeFilter(self._overflow)
         observer, self._observer = self._observer, None
         if observer is not None:
             observer.stop()

@@ -16,6 +16,7 @@ import http.client
 import itertools
 import logging
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -66,20 +67,16 @@ class _Link:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._cut = False
+        self.tls_context = _tls_context(self)
 
-    def open_socket(
-        self,
-        address: tuple[str, int],
-        timeout: float | None,
-        source_address: tuple[str, int] | None = None,
-    ) -> socket.socket:
-        sock = socket.create_connection(address, timeout, source_address)
+    def hold(self, sock: socket.socket) -> None:
+        """Keeps the connection of ``sock`` to cut; refuses it once cut."""
         with self._lock:
             if self._cut:
-                sock.close()
                 raise ConnectionAbortedError("the WebSub notifier is closing")
-            self._sock = sock.dup()
-        return sock
+            if self._sock is None:
+                # fromfd duplicates the descriptor; an SSLSocket cannot dup().
+                self._sock = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
 
     def done(self) -> None:
         with self._lock:
@@ -99,22 +96,49 @@ class _Link:
         return _HTTPConnection(self, host, **kwargs)
 
     def tls(self, host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
-        return _HTTPSConnection(self, host, **kwargs)
+        return _HTTPSConnection(self, host, context=self.tls_context, **kwargs)
 
 
-# http.client opens every socket through its (private, long-standing)
-# _create_connection attribute: the one place to catch the socket before a TLS
-# handshake or a proxy tunnel can hang on it.
-class _HTTPConnection(http.client.HTTPConnection):
+def _tls_context(link: _Link) -> ssl.SSLContext:
+    """http.client's default context, whose sockets the link holds before
+    their handshake (``sslsocket_class`` is documented to be replaceable)."""
+
+    class HeldSSLSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            link.hold(self)
+            super().do_handshake(block)
+
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    context.sslsocket_class = HeldSSLSocket
+    return context
+
+
+class _Held(http.client.HTTPConnection):
+    """Gives the link every socket before anything waits on it: after
+    connect() for a plain request, and at send() for a proxy's CONNECT,
+    which connect() itself sends and waits on."""
+
     def __init__(self, link: _Link, host: str, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
-        self._create_connection = link.open_socket
+        self.hub_link = link
+
+    def connect(self) -> None:
+        super().connect()
+        self.hub_link.hold(self.sock)
+
+    def send(self, data: Any) -> None:
+        if self.sock is not None:
+            self.hub_link.hold(self.sock)
+        super().send(data)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, link: _Link, host: str, **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self._create_connection = link.open_socket
+class _HTTPConnection(_Held):
+    pass
+
+
+class _HTTPSConnection(_Held, http.client.HTTPSConnection):
+    pass
 
 
 class _Handler(urllib.request.AbstractHTTPHandler):

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.compat.feedgen import tree
 from feeds.model import Article, Image, Provider, RelatedArticle
 from feeds.reader import read_article
 from feeds.render._feedgen import _empty_document
@@ -103,14 +104,14 @@ def assert_same_as_feedgen(article: Article) -> None:
     feed = _with_feedgen(article)
     content = entry_html(article)
 
-    atom_reference, _ = feed._create_atom()
-    atom_ours, _ = feed._create_atom()
+    atom_reference = tree(feed, "atom")
+    atom_ours = tree(feed, "atom")
     atom_ours.remove(atom_ours.find("entry"))
     atom_ours.append(atom_entry(article, content))
     assert _serialised(atom_ours) == _serialised(atom_reference)
 
-    rss_reference, _ = feed._create_rss()
-    rss_ours, _ = feed._create_rss()
+    rss_reference = tree(feed, "rss")
+    rss_ours = tree(feed, "rss")
     channel = rss_ours.find("channel")
     channel.remove(channel.find("item"))
     channel.append(rss_item(article, content))
@@ -198,8 +199,8 @@ def test_serialised_entries_are_the_bytes_inside_a_document() -> None:
         for article in articles:
             feed = _with_feedgen(article)
             for flavour in ("atom", "rss"):
-                reference, _ = feed._create_atom() if flavour == "atom" else feed._create_rss()
-                ours, _ = feed._create_atom() if flavour == "atom" else feed._create_rss()
+                reference = tree(feed, flavour)
+                ours = tree(feed, flavour)
                 parent = ours if flavour == "atom" else ours.find("channel")
                 parent.remove(parent[-1])
                 skeleton = _serialised(ours)

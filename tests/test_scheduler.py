@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
+from apscheduler.jobstores.memory import MemoryJobStore
 
 from feeds.scheduler import RebuildScheduler
 from tests.daemon_harness import wait_for
@@ -149,3 +151,44 @@ def test_shutdown_during_a_rebuild_that_arms_an_embargo_does_not_deadlock() -> N
     stopper.start()
     stopper.join(10)
     assert not stopper.is_alive(), "shutdown deadlocked against a running rebuild"
+
+
+def test_is_alive_while_started_and_not_after_shutdown(recorder: Recorder) -> None:
+    scheduler = RebuildScheduler(recorder, debounce=0.01, rescan_interval=3600)
+    assert not scheduler.is_alive()
+    scheduler.start()
+    try:
+        assert scheduler.is_alive()
+    finally:
+        scheduler.shutdown()
+    assert not scheduler.is_alive()
+
+
+class _FailingStore(MemoryJobStore):  # type: ignore[misc]  # APScheduler has no types
+    """A job store that fails where APScheduler's scheduling loop does not catch it."""
+
+    failing = False
+
+    def get_next_run_time(self) -> datetime | None:
+        if self.failing:
+            raise RuntimeError("job store lost")
+        return cast(datetime | None, super().get_next_run_time())
+
+
+def test_a_dead_scheduling_loop_is_seen(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon exits for a restart when the loop is gone; it must be able to tell."""
+    scheduler = RebuildScheduler(recorder, debounce=0.01, rescan_interval=3600)
+    store = _FailingStore()
+    scheduler._scheduler.add_jobstore(store, "default")
+    scheduler.start()
+    try:
+        assert scheduler.is_alive()
+        store.failing = True
+        scheduler.request(now=True)
+        wait_for(lambda: not scheduler.is_alive(), what="the loop's death to be seen")
+    finally:
+        store.failing = False
+        scheduler.shutdown()
+    assert "the rebuild scheduler stopped" in caplog.text

@@ -401,6 +401,12 @@ def test_a_request_head_sent_a_byte_at_a_time_is_cut_off(quick_port: int) -> Non
         assert _closed_by_server(sock, head)
 
 
+def test_empty_lines_sent_a_byte_at_a_time_are_cut_off(quick_port: int) -> None:
+    # The parser skips empty lines before a request, so they must not count as heads.
+    with socket.create_connection(("127.0.0.1", quick_port)) as sock:
+        assert _closed_by_server(sock, b"\r\n" * 200)
+
+
 def test_an_idle_keep_alive_connection_is_closed(quick_port: int) -> None:
     with socket.create_connection(("127.0.0.1", quick_port), timeout=10) as sock:
         sock.sendall(b"GET /all.json HTTP/1.1\r\nHost: t\r\n\r\n")
@@ -409,6 +415,17 @@ def test_an_idle_keep_alive_connection_is_closed(quick_port: int) -> None:
         assert response.status == 200
         assert response.read() == PUBLIC["all.json"]
         assert _closed_by_server(sock, b"")
+
+
+def test_pipelined_requests_are_all_answered(quick_port: int) -> None:
+    request = b"GET /all.json HTTP/1.1\r\nHost: t\r\n"
+    with socket.create_connection(("127.0.0.1", quick_port), timeout=10) as sock:
+        sock.sendall(request + b"\r\n" + request + b"\r\n" + request + b"Connection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert received.endswith(PUBLIC["all.json"])
 
 
 def test_a_prompt_client_is_served_on_the_same_server(quick_port: int) -> None:

@@ -26,13 +26,17 @@ from feeds.signals import SignalWakeup
 ConfigFactory = Callable[..., Config]
 
 
+# The types themselves, not their names: those belong to the interpreter.
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
 def _locks_taken(action: Callable[[], object]) -> list[str]:
     """The lock methods (`acquire`, `__enter__`, ...) that ``action`` calls."""
     taken: list[str] = []
 
     def profile(frame: FrameType, event: str, arg: Any) -> None:
         owner = getattr(arg, "__self__", None)
-        if event == "c_call" and type(owner).__name__ in {"lock", "RLock", "_RLock"}:
+        if event == "c_call" and isinstance(owner, _LOCK_TYPES):
             taken.append(arg.__name__)
 
     sys.setprofile(profile)

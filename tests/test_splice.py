@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from feeds.compat.feedgen import tree
 from feeds.config import Config, load_config
 from feeds.index import FeedPlan, plan_feeds
 from feeds.model import Article
@@ -57,11 +58,10 @@ def _whole(plan: FeedPlan, config: Config, flavour: Flavour, suffix: str, media_
     feed.link(href=self_url, rel="self", type=media_type, replace=True)
     feed.link(href=config.site_url, rel="alternate", type="text/html")
     root: Any
+    root = tree(feed, flavour)
     if flavour == "atom":
-        root, _ = feed._create_atom()
         parent, link_tag, build = root, "link", atom_entry
     else:
-        root, _ = feed._create_rss()
         parent, link_tag, build = root.find("channel"), f"{{{ATOM_NS}}}link", rss_item
     position = _after_last_link(parent)
     for rel, href in _extra_links(plan, config, suffix):

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import html
-import re._compiler as _re_compiler  # type: ignore[import-not-found]
-import re._constants as _re  # type: ignore[import-not-found]
-import re._parser as _re_parser  # type: ignore[import-not-found]
+import itertools
+import re
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import ftfy
+import ftfy.badness
 import nh3
-from ftfy.badness import BADNESS_RE
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -58,10 +61,70 @@ def test_every_code_point_outside_the_markup_set_passes_the_sanitiser_unchanged(
 
 
 # --- mojibake repair: typography that ftfy provably leaves as it is ---------------
+#
+# The proof reads ftfy's heuristic from ftfy.badness.BADNESS_RE, which ftfy does
+# not document, with Python's own regular expression parser (re._parser and its
+# kin, private too). The fast path in feeds.text is always on, so when either
+# changes these tests fail, naming what changed; they never skip.
 
 _PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
-_LOOKING = (_re.AT, _re.ASSERT, _re.ASSERT_NOT, _re.GROUPREF, _re.GROUPREF_EXISTS, _re.ANY)
-_ONE_CHARACTER = (_re.LITERAL, _re.NOT_LITERAL, _re.IN, _re.CATEGORY)
+_ALPHABET = _PRINTABLE_ASCII + text.TYPOGRAPHY
+_WHAT_TO_DO = (
+    "feeds.text.fix_mojibake skips ftfy for text of printable ASCII and "
+    "feeds.text.TYPOGRAPHY only while that is proven here: redo the proof for this "
+    "version, take the characters it now flags out of TYPOGRAPHY, or keep ftfy "
+    "at a version the proof holds for."
+)
+
+
+def _badness_pattern() -> re.Pattern[str]:
+    pattern = getattr(ftfy.badness, "BADNESS_RE", None)
+    if not isinstance(pattern, re.Pattern):
+        pytest.fail(
+            f"ftfy {ftfy.__version__} has no ftfy.badness.BADNESS_RE, the regular "
+            f"expression of its mojibake heuristic (found {pattern!r}). {_WHAT_TO_DO}"
+        )
+    return pattern
+
+
+@dataclass(frozen=True)
+class _ReInternals:
+    compiler: Any
+    parser: Any
+    constants: Any
+    looking: tuple[Any, ...]  # lookarounds, anchors, backreferences, any character
+    one_character: tuple[Any, ...]
+    repeats: tuple[Any, ...]
+
+
+@cache
+def _re_internals() -> _ReInternals:
+    python = f"Python {sys.version.split()[0]}"
+    try:
+        import re._compiler as compiler  # type: ignore[import-not-found]
+        import re._constants as constants  # type: ignore[import-not-found]
+        import re._parser as parser  # type: ignore[import-not-found]
+    except ImportError as error:
+        pytest.fail(
+            f"{python} has no {error.name}: the proof walks patterns with "
+            f"re._parser, re._compiler and re._constants. {_WHAT_TO_DO}"
+        )
+    looking = ("AT", "ASSERT", "ASSERT_NOT", "GROUPREF", "GROUPREF_EXISTS", "ANY")
+    one_character = ("LITERAL", "NOT_LITERAL", "IN", "CATEGORY")
+    repeats = ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT")
+    names = (*looking, *one_character, *repeats, "SUBPATTERN", "BRANCH")
+    missing = [name for name in names if not hasattr(constants, name)]
+    missing += [name for name in ("SubPattern", "parse") if not hasattr(parser, name)]
+    missing += [name for name in ("compile",) if not hasattr(compiler, name)]
+    if missing:
+        pytest.fail(
+            f"{python}'s re._constants, re._parser or re._compiler lack {missing}. " + _WHAT_TO_DO
+        )
+
+    def ops(names: tuple[str, ...]) -> tuple[Any, ...]:
+        return tuple(getattr(constants, name) for name in names)
+
+    return _ReInternals(compiler, parser, constants, ops(looking), ops(one_character), ops(repeats))
 
 
 def _can_match(items: Sequence[tuple[Any, Any]], alphabet: str, state: Any) -> bool:
@@ -70,42 +133,67 @@ def _can_match(items: Sequence[tuple[Any, Any]], alphabet: str, state: Any) -> b
     Over-approximates (lookarounds, anchors and any-character count as
     matching), so False is a proof that no such string matches.
     """
+    internals = _re_internals()
     for op, argument in items:
-        if op in _LOOKING:
+        if op in internals.looking:
             continue
-        if op in (_re.MAX_REPEAT, _re.MIN_REPEAT, _re.POSSESSIVE_REPEAT):
+        if op in internals.repeats:
             low, _high, repeated = argument
             if low > 0 and not _can_match(repeated, alphabet, state):
                 return False
-        elif op is _re.SUBPATTERN:
+        elif op is internals.constants.SUBPATTERN:
             if not _can_match(argument[-1], alphabet, state):
                 return False
-        elif op is _re.BRANCH:
+        elif op is internals.constants.BRANCH:
             if not any(_can_match(branch, alphabet, state) for branch in argument[1]):
                 return False
-        elif op in _ONE_CHARACTER:
-            one = _re_compiler.compile(_re_parser.SubPattern(state, [(op, argument)]), state.flags)
+        elif op in internals.one_character:
+            subpattern = internals.parser.SubPattern(state, [(op, argument)])
+            one = internals.compiler.compile(subpattern, state.flags)
             if not any(one.fullmatch(character) for character in alphabet):
                 return False
         # Anything else might match: the answer stays "maybe".
     return True
 
 
-def _never_looks_like_mojibake(alphabet: str) -> bool:
-    parsed = _re_parser.parse(BADNESS_RE.pattern, BADNESS_RE.flags)
+def _never_looks_like_mojibake(alphabet: str, pattern: re.Pattern[str] | None = None) -> bool:
+    pattern = pattern or _badness_pattern()
+    parsed = _re_internals().parser.parse(pattern.pattern, pattern.flags)
     return not _can_match(list(parsed), alphabet, parsed.state)
 
 
 def test_no_text_of_the_typography_can_look_like_mojibake_to_this_ftfy() -> None:
-    # Bump text.FTFY_PROVEN only after this proof holds for the new version.
-    assert ftfy.__version__ == text.FTFY_PROVEN
-    assert text._typographic_only is not None
-    assert _never_looks_like_mojibake(_PRINTABLE_ASCII + text.TYPOGRAPHY)
+    assert _never_looks_like_mojibake(_ALPHABET), (
+        f"under ftfy {ftfy.__version__} some text of printable ASCII and "
+        f"feeds.text.TYPOGRAPHY may match ftfy.badness.BADNESS_RE. {_WHAT_TO_DO}"
+    )
+
+
+@settings(max_examples=300)
+@given(st.text(st.characters(codec="utf-8") | st.sampled_from(text.TYPOGRAPHY + "â€™Ã©\x80")))
+@example("cityâ€™s")
+def test_the_proof_is_about_what_ftfy_decides_with(value: str) -> None:
+    """The public heuristic is the regular expression the proof reads."""
+    assert ftfy.badness.is_bad(value) == bool(_badness_pattern().search(value)), (
+        f"ftfy {ftfy.__version__}'s is_bad no longer answers as BADNESS_RE does, so "
+        f"the proof no longer covers what ftfy decides. {_WHAT_TO_DO}"
+    )
+
+
+def test_no_short_text_of_the_typography_is_bad_to_this_ftfy() -> None:
+    """Every text of up to two characters, through the public heuristic alone."""
+    flagged = [
+        "".join(pair)
+        for length in (1, 2)
+        for pair in itertools.product(_ALPHABET, repeat=length)
+        if ftfy.badness.is_bad("".join(pair))
+    ]
+    assert not flagged, f"ftfy {ftfy.__version__}'s is_bad flags {flagged[:10]}. {_WHAT_TO_DO}"
 
 
 def test_the_proof_can_fail() -> None:
     # "â€™" is what "’" becomes when UTF-8 is read as Windows-1252.
-    assert not _never_looks_like_mojibake(_PRINTABLE_ASCII + text.TYPOGRAPHY + "â")
+    assert not _never_looks_like_mojibake(_ALPHABET + "â")
     assert not _never_looks_like_mojibake(_PRINTABLE_ASCII + "\x80")  # a C1 control
     assert ftfy.fix_text("cityâ€™s", text._FTFY) == "city’s"
     assert text.fix_mojibake("cityâ€™s") == "city’s"  # so it still goes to ftfy
@@ -121,7 +209,8 @@ _typography_text = st.text(
 @example("King County Council’s ban is ‘misguided’ — “for now”…")
 @example("«Le™» ‹x› • ′″ ·°©®")
 def test_ftfy_leaves_typography_as_it_is(value: str) -> None:
-    assert ftfy.fix_text(value, text._FTFY) == value
+    assert not ftfy.badness.is_bad(value), f"{_WHAT_TO_DO} ({value!r})"
+    assert ftfy.fix_text(value, text._FTFY) == value, f"{_WHAT_TO_DO} ({value!r})"
     assert text.fix_mojibake(value) == value
 
 
@@ -136,3 +225,11 @@ def test_the_typography_pattern_is_exactly_the_alphabet() -> None:
     assert text._TYPOGRAPHIC.fullmatch(_PRINTABLE_ASCII + text.TYPOGRAPHY)
     for outside in ("\t", "\n", "\x7f", "é", "â", "\u00a0"):
         assert not text._TYPOGRAPHIC.fullmatch(f"a{outside}b"), repr(outside)
+
+
+def test_a_heuristic_gone_from_ftfy_fails_the_proof_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(ftfy.badness, "BADNESS_RE")
+    with pytest.raises(pytest.fail.Exception, match=r"ftfy \S+ has no ftfy\.badness\.BADNESS_RE"):
+        _never_looks_like_mojibake(_ALPHABET)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from watchdog.events import EventsLostEvent
 
-from feeds.watcher import Watcher
+from feeds.watcher import Watcher, _Handler
 from tests.daemon_harness import wait_for
 
 
@@ -130,3 +131,12 @@ def test_an_exception_in_the_handler_does_not_kill_the_watcher(seeds: Path) -> N
         assert watcher.is_alive()
     finally:
         watcher.stop()
+
+
+def test_lost_events_ask_for_one_full_rescan(seeds: Path) -> None:
+    """watchdog's way of saying an inotify queue overflowed (a real one is made
+    in test_faults_watch.py)."""
+    events = Events()
+    handler = _Handler(["*.txt"], events)
+    handler.dispatch(EventsLostEvent(str(seeds.absolute()), is_directory=True))
+    assert (events.paths, events.full) == (set(), 1)

@@ -517,6 +517,36 @@ def test_close_cuts_a_connection_that_never_answers(scheme: str) -> None:
     assert websub_threads(others) == []
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_close_cuts_a_proxy_that_never_answers(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # For https the worker waits for the answer to its CONNECT, which
+    # http.client sends and reads inside connect(); for http, for the status line.
+    others = set(threading.enumerate())
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(WAIT)
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv(f"{scheme}_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+        # A request timeout far past the close() timeout: only the cut ends it in time.
+        notifier = HubNotifier([f"{scheme}://hub.invalid/hub"], timeout=HANG * 6)
+        notifier.notify([FEED_A])
+        connection, _ = listener.accept()
+        with connection:
+            connection.settimeout(WAIT)
+            expected = b"CONNECT hub.invalid:443 " if scheme == "https" else b"POST http://"
+            received = b""
+            while len(received) < len(expected):
+                received += connection.recv(len(expected) - len(received)) or b"!"
+            assert received == expected
+            notifier.close(timeout=WAIT)
+
+    assert websub_threads(others) == []
+
+
 def test_no_hubs_means_no_thread_and_no_op(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="feeds.websub")
     before = set(threading.enumerate())

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from feeds.compat.feedgen import tree
 from feeds.config import Config
 from feeds.index import FeedPlan
 from feeds.render.common import (
@@ -77,7 +78,7 @@ def _empty_document(flavour: Flavour) -> Any:
     feed.title("context")
     feed.description("context")
     feed.link(href="urn:feeds:context", rel="alternate")
-    root, _ = feed._create_atom() if flavour == "atom" else feed._create_rss()
+    root = tree(feed, flavour)
     parent = root if flavour == "atom" else root[0]
     for child in list(parent):
         parent.remove(child)
@@ -92,11 +93,10 @@ def render_xml(
     plan: FeedPlan, config: Config, flavour: Literal["atom", "rss"], suffix: str, media_type: str
 ) -> bytes:
     feed = _generators.get(plan, config, suffix, media_type)
+    root = tree(feed, flavour)
     if flavour == "atom":
-        root, _ = feed._create_atom()
         parent, link_tag = root, "link"
     else:
-        root, _ = feed._create_rss()
         parent, link_tag = root.find("channel"), f"{{{ATOM_NS}}}link"
     position = _after_last_link(parent)
     for rel, href in _extra_links(plan, config, suffix):

@@ -1,0 +1,134 @@
+"""Each reliance on a dependency's internals (feeds/compat/) still holds.
+
+A failure names the dependency, its version and the internal. Fix it in the
+one module of feeds/compat/ for that dependency, or keep the dependency below
+the version that changed it (pyproject.toml), and update README.md's
+"Maintainers" section either way. Behaviour built on these internals is
+tested where it is used: tests/test_server_security.py, tests/test_head_guard.py
+(uvicorn) and tests/test_splice.py, tests/test_golden.py (feedgen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import importlib
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from feedgen.feed import FeedGenerator
+
+import feeds.compat.feedgen
+import feeds.compat.uvicorn
+from feeds.cli import main
+from feeds.compat import DependencyError
+from feeds.server import ServerThread, _HeadGuard, create_app
+
+FIX = "change the dependency's module in feeds/compat/ or bound its version in pyproject.toml"
+
+
+def _version(dependency: str) -> str:
+    return metadata.version(dependency)
+
+
+# --- uvicorn -------------------------------------------------------------------
+
+
+def test_uvicorn_still_has_its_httptools_protocol() -> None:
+    try:
+        protocol = feeds.compat.uvicorn.httptools_protocol()
+    except DependencyError as error:
+        pytest.fail(f"{error}; {FIX}")
+    assert issubclass(protocol, asyncio.Protocol)
+
+
+def test_uvicorn_still_makes_each_connection_with_the_guard(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The guard relies on uvicorn making each connection's protocol from the
+    class given as ``Config(http=...)``; were that ignored, nothing would guard."""
+    made: list[asyncio.BaseTransport] = []
+    connection_made = _HeadGuard.connection_made
+
+    def counting(self: _HeadGuard, transport: asyncio.BaseTransport) -> None:
+        made.append(transport)
+        connection_made(self, transport)
+
+    monkeypatch.setattr(_HeadGuard, "connection_made", counting)
+    server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
+    server.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+        connection.close()
+    finally:
+        server.stop()
+    assert len(made) == 1, (
+        f"uvicorn {_version('uvicorn')} did not make the connection's protocol from "
+        f"Config(http=...): the request-head guard is not in front of it; {FIX}"
+    )
+
+
+def test_a_uvicorn_without_it_is_named_with_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    with pytest.raises(DependencyError) as caught:
+        feeds.compat.uvicorn.httptools_protocol()
+    message = str(caught.value)
+    assert f"uvicorn {_version('uvicorn')} has no {feeds.compat.uvicorn.INTERNAL}" in message
+
+
+def test_feeds_run_stops_at_start_without_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
+    for name in ("feeds.daemon", "feeds.server"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    (tmp_path / "seeds").mkdir()
+    code = main(["run", "--seeds", str(tmp_path / "seeds"), "--output", str(tmp_path / "out")])
+    assert code != 0
+    assert re.search(
+        r"feeds: error: uvicorn \S+ has no uvicorn\.protocols", capsys.readouterr().err
+    )
+
+
+# --- feedgen -------------------------------------------------------------------
+
+
+def test_feedgen_still_builds_its_documents_as_trees() -> None:
+    feed = FeedGenerator()
+    feed.id("urn:x")
+    feed.title("t")
+    feed.description("d")
+    feed.link(href="https://example.org/", rel="alternate")
+    try:
+        atom = feeds.compat.feedgen.tree(feed, "atom")
+        rss = feeds.compat.feedgen.tree(feed, "rss")
+    except (DependencyError, TypeError, ValueError) as error:
+        pytest.fail(
+            f"feedgen {_version('feedgen')}: {' and '.join(feeds.compat.feedgen.INTERNALS)} "
+            f"failed ({error!r}); {FIX}"
+        )
+    from lxml import etree
+
+    # The trees are the documents feedgen serialises publicly.
+    assert etree.tostring(atom, xml_declaration=True, encoding="UTF-8") == feed.atom_str(
+        pretty=False
+    ), f"feedgen {_version('feedgen')}'s _create_atom no longer gives the atom_str document"
+    assert etree.tostring(rss, xml_declaration=True, encoding="UTF-8") == feed.rss_str(
+        pretty=False
+    ), f"feedgen {_version('feedgen')}'s _create_rss no longer gives the rss_str document"
+
+
+def test_a_feedgen_without_them_is_named_with_its_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delattr(FeedGenerator, "_create_rss")
+    with pytest.raises(DependencyError) as caught:
+        importlib.reload(feeds.compat.feedgen)
+    monkeypatch.undo()
+    importlib.reload(feeds.compat.feedgen)
+    assert f"feedgen {_version('feedgen')} has no FeedGenerator._create_rss" in str(caught.value)

@@ -39,7 +39,7 @@ from feeds.index import (
 )
 from feeds.live import LiveIndex
 from feeds.model import Article
-from feeds.reader import ReadOptions, read_article, read_many
+from feeds.reader import ReadOptions, read_many, read_seed
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.report import BuildReport as BuildReport
 from feeds.uptodate import check, last_publish, outputs_intact
@@ -137,7 +137,7 @@ class Builder:
             self._as_cached = False
         outcomes = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
-        for path, article, reason in outcomes:
+        for path, article, reason, _warnings in outcomes:
             self._record(path, versions[path], article, reason)
             if ticks is not None:
                 next(ticks, None)
@@ -188,11 +188,11 @@ class Builder:
     def _read(self, path: str) -> None:
         version = _version(path)
         try:
-            article = read_article(Path(path), self.config.tz, self._read_options)
+            reading = read_seed(Path(path), self.config.tz, self._read_options)
         except ArticleError as error:
             self._record(path, version, None, error.reason)
         else:
-            self._record(path, version, article, None)
+            self._record(path, version, reading.article, None)
 
     def _record(
         self,

@@ -8,11 +8,13 @@ anything else reaching the top is a bug and may show a traceback.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import PurePath
 
 
 class ExitCode(IntEnum):
+    #: Warnings included: the articles were published without their dropped fields.
     OK = 0
     #: Some inputs were rejected; the feeds were still written from the good ones.
     REJECTED = 1
@@ -39,6 +41,23 @@ class ArticleError(FeedsError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{shown_path(self.path)}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleWarning:
+    """An optional field (or list item) of one seed file that had the wrong
+    shape and was dropped; the article was published without it.
+
+    ``reason`` names the field and what was expected, never the value found.
+    """
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        # The reason is escaped like the path: it is made of field names and
+        # fixed words, and nothing a seed holds may forge a second line.
+        return f"{shown_path(self.path)}: warning: {shown_path(self.reason)}; dropped"
 
 
 class OutputError(FeedsError):

@@ -29,7 +29,7 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import discover_names, is_candidate, path_order
-from feeds.errors import ArticleError, ConfigError, OutputError
+from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -64,6 +64,8 @@ class _Seed:
     error: ArticleError | None
     #: The article is in the parse cache's articles file, not yet loaded.
     awaiting: bool = False
+    #: Why each field this version's article was published without was dropped.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Scan:
     rejected: tuple[ArticleError, ...]
     duplicates: tuple[Duplicate, ...]
     files: int
+    warnings: tuple[ArticleWarning, ...] = ()
 
 
 class Builder:
@@ -91,6 +94,8 @@ class Builder:
         self._has_packed = False
         #: Seed files whose current version is rejected (reported every publish).
         self._failing: set[str] = set()
+        #: Seed files published without some of their fields (reported every publish).
+        self._warned: set[str] = set()
         #: Whether this process has swept crashed builds' temp files from the output.
         self._swept_temp = False
         #: The last plan and its digest, by stem: an unchanged plan (the same
@@ -137,8 +142,8 @@ class Builder:
             self._as_cached = False
         outcomes = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
-        for path, article, reason, _warnings in outcomes:
-            self._record(path, versions[path], article, reason)
+        for path, article, reason, warnings in outcomes:
+            self._record(path, versions[path], article, reason, warnings)
             if ticks is not None:
                 next(ticks, None)
         return changed + restored + stale
@@ -157,9 +162,11 @@ class Builder:
             if entry is None or _packed(entry.fingerprint) != version:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
-            self._seeds[path] = _Seed(version, None, error, entry.has_article)
+            self._seeds[path] = _Seed(version, None, error, entry.has_article, entry.warnings)
             if error is not None:
                 self._failing.add(path)
+            elif entry.warnings:
+                self._warned.add(path)
             self._has_packed = self._has_packed or entry.has_article
             restored.append(path)
         if known:  # files the cache knew that are gone
@@ -192,7 +199,7 @@ class Builder:
         except ArticleError as error:
             self._record(path, version, None, error.reason)
         else:
-            self._record(path, version, reading.article, None)
+            self._record(path, version, reading.article, None, reading.warnings)
 
     def _record(
         self,
@@ -200,14 +207,20 @@ class Builder:
         version: Version | None,
         article: Article | None,
         reason: str | None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self._changed.add(path)
         if reason is None:
             self._failing.discard(path)
-            self._seeds[path] = _Seed(version, article, None)
+            if warnings:
+                self._warned.add(path)
+            else:
+                self._warned.discard(path)
+            self._seeds[path] = _Seed(version, article, None, warnings=warnings)
             return
         # An invalid version keeps the last good article published (the daemon).
         self._failing.add(path)
+        self._warned.discard(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
         self._seeds[path] = _Seed(version, kept, ArticleError(path, reason))
@@ -216,6 +229,7 @@ class Builder:
         """Bookkeeping for a seed file that is gone (its entry already removed)."""
         self._changed.add(path)
         self._failing.discard(path)
+        self._warned.discard(path)
 
     def problem(self, path: str | Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good
@@ -225,6 +239,13 @@ class Builder:
             return None, False
         return seed.error, seed.article is not None
 
+    def warnings_of(self, path: str | Path) -> tuple[ArticleWarning, ...]:
+        """The warnings of ``path``'s current version, published without the fields named."""
+        seed = self._seeds.get(str(path))
+        if seed is None or seed.error is not None:
+            return ()
+        return tuple(ArticleWarning(str(path), reason) for reason in seed.warnings)
+
     @property
     def rejected(self) -> tuple[ArticleError, ...]:
         # Only the few rejected paths, kept aside: this runs on every daemon rebuild.
@@ -232,9 +253,18 @@ class Builder:
         errors = (seed.error for path in failing if (seed := self._seeds.get(path)))
         return tuple(error for error in errors if error is not None)
 
+    @property
+    def warnings(self) -> tuple[ArticleWarning, ...]:
+        return tuple(
+            warning
+            for path in sorted(self._warned, key=path_order)
+            for warning in self.warnings_of(path)
+        )
+
     def scan_result(self) -> Scan:
         articles, duplicates = self._merged()
-        return Scan(tuple(articles), self.rejected, tuple(duplicates), len(self._seeds))
+        scanned = len(self._seeds)
+        return Scan(tuple(articles), self.rejected, tuple(duplicates), scanned, self.warnings)
 
     def _merged(self) -> tuple[list[Article], list[Duplicate]]:
         self._unpack_restored()
@@ -295,6 +325,7 @@ class Builder:
             articles=published.visible,
             feeds=len(plans),
             rejected=self.rejected,
+            warnings=self.warnings,
             duplicates=published.duplicates,
             next_embargo=published.next_embargo,
         )
@@ -530,6 +561,7 @@ class Builder:
             feeds=counts[1],
             unchanged=len(state.outputs),
             rejected=self.rejected,
+            warnings=self.warnings,
             files=sorted(state.outputs),
         )
 
@@ -557,9 +589,10 @@ class Builder:
             if seed.version is None:
                 continue
             if seed.error is not None:
-                yield self._cache_key(path), (*_unpacked(seed.version), False, seed.error.reason)
+                record = (*_unpacked(seed.version), False, seed.error.reason, ())
+                yield self._cache_key(path), record
             elif seed.article is not None:
-                yield self._cache_key(path), (*_unpacked(seed.version), True, None)
+                yield self._cache_key(path), (*_unpacked(seed.version), True, None, seed.warnings)
 
     def _packed_articles(self) -> Iterator[tuple[str, Packed]]:
         for path, seed in self._seeds.items():

@@ -11,7 +11,7 @@ import click
 
 from feeds import __version__, uptodate
 from feeds.config import load_config
-from feeds.errors import ExitCode, FeedsError, shown_path
+from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
 
 log = logging.getLogger("feeds")
@@ -50,7 +50,7 @@ def cli(verbose: bool) -> None:
 
     \b
     Exit codes:
-      0  all good
+      0  all good (warnings too: articles published without a broken optional field)
       1  some articles were rejected (the feeds were written from the good ones)
       2  a config or usage error, or nothing could be written
     """
@@ -84,7 +84,7 @@ def build(
 
         progress = _progress_bar if sys.stderr.isatty() else None
         report = core.rebuild(config, progress=progress, use_cache=not no_cache)
-    _report_problems(report.rejected)
+    _report_problems(report.rejected, report.warnings)
     for duplicate in report.duplicates:
         log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
     if not quiet:
@@ -102,7 +102,7 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
 
     config = load_config(config_path, seeds=seeds)
     found = core.scan(config, _progress_bar if sys.stderr.isatty() else None)
-    _report_problems(found.rejected)
+    _report_problems(found.rejected, found.warnings)
     for duplicate in found.duplicates:
         for dropped in duplicate.dropped:
             click.echo(
@@ -113,7 +113,7 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
     if not quiet:
         click.echo(
             f"{found.files} files: {len(found.articles)} articles, "
-            f"{len(found.rejected)} rejected, "
+            f"{len(found.rejected)} rejected, {len(found.warnings)} warnings, "
             f"{sum(len(d.dropped) for d in found.duplicates)} duplicates"
         )
     return ExitCode.REJECTED if found.rejected else ExitCode.OK
@@ -161,8 +161,10 @@ def _verbose() -> bool:
     return bool(context.find_root().params.get("verbose"))
 
 
-def _report_problems(problems: Sequence[FeedsError]) -> None:
-    for problem in problems:
+def _report_problems(
+    rejected: Sequence[FeedsError], warnings: Sequence[ArticleWarning] = ()
+) -> None:
+    for problem in (*rejected, *warnings):
         click.echo(str(problem), err=True)
 
 

@@ -29,7 +29,7 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import discover_names, is_candidate, path_order
-from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError
+from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError, strict_rejection
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -66,6 +66,9 @@ class _Seed:
     awaiting: bool = False
     #: Why each field this version's article was published without was dropped.
     warnings: tuple[str, ...] = ()
+    #: This version's article when strict mode rejects it for its warnings:
+    #: the parse cache keeps it as read, so another strictness reads nothing again.
+    held: Article | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ class Builder:
     def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
         self._read_options = ReadOptions(config.fix_text, config.summary_length, config.seeds)
+        #: Decided as each seed is recorded: another strictness needs another Builder.
+        self._strict = config.strict
         #: By the seed file's name as discovered (also its article's ``source``):
         #: strings, as a Path per file cost ~500 bytes at 100,000 files.
         self._seeds: dict[str, _Seed] = {}
@@ -162,6 +167,8 @@ class Builder:
             if entry is None or _packed(entry.fingerprint) != version:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
+            if error is None and entry.warnings and self._strict:
+                error = strict_rejection(path, entry.warnings)  # its article is then held
             self._seeds[path] = _Seed(version, None, error, entry.has_article, entry.warnings)
             if error is not None:
                 self._failing.add(path)
@@ -210,7 +217,7 @@ class Builder:
         warnings: tuple[str, ...] = (),
     ) -> None:
         self._changed.add(path)
-        if reason is None:
+        if reason is None and not (warnings and self._strict):
             self._failing.discard(path)
             if warnings:
                 self._warned.add(path)
@@ -218,12 +225,16 @@ class Builder:
                 self._warned.discard(path)
             self._seeds[path] = _Seed(version, article, None, warnings=warnings)
             return
+        if reason is None:
+            error, held = strict_rejection(path, warnings), article
+        else:
+            error, held = ArticleError(path, reason), None
         # An invalid version keeps the last good article published (the daemon).
         self._failing.add(path)
         self._warned.discard(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
-        self._seeds[path] = _Seed(version, kept, ArticleError(path, reason))
+        self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held)
 
     def _forget(self, path: str) -> None:
         """Bookkeeping for a seed file that is gone (its entry already removed)."""
@@ -289,10 +300,15 @@ class Builder:
             try:
                 # The source as named now (the cache keeps names relative to
                 # the seeds folder, which may be spelled otherwise this time).
-                seed.article = unpack(packed, source=path)
-                self._changed.add(path)
+                article = unpack(packed, source=path)
             except (TypeError, ValueError):  # damaged: read the file again
                 self._read(path)
+                continue
+            if seed.error is not None:  # only strict mode rejects a file with an article
+                seed.held = article
+            else:
+                seed.article = article
+                self._changed.add(path)
         for path in awaiting.values():  # missing from the cache: read again
             self._seeds[path].awaiting = False
             self._read(path)
@@ -588,7 +604,9 @@ class Builder:
         for path, seed in self._seeds.items():
             if seed.version is None:
                 continue
-            if seed.error is not None:
+            if seed.held is not None:  # rejected by strict mode alone: kept as it reads
+                yield self._cache_key(path), (*_unpacked(seed.version), True, None, seed.warnings)
+            elif seed.error is not None:
                 record = (*_unpacked(seed.version), False, seed.error.reason, ())
                 yield self._cache_key(path), record
             elif seed.article is not None:
@@ -596,8 +614,9 @@ class Builder:
 
     def _packed_articles(self) -> Iterator[tuple[str, Packed]]:
         for path, seed in self._seeds.items():
-            if seed.version is not None and seed.error is None and seed.article is not None:
-                yield self._cache_key(path), pack(seed.article)
+            article = seed.held if seed.error is not None else seed.article
+            if seed.version is not None and article is not None:
+                yield self._cache_key(path), pack(article)
 
 
 #: Below this many documents to render, a second process costs more than it saves.

@@ -238,7 +238,9 @@ class Daemon:
             return
         old, self.config = self.config, new
         with self._build_lock:
-            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length")
+            # A Builder decides strictness as it records each seed, so another
+            # strictness needs a new one (the parse cache serves either).
+            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
             if all(getattr(old, key) == getattr(new, key) for key in reading):
                 self._builder.config = new
                 self._builder.forget_written()

@@ -27,7 +27,7 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import walk
-from feeds.errors import ArticleError, ArticleWarning
+from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.model import READ_RULES
 from feeds.report import BuildReport
 
@@ -98,7 +98,7 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
     full build reports them, when the seed files are exactly those the cache
     knows and each is unchanged; None at the first difference."""
     prefix = key_prefix(config.seeds)
-    failing: list[tuple[Path, str]] = []
+    failing: list[tuple[Path, ArticleError]] = []
     warned: list[tuple[Path, tuple[str, ...]]] = []
     seen = 0
     for folder, names in walk(config.seeds, config.patterns):
@@ -122,17 +122,20 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
                 seed = seed_record(record)
                 if seed is None or seed.fingerprint != fingerprint:
                     return None
+                path = Path(folder + name)
                 if seed.reason:
-                    failing.append((Path(folder + name), seed.reason))
+                    failing.append((path, ArticleError(path, seed.reason)))
+                elif seed.warnings and config.strict:
+                    failing.append((path, strict_rejection(path, seed.warnings)))
                 elif seed.warnings:
-                    warned.append((Path(folder + name), seed.warnings))
+                    warned.append((path, seed.warnings))
         except OSError:  # gone, or a dangling symlink: the full build reports it
             return None
         finally:
             os.close(descriptor)
     if seen != len(records):
         return None  # a file the cache knew is gone
-    rejected = tuple(ArticleError(path, reason) for path, reason in sorted(failing))
+    rejected = tuple(error for _path, error in sorted(failing, key=lambda pair: pair[0]))
     warnings = tuple(
         ArticleWarning(str(path), reason) for path, reasons in sorted(warned) for reason in reasons
     )
@@ -151,6 +154,9 @@ def config_digest(config: Config) -> str:
 
 
 def parse_cache(config: Config) -> ParseCache:
+    # Not `strict`: a seed's warnings are cached as it reads, and strict mode
+    # is applied to them afterwards, so switching it reads nothing again (the
+    # config digest still tells the last publish apart).
     reading = {
         "patterns": config.patterns,
         "timezone": config.timezone,

@@ -82,6 +82,44 @@ def test_rejections_come_before_warnings_and_both_are_counted(
     assert ", 1 rejected, 2 warnings in " in out
 
 
+STRICT_REASON = "provider: expected a mapping with name and domain (strict mode; and other fields)"
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "settings"),
+    [
+        pytest.param("build", ["--strict"], "", id="build-flag"),
+        pytest.param("build", [], "strict: true\n", id="build-config"),
+        pytest.param("check", ["--strict"], "", id="check-flag"),
+        pytest.param("check", [], "strict: true\n", id="check-config"),
+    ],
+)
+def test_strict_turns_every_warning_into_a_rejection_and_exits_1(
+    command: str,
+    flags: list[str],
+    settings: str,
+    write_seed: SeedWriter,
+    seeds: Path,
+    output: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_seed("good.txt", link="https://e.org/good")
+    warned = write_seed("warned.txt", link="https://e.org/warned", extra=BROKEN_ENRICHMENT)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(settings)
+    argv = [command, *flags, "--config", str(config), "--seeds", str(seeds)]
+    argv += ["--output", str(output)] if command == "build" else []
+    code, out, err = _run(argv, capsys)
+    assert code == 1
+    assert err.splitlines() == [f"{warned}: {STRICT_REASON}"]
+    if command == "build":
+        assert out.startswith("1 articles, ")
+        assert ", 1 rejected, 0 warnings in " in out
+    else:
+        assert out == "2 files: 1 articles, 1 rejected, 0 warnings, 0 duplicates\n"
+
+
 def test_quiet_build_prints_problems_only(
     write_seed: SeedWriter, seeds: Path, output: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

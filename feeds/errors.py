@@ -2,7 +2,9 @@
 
 Every problem a user can cause (bad config, bad article, unwritable output) is a
 `FeedsError`. The CLI turns these into a message and an exit code in one place;
-anything else reaching the top is a bug and may show a traceback.
+anything else reaching the top is a bug and may show a traceback. An optional
+field of the wrong shape is no error: the article is published without it, and
+an `ArticleWarning` says so (strict mode makes it an `ArticleError` again).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import discover_names, is_candidate, path_order
-from feeds.errors import ArticleError, ConfigError, OutputError
+from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError, strict_rejection
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -39,7 +39,7 @@ from feeds.index import (
 )
 from feeds.live import LiveIndex
 from feeds.model import Article
-from feeds.reader import ReadOptions, read_article, read_many
+from feeds.reader import ReadOptions, read_many, read_seed
 from feeds.render import FORMATS, Format, formats_for, index_html, opml
 from feeds.report import BuildReport as BuildReport
 from feeds.uptodate import check, last_publish, outputs_intact
@@ -64,6 +64,11 @@ class _Seed:
     error: ArticleError | None
     #: The article is in the parse cache's articles file, not yet loaded.
     awaiting: bool = False
+    #: Why each field this version's article was published without was dropped.
+    warnings: tuple[str, ...] = ()
+    #: This version's article when strict mode rejects it for its warnings:
+    #: the parse cache keeps it as read, so another strictness reads nothing again.
+    held: Article | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,7 @@ class Scan:
     rejected: tuple[ArticleError, ...]
     duplicates: tuple[Duplicate, ...]
     files: int
+    warnings: tuple[ArticleWarning, ...] = ()
 
 
 class Builder:
@@ -82,6 +88,8 @@ class Builder:
     def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
         self._read_options = ReadOptions(config.fix_text, config.summary_length, config.seeds)
+        #: Decided as each seed is recorded: another strictness needs another Builder.
+        self._strict = config.strict
         #: By the seed file's name as discovered (also its article's ``source``):
         #: strings, as a Path per file cost ~500 bytes at 100,000 files.
         self._seeds: dict[str, _Seed] = {}
@@ -91,6 +99,8 @@ class Builder:
         self._has_packed = False
         #: Seed files whose current version is rejected (reported every publish).
         self._failing: set[str] = set()
+        #: Seed files published without some of their fields (reported every publish).
+        self._warned: set[str] = set()
         #: Whether this process has swept crashed builds' temp files from the output.
         self._swept_temp = False
         #: The last plan and its digest, by stem: an unchanged plan (the same
@@ -137,8 +147,8 @@ class Builder:
             self._as_cached = False
         outcomes = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
-        for path, article, reason in outcomes:
-            self._record(path, versions[path], article, reason)
+        for path, article, reason, warnings in outcomes:
+            self._record(path, versions[path], article, reason, warnings)
             if ticks is not None:
                 next(ticks, None)
         return changed + restored + stale
@@ -157,9 +167,13 @@ class Builder:
             if entry is None or _packed(entry.fingerprint) != version:
                 continue
             error = ArticleError(path, entry.reason) if entry.reason else None
-            self._seeds[path] = _Seed(version, None, error, entry.has_article)
+            if error is None and entry.warnings and self._strict:
+                error = strict_rejection(path, entry.warnings)  # its article is then held
+            self._seeds[path] = _Seed(version, None, error, entry.has_article, entry.warnings)
             if error is not None:
                 self._failing.add(path)
+            elif entry.warnings:
+                self._warned.add(path)
             self._has_packed = self._has_packed or entry.has_article
             restored.append(path)
         if known:  # files the cache knew that are gone
@@ -188,11 +202,11 @@ class Builder:
     def _read(self, path: str) -> None:
         version = _version(path)
         try:
-            article = read_article(Path(path), self.config.tz, self._read_options)
+            reading = read_seed(Path(path), self.config.tz, self._read_options)
         except ArticleError as error:
             self._record(path, version, None, error.reason)
         else:
-            self._record(path, version, article, None)
+            self._record(path, version, reading.article, None, reading.warnings)
 
     def _record(
         self,
@@ -200,22 +214,33 @@ class Builder:
         version: Version | None,
         article: Article | None,
         reason: str | None,
+        warnings: tuple[str, ...] = (),
     ) -> None:
         self._changed.add(path)
-        if reason is None:
+        if reason is None and not (warnings and self._strict):
             self._failing.discard(path)
-            self._seeds[path] = _Seed(version, article, None)
+            if warnings:
+                self._warned.add(path)
+            else:
+                self._warned.discard(path)
+            self._seeds[path] = _Seed(version, article, None, warnings=warnings)
             return
+        if reason is None:
+            error, held = strict_rejection(path, warnings), article
+        else:
+            error, held = ArticleError(path, reason), None
         # An invalid version keeps the last good article published (the daemon).
         self._failing.add(path)
+        self._warned.discard(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
-        self._seeds[path] = _Seed(version, kept, ArticleError(path, reason))
+        self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held)
 
     def _forget(self, path: str) -> None:
         """Bookkeeping for a seed file that is gone (its entry already removed)."""
         self._changed.add(path)
         self._failing.discard(path)
+        self._warned.discard(path)
 
     def problem(self, path: str | Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good
@@ -225,6 +250,13 @@ class Builder:
             return None, False
         return seed.error, seed.article is not None
 
+    def warnings_of(self, path: str | Path) -> tuple[ArticleWarning, ...]:
+        """The warnings of ``path``'s current version, published without the fields named."""
+        seed = self._seeds.get(str(path))
+        if seed is None or seed.error is not None:
+            return ()
+        return tuple(ArticleWarning(str(path), reason) for reason in seed.warnings)
+
     @property
     def rejected(self) -> tuple[ArticleError, ...]:
         # Only the few rejected paths, kept aside: this runs on every daemon rebuild.
@@ -232,9 +264,18 @@ class Builder:
         errors = (seed.error for path in failing if (seed := self._seeds.get(path)))
         return tuple(error for error in errors if error is not None)
 
+    @property
+    def warnings(self) -> tuple[ArticleWarning, ...]:
+        return tuple(
+            warning
+            for path in sorted(self._warned, key=path_order)
+            for warning in self.warnings_of(path)
+        )
+
     def scan_result(self) -> Scan:
         articles, duplicates = self._merged()
-        return Scan(tuple(articles), self.rejected, tuple(duplicates), len(self._seeds))
+        scanned = len(self._seeds)
+        return Scan(tuple(articles), self.rejected, tuple(duplicates), scanned, self.warnings)
 
     def _merged(self) -> tuple[list[Article], list[Duplicate]]:
         self._unpack_restored()
@@ -259,10 +300,15 @@ class Builder:
             try:
                 # The source as named now (the cache keeps names relative to
                 # the seeds folder, which may be spelled otherwise this time).
-                seed.article = unpack(packed, source=path)
-                self._changed.add(path)
+                article = unpack(packed, source=path)
             except (TypeError, ValueError):  # damaged: read the file again
                 self._read(path)
+                continue
+            if seed.error is not None:  # only strict mode rejects a file with an article
+                seed.held = article
+            else:
+                seed.article = article
+                self._changed.add(path)
         for path in awaiting.values():  # missing from the cache: read again
             self._seeds[path].awaiting = False
             self._read(path)
@@ -295,6 +341,7 @@ class Builder:
             articles=published.visible,
             feeds=len(plans),
             rejected=self.rejected,
+            warnings=self.warnings,
             duplicates=published.duplicates,
             next_embargo=published.next_embargo,
         )
@@ -530,6 +577,7 @@ class Builder:
             feeds=counts[1],
             unchanged=len(state.outputs),
             rejected=self.rejected,
+            warnings=self.warnings,
             files=sorted(state.outputs),
         )
 
@@ -556,15 +604,19 @@ class Builder:
         for path, seed in self._seeds.items():
             if seed.version is None:
                 continue
-            if seed.error is not None:
-                yield self._cache_key(path), (*_unpacked(seed.version), False, seed.error.reason)
+            if seed.held is not None:  # rejected by strict mode alone: kept as it reads
+                yield self._cache_key(path), (*_unpacked(seed.version), True, None, seed.warnings)
+            elif seed.error is not None:
+                record = (*_unpacked(seed.version), False, seed.error.reason, ())
+                yield self._cache_key(path), record
             elif seed.article is not None:
-                yield self._cache_key(path), (*_unpacked(seed.version), True, None)
+                yield self._cache_key(path), (*_unpacked(seed.version), True, None, seed.warnings)
 
     def _packed_articles(self) -> Iterator[tuple[str, Packed]]:
         for path, seed in self._seeds.items():
-            if seed.version is not None and seed.error is None and seed.article is not None:
-                yield self._cache_key(path), pack(seed.article)
+            article = seed.held if seed.error is not None else seed.article
+            if seed.version is not None and article is not None:
+                yield self._cache_key(path), pack(article)
 
 
 #: Below this many documents to render, a second process costs more than it saves.

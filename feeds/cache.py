@@ -40,7 +40,7 @@ from feeds.model import (
 log = logging.getLogger("feeds.cache")
 
 #: Bump when the layout of the index or of a cached article changes.
-FORMAT = 9
+FORMAT = 10
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: at 100,000 articles, packing and
 #: marshalling the whole file at once was 390 MB of a build's peak memory.
@@ -69,23 +69,28 @@ class CachedSeed:
     fingerprint: Fingerprint
     has_article: bool  # its packed article is in the articles file
     reason: str | None  # why the file was rejected
+    #: Why each of its dropped fields was dropped: a build with nothing to do
+    #: still reports them, and strict mode rejects the file for them.
+    warnings: tuple[str, ...] = ()
 
 
-#: One seed file in the index: (mtime_ns, size, inode, has_article, reason).
-SeedRecord = tuple[int, int, int, bool, str | None]
+#: One seed file in the index: (mtime_ns, size, inode, has_article, reason, warnings).
+SeedRecord = tuple[int, int, int, bool, str | None, tuple[str, ...]]
 
 
 def seed_record(raw: object) -> CachedSeed | None:
     """One seed's record as loaded, checked; None when absent or malformed
     (its file is then read again, never trusted)."""
-    if not (isinstance(raw, tuple) and len(raw) == 5):
+    if not (isinstance(raw, tuple) and len(raw) == 6):
         return None
-    mtime, size, inode, has_article, reason = raw
+    mtime, size, inode, has_article, reason, warnings = raw
     if not (isinstance(mtime, int) and isinstance(size, int) and isinstance(inode, int)):
         return None
     if not isinstance(has_article, bool) or not (reason is None or isinstance(reason, str)):
         return None
-    return CachedSeed((mtime, size, inode), has_article, reason)
+    if not isinstance(warnings, tuple) or not all(isinstance(w, str) and w for w in warnings):
+        return None
+    return CachedSeed((mtime, size, inode), has_article, reason, warnings)
 
 
 @lru_cache(maxsize=16)
@@ -105,7 +110,7 @@ def seed_key(prefix: str, path: str) -> str:
 @dataclass(slots=True)
 class CacheState:
     #: The seeds as loaded, by seed key: (mtime_ns, size, inode, has_article,
-    #: reason), unchecked; read each one through `seed_record`. Checking
+    #: reason, warnings), unchecked; read each one through `seed_record`. Checking
     #: 100,000 records up front was a fifth of a build with nothing to do.
     records: dict[str, object] = field(default_factory=dict)
     #: What the last publish wrote, to recognise a build with nothing to do.

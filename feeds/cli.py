@@ -11,7 +11,7 @@ import click
 
 from feeds import __version__, uptodate
 from feeds.config import load_config
-from feeds.errors import ExitCode, FeedsError, shown_path
+from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
 
 log = logging.getLogger("feeds")
@@ -40,6 +40,12 @@ _cache_dir_option = click.option(
 _quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Print problems only, no summary line."
 )
+_strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    help="Reject an article for any optional field of the wrong shape instead of "
+    "publishing it without that field (exit code 1) [default: the config's strict].",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +56,9 @@ def cli(verbose: bool) -> None:
 
     \b
     Exit codes:
-      0  all good
-      1  some articles were rejected (the feeds were written from the good ones)
+      0  all good (warnings too: articles published without a broken optional field)
+      1  some articles were rejected (the feeds were written from the good ones);
+         with --strict or strict: true, any warning rejects its article
       2  a config or usage error, or nothing could be written
     """
     logging.basicConfig(
@@ -67,6 +74,7 @@ def cli(verbose: bool) -> None:
 @_output_option
 @_cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Read every file again; ignore the parse cache.")
+@_strict_option
 @_quiet_option
 def build(
     config_path: Path | None,
@@ -74,17 +82,20 @@ def build(
     output: Path | None,
     cache_dir: Path | None,
     no_cache: bool,
+    strict: bool,
     quiet: bool,
 ) -> int:
     """Build every feed once from the seeds folder into the output folder."""
-    config = load_config(config_path, seeds=seeds, output=output, cache_dir=cache_dir)
+    config = load_config(
+        config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
+    )
     report = None if no_cache else uptodate.check(config)
     if report is None:
         from feeds import build as core  # a third of a second a build with nothing to do skips
 
         progress = _progress_bar if sys.stderr.isatty() else None
         report = core.rebuild(config, progress=progress, use_cache=not no_cache)
-    _report_problems(report.rejected)
+    _report_problems(report.rejected, report.warnings)
     for duplicate in report.duplicates:
         log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
     if not quiet:
@@ -95,14 +106,15 @@ def build(
 @cli.command()
 @_config_option
 @_seeds_option
+@_strict_option
 @_quiet_option
-def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
+def check(config_path: Path | None, seeds: Path | None, strict: bool, quiet: bool) -> int:
     """Read and validate every article and report problems; write nothing."""
     from feeds import build as core
 
-    config = load_config(config_path, seeds=seeds)
+    config = load_config(config_path, seeds=seeds, strict=strict or None)
     found = core.scan(config, _progress_bar if sys.stderr.isatty() else None)
-    _report_problems(found.rejected)
+    _report_problems(found.rejected, found.warnings)
     for duplicate in found.duplicates:
         for dropped in duplicate.dropped:
             click.echo(
@@ -113,7 +125,7 @@ def check(config_path: Path | None, seeds: Path | None, quiet: bool) -> int:
     if not quiet:
         click.echo(
             f"{found.files} files: {len(found.articles)} articles, "
-            f"{len(found.rejected)} rejected, "
+            f"{len(found.rejected)} rejected, {len(found.warnings)} warnings, "
             f"{sum(len(d.dropped) for d in found.duplicates)} duplicates"
         )
     return ExitCode.REJECTED if found.rejected else ExitCode.OK
@@ -161,8 +173,10 @@ def _verbose() -> bool:
     return bool(context.find_root().params.get("verbose"))
 
 
-def _report_problems(problems: Sequence[FeedsError]) -> None:
-    for problem in problems:
+def _report_problems(
+    rejected: Sequence[FeedsError], warnings: Sequence[ArticleWarning] = ()
+) -> None:
+    for problem in (*rejected, *warnings):
         click.echo(str(problem), err=True)
 
 

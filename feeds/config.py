@@ -138,6 +138,9 @@ class Config(_Section):
     summary_length: int = Field(default=1000, ge=50)
     #: Repair mojibake such as "cityâ€™s" (ftfy).
     fix_text: bool = True
+    #: Reject an article for any optional field of the wrong shape, instead
+    #: of publishing it without that field: for pipelines that would rather fail.
+    strict: bool = False
 
     @field_validator("custom_feeds")
     @classmethod
@@ -183,6 +186,7 @@ def load_config(
     seeds: Path | None = None,
     output: Path | None = None,
     cache_dir: Path | None = None,
+    strict: bool | None = None,
 ) -> Config:
     """The config from ``path`` (or the default file when present), with flags applied.
 
@@ -207,6 +211,8 @@ def load_config(
     }
     if cache_dir is not None:
         updates["cache_dir"] = cache_dir
+    if strict is not None:
+        updates["strict"] = strict
     elif config.cache_dir is not None:
         updates["cache_dir"] = _join(base_dir, config.cache_dir)
     result = config.model_copy(update=updates)

@@ -238,7 +238,9 @@ class Daemon:
             return
         old, self.config = self.config, new
         with self._build_lock:
-            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length")
+            # A Builder decides strictness as it records each seed, so another
+            # strictness needs a new one (the parse cache serves either).
+            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
             if all(getattr(old, key) == getattr(new, key) for key in reading):
                 self._builder.config = new
                 self._builder.forget_written()
@@ -307,11 +309,14 @@ class Daemon:
 
     @staticmethod
     def _report_problems(builder: Builder, changed: Sequence[str]) -> None:
+        """Logs the problems of the files read (or restored) by this rebuild
+        only: once per version of a file, never again on every rescan."""
         for path in changed:
             error, kept = builder.problem(path)
             if error is None:
-                continue
-            if kept:
+                for warning in builder.warnings_of(path):
+                    log.warning("%s", warning)
+            elif kept:
                 log.warning("%s (its last good version stays published)", error)
             else:
                 log.warning("%s", error)
@@ -357,6 +362,7 @@ class Daemon:
             "articles": report.articles if report else 0,
             "feeds": report.feeds if report else 0,
             "rejected": len(report.rejected) if report else 0,
+            "warnings": len(report.warnings) if report else 0,
             "last_build": self._last_build.isoformat() if self._last_build else None,
             "rebuilds": self._rebuilds,
             "idle": self._scheduler.idle(),

@@ -2,19 +2,25 @@
 
 Every problem a user can cause (bad config, bad article, unwritable output) is a
 `FeedsError`. The CLI turns these into a message and an exit code in one place;
-anything else reaching the top is a bug and may show a traceback.
+anything else reaching the top is a bug and may show a traceback. An optional
+field of the wrong shape is no error: the article is published without it, and
+an `ArticleWarning` says so (strict mode makes it an `ArticleError` again).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import PurePath
 
 
 class ExitCode(IntEnum):
+    #: Warnings included: the articles were published without their dropped fields.
     OK = 0
-    #: Some inputs were rejected; the feeds were still written from the good ones.
+    #: Some inputs were rejected (in strict mode, warned ones too); the feeds
+    #: were still written from the good ones.
     REJECTED = 1
     #: A config or usage error, or nothing could be written.
     FAILURE = 2
@@ -39,6 +45,32 @@ class ArticleError(FeedsError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{shown_path(self.path)}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleWarning:
+    """An optional field (or list item) of one seed file that had the wrong
+    shape and was dropped; the article was published without it.
+
+    ``reason`` names the field and what was expected, never the value found.
+    """
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        # The reason is escaped like the path: it is made of field names and
+        # fixed words, and nothing a seed holds may forge a second line.
+        return f"{shown_path(self.path)}: warning: {shown_path(self.reason)}; dropped"
+
+
+def strict_rejection(path: PurePath | str, reasons: Sequence[str]) -> ArticleError:
+    """Strict mode: a file with any warning is rejected, for pipelines that
+    would rather fail than publish an article without a field they sent.
+    One line per file, like every rejection, naming its first problem
+    (`feeds check` without strict mode lists them all)."""
+    more = "; and other fields" if len(reasons) > 1 else ""
+    return ArticleError(path, f"{reasons[0]} (strict mode{more})")
 
 
 class OutputError(FeedsError):

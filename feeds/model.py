@@ -14,7 +14,7 @@ _Value = TypeVar("_Value", str, tuple[str, ...])
 
 #: Bump when what the reader accepts or repairs changes: articles cached
 #: under older rules are read again.
-READ_RULES = 3  # 3: YAML nested past 1,000 levels is refused
+READ_RULES = 4  # 4: optional fields of the wrong shape are dropped, not the article
 
 # What one article may carry at most. Past these, the extra is dropped, not the
 # article: one seed with thousands of topics would otherwise add thousands of

@@ -1,4 +1,9 @@
-"""Reading the seeds folder: files in, `Article` values or `ArticleError`s out."""
+"""Reading the seeds folder: files in, `Article` values or `ArticleError`s out.
+
+Only the fields an entry cannot exist without (title, link, date) reject a
+file. Any other field of the wrong shape, or a bad item of an optional list,
+is dropped with a warning, and the article publishes without it.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,14 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from feeds.cache import Packed, pack, unpack
 from feeds.dates import parse_datetime
-from feeds.errors import ArticleError, kind_of
+from feeds.errors import ArticleError, ArticleWarning, kind_of
 from feeds.model import (
     MAX_IMAGES,
     MAX_LABEL_LENGTH,
@@ -56,6 +61,11 @@ MAX_TITLE_LENGTH = 300
 MIN_TEXT_READ = 100_000
 #: A related article's excerpt is a teaser under its link, not a second article.
 RELATED_SUMMARY_LENGTH = 300
+#: Warnings kept per file; one more line counts the rest. A list of thousands
+#: of bad topics must not flood a log with thousands of lines.
+MAX_WARNINGS = 10
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +82,19 @@ DEFAULT_OPTIONS = ReadOptions()
 
 
 @dataclass(frozen=True, slots=True)
+class Reading:
+    """One seed file read: its article, and why each dropped field was dropped."""
+
+    article: Article
+    #: Reasons as `ArticleWarning` words them, in the order the fields are read.
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ReadResult:
     articles: tuple[Article, ...]
     errors: tuple[ArticleError, ...]
+    warnings: tuple[ArticleWarning, ...] = ()
 
 
 def read_all(
@@ -85,23 +105,27 @@ def read_all(
 ) -> ReadResult:
     articles: list[Article] = []
     errors: list[ArticleError] = []
+    warnings: list[ArticleWarning] = []
     for path in paths if progress is None else progress(paths):
         try:
-            articles.append(read_article(path, tz, options))
+            reading = read_seed(path, tz, options)
         except ArticleError as error:
             errors.append(error)
-    return ReadResult(tuple(articles), tuple(errors))
+        else:
+            articles.append(reading.article)
+            warnings.extend(ArticleWarning(str(path), reason) for reason in reading.warnings)
+    return ReadResult(tuple(articles), tuple(errors), tuple(warnings))
 
 
-def read_article(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Article:
+def read_seed(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Reading:
     """Reads and validates one seed file. Raises ``ArticleError(path, reason)``."""
-    return parse_article(read_seed_bytes(path, options.seeds), path, tz, options)
+    return parse_seed(read_seed_bytes(path, options.seeds), path, tz, options)
 
 
-def parse_article(
+def parse_seed(
     raw: bytes, path: Path | str, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
-) -> Article:
-    """Turns a seed file's bytes into an Article. Raises ``ArticleError``."""
+) -> Reading:
+    """Turns a seed file's bytes into an Article and its warnings. Raises ``ArticleError``."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -109,10 +133,32 @@ def parse_article(
             path, f"not UTF-8 text (undecodable byte at offset {error.start})"
         ) from None
     data = _front_matter(text, path)
+    reader = _FieldReader(data, tz, options)
     try:
-        return _FieldReader(data, tz, options).article(str(path))
+        article = reader.article(str(path))
     except _FieldError as error:
         raise ArticleError(path, str(error)) from None
+    return Reading(article, _capped(reader.warnings))
+
+
+def read_article(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Article:
+    """`read_seed`'s article alone, its warnings unread: for callers that
+    report nothing (tests, benchmarks). A build reports them (`read_seed`)."""
+    return read_seed(path, tz, options).article
+
+
+def parse_article(
+    raw: bytes, path: Path | str, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+) -> Article:
+    """`parse_seed`'s article alone (see `read_article`)."""
+    return parse_seed(raw, path, tz, options).article
+
+
+def _capped(warnings: list[str]) -> tuple[str, ...]:
+    if len(warnings) <= MAX_WARNINGS:
+        return tuple(warnings)
+    kept = MAX_WARNINGS - 1
+    return (*warnings[:kept], f"{len(warnings) - kept} more fields or items of the wrong shape")
 
 
 def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
@@ -137,7 +183,8 @@ _YES_NO = {"yes": True, "on": True, "true": True, "no": False, "off": False, "fa
 
 
 class _FieldError(ValueError):
-    """A field's reason for rejecting the article; becomes an ArticleError."""
+    """A field's reason for rejecting the article (an ArticleError), or, for
+    an optional field, for dropping it (a warning)."""
 
 
 @dataclass
@@ -153,13 +200,15 @@ class _FieldReader:
     tz: tzinfo
     options: ReadOptions
     _prefix: str = field(default="")
+    #: Why each dropped field was dropped; shared with the nested readers.
+    warnings: list[str] = field(default_factory=list)
 
     def article(self, source: str) -> Article:
         title = shorten(self.required_text("title"), MAX_TITLE_LENGTH)
         link, original = self.links()
         published = self.required_date("publishedDateTime")
-        updated = self.optional_date("updatedDateTime") or published
-        published_flag = self.optional_bool("published")
+        updated = self.optional(self.optional_date, "updatedDateTime") or published
+        published_flag = self.optional(self.optional_bool, "published")
         return Article(
             id=entry_id(link),
             title_utf8=title.encode(),
@@ -168,16 +217,30 @@ class _FieldReader:
             published=published,
             updated=max(updated, published),
             summary_utf8=self.summary().encode(),
-            category=_shared_label(shorten_label(self.optional_text("category"))),
+            category=_shared_label(shorten_label(self.optional(self.optional_text, "category"))),
             topics=self.topics(),
-            provider=self.provider("provider"),
+            provider=self.optional(self.provider, "provider"),
             images=self.images(),
             related=self.related(),
-            quality=self.optional_number("quality"),
-            heat=self.optional_number("heat"),
+            quality=self.optional(self.optional_number, "quality"),
+            heat=self.optional(self.optional_number, "heat"),
             is_published=True if published_flag is None else published_flag,
             source=source,
         )
+
+    # --- dropping ------------------------------------------------------
+
+    def optional(self, read: Callable[[str], _T | None], key: str) -> _T | None:
+        """``read(key)``, or None when the field has the wrong shape: an
+        optional field is dropped, with a warning, rather than the article."""
+        try:
+            return read(key)
+        except _FieldError as error:
+            self.warn(str(error))
+            return None
+
+    def warn(self, reason: str) -> None:
+        self.warnings.append(reason)
 
     # --- scalars -------------------------------------------------------
 
@@ -200,12 +263,12 @@ class _FieldReader:
         return clean_line(text) or None
 
     def related_summary(self) -> str | None:
-        text = html_to_text(sanitize_excerpt(self.optional_text("excerpt") or ""))
+        text = html_to_text(sanitize_excerpt(self.optional(self.optional_text, "excerpt") or ""))
         return shorten(text, RELATED_SUMMARY_LENGTH) if text else None
 
     def summary(self) -> str:
         """The excerpt as safe HTML; past the configured length, plain text cut at a word."""
-        summary = sanitize_excerpt(self.optional_text("excerpt") or "")
+        summary = sanitize_excerpt(self.optional(self.optional_text, "excerpt") or "")
         text = html_to_text(summary)
         limit = self.options.summary_length
         return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
@@ -230,12 +293,15 @@ class _FieldReader:
             raise _FieldError(f"{self.name(key)} {error}") from None
 
     def links(self) -> tuple[str, str | None]:
+        # A bad webUrl rejects even beside a good originalUrl: the link is the
+        # entry's identity, and quietly taking the other would change it.
         web = self.optional_url("webUrl")
-        original = self.optional_url("originalUrl")
-        link = web or original
-        if link is None:
-            raise _FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
-        return link, original
+        if web is None:
+            original = self.optional_url("originalUrl")
+            if original is None:
+                raise _FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
+            return original, original
+        return web, self.optional(self.optional_url, "originalUrl")
 
     def optional_date(self, key: str) -> datetime | None:
         value = self.data.get(key)
@@ -290,15 +356,19 @@ class _FieldReader:
             return ()
         items = [value] if isinstance(value, str) else value  # `topics: AI` means one topic
         if not isinstance(items, list):
-            raise _FieldError(f"topics: expected a list of topics, got {kind_of(value)}")
+            self.warn(f"topics: expected a list of topics, got {kind_of(value)}")
+            return ()
+        texts = []
         for index, item in enumerate(items):
-            if item is not None and (
-                isinstance(item, bool) or not isinstance(item, str | int | float)
-            ):
-                raise _FieldError(f"topics[{index}]: expected text, got {kind_of(item)}")
-        # None is a blank `- ` line; repeats are dropped before any cleaning,
-        # so a thousand aliases of one huge text cost one clean.
-        distinct = dict.fromkeys(str(item) for item in items if item is not None)
+            if item is None:
+                continue  # a blank `- ` line
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                self.warn(f"topics[{index}]: expected text, got {kind_of(item)}")
+                continue
+            texts.append(item)
+        # Repeats are dropped before any cleaning, so a thousand aliases of one
+        # huge text cost one clean.
+        distinct = dict.fromkeys(str(item) for item in texts)
         return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
     def provider(self, key: str) -> Provider | None:
@@ -315,69 +385,84 @@ class _FieldReader:
             try:  # a few providers recur in thousands of articles
                 return _plain_provider(name, domain, self.options)
             except _FieldError:
-                pass  # not cached: read again below, for the message with its field name
+                pass  # not cached: read again below, for the warning with its field name
         return self.provider_mapping(value, key)
 
     def provider_mapping(self, value: Mapping[str, Any], key: str) -> Provider | None:
-        nested = self.nested(value, f"{key}.")
-        domain = nested.optional_text("domain")
+        nested = self.nested(value, f"{self.name(key)}.")
+        domain = nested.optional(nested.optional_text, "domain")
         if domain is not None:
             domain = domain.lower()
             if not is_host_name(domain):
-                raise _FieldError(f"{self.name(key)}.domain: not a domain name")
-        name = shorten_label(nested.optional_text("name")) or domain
+                self.warn(f"{self.name(key)}.domain: not a domain name")
+                domain = None
+        name = shorten_label(nested.optional(nested.optional_text, "name")) or domain
         return provider_of(name, domain) if name else None
 
     def images(self) -> tuple[Image, ...]:
-        return tuple(
-            Image(
-                url=self._required_url(item, "url"),
-                width=item.optional_size("width"),
-                height=item.optional_size("height"),
-            )
-            for item in self.mappings("images", MAX_IMAGES)
-        )
+        images = []
+        for name, data in self.mappings("images", MAX_IMAGES, "a mapping with a url"):
+            try:
+                url = self.nested(data).required_url("url")
+            except _FieldError as error:
+                self.warn(f"{name}: {error}")
+                continue
+            item = self.nested(data, f"{name}.")
+            width = item.optional(item.optional_size, "width")
+            images.append(Image(url, width, item.optional(item.optional_size, "height")))
+        return tuple(images)
 
     def related(self) -> tuple[RelatedArticle, ...]:
         related = []
-        for item in self.mappings("related", MAX_RELATED):
-            web = item.optional_url("webUrl")
-            link = web or item.optional_url("originalUrl")
-            if link is None:
-                raise _FieldError(f"missing {item.name('webUrl')}")
+        shape = "a mapping with a title and a link"
+        for name, data in self.mappings("related", MAX_RELATED, shape):
+            # What an item cannot do without, read without its name: the warning
+            # that drops the item names it once ("related[1]: missing title").
+            required = self.nested(data)
+            try:
+                link = required.optional_url("webUrl") or required.optional_url("originalUrl")
+                if link is None:
+                    raise _FieldError("missing link: set webUrl or originalUrl")
+                title = shorten(required.required_text("title"), MAX_TITLE_LENGTH)
+            except _FieldError as error:
+                self.warn(f"{name}: {error}")
+                continue
+            item = self.nested(data, f"{name}.")
             related.append(
                 RelatedArticle(
-                    title=shorten(item.required_text("title"), MAX_TITLE_LENGTH),
+                    title=title,
                     link=link,
-                    published=item.optional_date("publishedDateTime"),
-                    provider=item.provider("provider"),
+                    published=item.optional(item.optional_date, "publishedDateTime"),
+                    provider=item.optional(item.provider, "provider"),
                     summary=item.related_summary(),
                 )
             )
         return tuple(related)
 
-    def mappings(self, key: str, limit: int) -> Iterator[_FieldReader]:
-        """The first ``limit`` mappings of a list; the rest are not read at all."""
+    def mappings(self, key: str, limit: int, shape: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """The first ``limit`` items of a list, each with its name, where they
+        are mappings; the rest are not read at all. Anything else is dropped
+        with a warning that says what ``shape`` an item needs."""
         value = self.data.get(key)
         if value is None:
             return
         if not isinstance(value, list):
-            raise _FieldError(f"{self.name(key)}: expected a list, got {kind_of(value)}")
+            self.warn(f"{self.name(key)}: expected a list, got {kind_of(value)}")
+            return
         for index, item in enumerate(value[:limit]):
-            if not isinstance(item, dict):
-                raise _FieldError(
-                    f"{self.name(key)}[{index}]: expected a mapping, got {kind_of(item)}"
-                )
-            yield self.nested(item, f"{self.name(key)}[{index}].")
+            name = f"{self.name(key)}[{index}]"
+            if isinstance(item, dict):
+                yield name, item
+            else:
+                self.warn(f"{name}: expected {shape}")
 
-    def nested(self, data: Mapping[str, Any], prefix: str) -> _FieldReader:
-        return _FieldReader(data, self.tz, self.options, prefix)
+    def nested(self, data: Mapping[str, Any], prefix: str = "") -> _FieldReader:
+        return _FieldReader(data, self.tz, self.options, prefix, self.warnings)
 
-    @staticmethod
-    def _required_url(item: _FieldReader, key: str) -> str:
-        url = item.optional_url(key)
+    def required_url(self, key: str) -> str:
+        url = self.optional_url(key)
         if url is None:
-            raise _FieldError(f"missing {item.name(key)}")
+            raise _FieldError(f"missing {self.name(key)}")
         return url
 
 
@@ -391,9 +476,14 @@ def _is_short_text(value: object) -> bool:
 
 @lru_cache(maxsize=1024)
 def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) -> Provider | None:
-    """A provider mapping's reading (``_FieldReader.provider``), kept for its values."""
+    """A provider mapping's reading (``_FieldReader.provider``), kept for its
+    values. Raises ``_FieldError`` (so nothing is kept) when a part of it is
+    dropped: its warning must be made again, under the field's own name."""
     reader = _FieldReader({}, UTC, options)
-    return reader.provider_mapping({"name": name, "domain": domain}, "provider")
+    provider = reader.provider_mapping({"name": name, "domain": domain}, "provider")
+    if reader.warnings:
+        raise _FieldError(reader.warnings[0])
+    return provider
 
 
 def _shared_label(label: str | None) -> str | None:
@@ -406,7 +496,8 @@ def _shared_label(label: str | None) -> str | None:
 PARALLEL_THRESHOLD = 400
 _BATCH = 200
 
-Outcome = tuple[str, Article | None, str | None]  # (name, article, reason rejected)
+#: (name, article, reason rejected, warnings): a file's article or its rejection.
+Outcome = tuple[str, Article | None, str | None, tuple[str, ...]]
 
 
 def read_many(
@@ -429,39 +520,48 @@ def read_many(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = pool.map(_read_batch, batches, repeat(tz), repeat(options))
         for batch, outcomes in zip(batches, results, strict=True):
-            for name, (packed, reason) in zip(batch, outcomes, strict=True):
-                yield _unpacked(name, packed, reason, tz, options)
+            for name, (packed, reason, warnings) in zip(batch, outcomes, strict=True):
+                yield _unpacked(name, packed, reason, warnings, tz, options)
 
 
-def _read_batch(
-    names: list[str], tz: tzinfo, options: ReadOptions
-) -> list[tuple[Packed | None, str | None]]:
+_Packed = tuple[Packed | None, str | None, tuple[str, ...]]
+
+
+def _read_batch(names: list[str], tz: tzinfo, options: ReadOptions) -> list[_Packed]:
     # Articles cross the process boundary as plain tuples: unpacking them is
     # about half the cost of unpickling dataclasses, and it is the parent's
     # work, which the workers wait for. ArticleError does not survive
     # pickling (its __init__ takes two arguments): errors go as plain reasons.
-    outcomes: list[tuple[Packed | None, str | None]] = []
+    outcomes: list[_Packed] = []
     for name in names:
         try:
-            outcomes.append((pack(read_article(Path(name), tz, options)), None))
+            reading = read_seed(Path(name), tz, options)
         except ArticleError as error:
-            outcomes.append((None, error.reason))
+            outcomes.append((None, error.reason, ()))
+        else:
+            outcomes.append((pack(reading.article), None, reading.warnings))
     return outcomes
 
 
 def _unpacked(
-    name: str, packed: Packed | None, reason: str | None, tz: tzinfo, options: ReadOptions
+    name: str,
+    packed: Packed | None,
+    reason: str | None,
+    warnings: tuple[str, ...],
+    tz: tzinfo,
+    options: ReadOptions,
 ) -> Outcome:
     if packed is None:
-        return name, None, reason
+        return name, None, reason, ()
     try:
-        return name, unpack(packed, source=name), None
+        return name, unpack(packed, source=name), None, warnings
     except (TypeError, ValueError):  # never expected of our own workers; read it here
         return _outcome(name, tz, options)
 
 
 def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
     try:
-        return name, read_article(Path(name), tz, options), None
+        reading = read_seed(Path(name), tz, options)
     except ArticleError as error:
-        return name, None, error.reason
+        return name, None, error.reason, ()
+    return name, reading.article, None, reading.warnings

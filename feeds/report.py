@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from feeds.errors import ArticleError, ExitCode
+from feeds.errors import ArticleError, ArticleWarning, ExitCode
 
 if TYPE_CHECKING:  # the index brings the text stack (ftfy, nh3, slugify); a report needs a name
     from feeds.index import Duplicate
@@ -20,6 +20,8 @@ class BuildReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     rejected: tuple[ArticleError, ...] = ()
+    #: Fields dropped from articles that were published without them.
+    warnings: tuple[ArticleWarning, ...] = ()
     duplicates: tuple[Duplicate, ...] = ()
     #: When the next embargoed article becomes due, if any.
     next_embargo: datetime | None = None
@@ -35,6 +37,6 @@ class BuildReport:
         return (
             f"{self.articles} articles, {self.feeds} feeds: "
             f"{len(self.written)} files written, {self.unchanged} unchanged, "
-            f"{len(self.removed)} removed, {len(self.rejected)} rejected "
-            f"in {self.seconds:.2f} s"
+            f"{len(self.removed)} removed, {len(self.rejected)} rejected, "
+            f"{len(self.warnings)} warnings in {self.seconds:.2f} s"
         )

@@ -27,7 +27,7 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import walk
-from feeds.errors import ArticleError
+from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.model import READ_RULES
 from feeds.report import BuildReport
 
@@ -43,15 +43,17 @@ def check(config: Config, now: datetime | None = None) -> BuildReport | None:
     counts = last_publish(state, config, now)
     if counts is None:
         return None
-    rejected = _rejected_if_unchanged(config, state.records)
-    if rejected is None:
+    problems = _problems_if_unchanged(config, state.records)
+    if problems is None:
         return None
     articles, feeds = counts
+    rejected, warnings = problems
     return BuildReport(
         articles=articles,
         feeds=feeds,
         unchanged=len(state.outputs),
         rejected=rejected,
+        warnings=warnings,
         files=sorted(state.outputs),
         seconds=time.monotonic() - started,
     )
@@ -88,14 +90,16 @@ def outputs_intact(output: Path, outputs: Mapping[str, tuple[int, int]]) -> bool
     return True
 
 
-def _rejected_if_unchanged(
-    config: Config, records: Mapping[str, object]
-) -> tuple[ArticleError, ...] | None:
-    """The rejected files' errors, as the full build reports them, when the
-    seed files are exactly those the cache knows and each is unchanged; None
-    at the first difference."""
+Problems = tuple[tuple[ArticleError, ...], tuple[ArticleWarning, ...]]
+
+
+def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Problems | None:
+    """The rejected files' errors and the published files' warnings, as the
+    full build reports them, when the seed files are exactly those the cache
+    knows and each is unchanged; None at the first difference."""
     prefix = key_prefix(config.seeds)
-    failing: list[tuple[Path, str]] = []
+    failing: list[tuple[Path, ArticleError]] = []
+    warned: list[tuple[Path, tuple[str, ...]]] = []
     seen = 0
     for folder, names in walk(config.seeds, config.patterns):
         seen += len(names)
@@ -113,20 +117,29 @@ def _rejected_if_unchanged(
                 info = os.stat(name, dir_fd=descriptor)
                 fingerprint = (info.st_mtime_ns, info.st_size, info.st_ino)
                 record = records.get(base + name)
-                if record == (*fingerprint, True, None):  # a good article (almost all of them)
+                if record == (*fingerprint, True, None, ()):  # a good article (almost all)
                     continue
                 seed = seed_record(record)
                 if seed is None or seed.fingerprint != fingerprint:
                     return None
+                path = Path(folder + name)
                 if seed.reason:
-                    failing.append((Path(folder + name), seed.reason))
+                    failing.append((path, ArticleError(path, seed.reason)))
+                elif seed.warnings and config.strict:
+                    failing.append((path, strict_rejection(path, seed.warnings)))
+                elif seed.warnings:
+                    warned.append((path, seed.warnings))
         except OSError:  # gone, or a dangling symlink: the full build reports it
             return None
         finally:
             os.close(descriptor)
     if seen != len(records):
         return None  # a file the cache knew is gone
-    return tuple(ArticleError(path, reason) for path, reason in sorted(failing))
+    rejected = tuple(error for _path, error in sorted(failing, key=lambda pair: pair[0]))
+    warnings = tuple(
+        ArticleWarning(str(path), reason) for path, reasons in sorted(warned) for reason in reasons
+    )
+    return rejected, warnings
 
 
 #: Settings that change how the daemon runs and never a byte of output:
@@ -141,6 +154,9 @@ def config_digest(config: Config) -> str:
 
 
 def parse_cache(config: Config) -> ParseCache:
+    # Not `strict`: a seed's warnings are cached as it reads, and strict mode
+    # is applied to them afterwards, so switching it reads nothing again (the
+    # config digest still tells the last publish apart).
     reading = {
         "patterns": config.patterns,
         "timezone": config.timezone,

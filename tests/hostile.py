@@ -19,10 +19,16 @@ MARKER = "hostile-secret-9f2c7a"
 @dataclass(frozen=True)
 class Case:
     name: str
-    outcome: str  # "rejected" or "repaired"
+    outcome: str  # "rejected", "repaired" or "warned"
     reason: str = ""
+    #: A warned case's warnings, each reason in full, in the order given.
+    warnings: tuple[str, ...] = ()
     expect: dict[str, Any] = field(default_factory=dict)
     generated: bool = False
+
+    @property
+    def published(self) -> bool:
+        return self.outcome != "rejected"
 
 
 def manifest() -> dict[str, Case]:
@@ -33,6 +39,7 @@ def manifest() -> dict[str, Case]:
             name=name,
             outcome=entry["outcome"],
             reason=entry.get("reason", ""),
+            warnings=tuple(entry.get("warnings", ())),
             expect=entry.get("expect", {}),
             generated=entry.get("generated", False),
         )

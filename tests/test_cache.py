@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from feeds import build as build_module
 from feeds import cache as cache_module
+from feeds import reader as reader_module
 from feeds.build import Builder, build, parse_cache
+from feeds.cli import main
 from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.index import FeedPlan
@@ -227,6 +229,48 @@ def test_a_rejected_file_stays_reported_from_the_cache(
     assert report.written == []
     assert [error.reason for error in report.rejected] == [
         "missing link: set webUrl or originalUrl"
+    ]
+
+
+def test_a_build_with_nothing_changed_still_reports_the_warnings(
+    config: Config, write_seed: SeedWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warned = write_seed("warned.txt", link="https://e.org/w", extra="images: [1, 2]\n")
+    assert len(build(config).warnings) == 2
+    report = build(config)
+    assert report.written == []
+    assert [str(warning) for warning in report.warnings] == [
+        f"{warned}: warning: images[0]: expected a mapping with a url; dropped",
+        f"{warned}: warning: images[1]: expected a mapping with a url; dropped",
+    ]
+    argv = ["build", "--seeds", str(config.seeds), "--output", str(config.output)]
+    argv += ["--cache-dir", str(config.cache_dir)]
+    assert main(argv) == 0  # the CLI's own quick answer, from the cache alone
+    out, err = capsys.readouterr()
+    assert err.count(": warning: images[") == 2
+    assert ", 0 rejected, 2 warnings in " in out
+
+
+def test_warnings_of_an_unchanged_file_come_from_the_cache_when_another_changed(
+    config: Config, write_seed: SeedWriter, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_seed("warned.txt", link="https://e.org/w", extra="quality: high\n")
+    first = build(config).warnings
+    read: list[str] = []
+    original = reader_module.read_many
+
+    def counted(names: Sequence[str], *args: Any) -> Any:
+        read.extend(names)
+        return original(names, *args)
+
+    monkeypatch.setattr(build_module, "read_many", counted)
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+    report = build(config)
+    assert read == [str(path)]
+    assert report.warnings == first
+    assert [str(warning) for warning in first] == [
+        f"{seeds / 'warned.txt'}: warning: quality: expected a number, got text; dropped"
     ]
 
 

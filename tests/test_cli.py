@@ -28,7 +28,7 @@ def test_build_with_good_seeds_exits_0_with_one_summary_line(
     assert err == ""
     assert out.splitlines() == [out.strip()]
     assert out.startswith("1 articles, 2 feeds: 8 files written, 0 unchanged, 0 removed,")
-    assert "0 rejected in" in out
+    assert ", 0 rejected, 0 warnings in " in out
 
 
 def test_build_with_a_bad_file_exits_1_names_it_and_publishes_the_rest(
@@ -41,6 +41,83 @@ def test_build_with_a_bad_file_exits_1_names_it_and_publishes_the_rest(
     assert err.splitlines() == [f"{bad}: missing link: set webUrl or originalUrl"]
     assert "1 rejected" in out
     assert (output / "all.atom.xml").exists()
+
+
+#: A seed whose provider is a list and whose second image is a number.
+BROKEN_ENRICHMENT = """\
+images:
+  - {url: "https://e.org/1.png"}
+  - 42
+provider: [Reuters]
+"""
+
+
+def test_a_build_with_warnings_only_exits_0_and_names_and_counts_each(
+    write_seed: SeedWriter, seeds: Path, output: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_seed("good.txt", link="https://e.org/good")
+    warned = write_seed("warned.txt", link="https://e.org/warned", extra=BROKEN_ENRICHMENT)
+    code, out, err = _run(["build", "--seeds", str(seeds), "--output", str(output)], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        f"{warned}: warning: provider: expected a mapping with name and domain; dropped",
+        f"{warned}: warning: images[1]: expected a mapping with a url; dropped",
+    ]
+    assert out.startswith("2 articles, ")
+    assert ", 0 rejected, 2 warnings in " in out
+
+
+def test_rejections_come_before_warnings_and_both_are_counted(
+    write_seed: SeedWriter, seeds: Path, output: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warned = write_seed("a.txt", extra=BROKEN_ENRICHMENT)
+    bad = write_seed("b.txt", "---\ntitle: no link\n---\n")
+    code, out, err = _run(["build", "--seeds", str(seeds), "--output", str(output)], capsys)
+    assert code == 1
+    assert err.splitlines() == [
+        f"{bad}: missing link: set webUrl or originalUrl",
+        f"{warned}: warning: provider: expected a mapping with name and domain; dropped",
+        f"{warned}: warning: images[1]: expected a mapping with a url; dropped",
+    ]
+    assert ", 1 rejected, 2 warnings in " in out
+
+
+STRICT_REASON = "provider: expected a mapping with name and domain (strict mode; and other fields)"
+
+
+@pytest.mark.parametrize(
+    ("command", "flags", "settings"),
+    [
+        pytest.param("build", ["--strict"], "", id="build-flag"),
+        pytest.param("build", [], "strict: true\n", id="build-config"),
+        pytest.param("check", ["--strict"], "", id="check-flag"),
+        pytest.param("check", [], "strict: true\n", id="check-config"),
+    ],
+)
+def test_strict_turns_every_warning_into_a_rejection_and_exits_1(
+    command: str,
+    flags: list[str],
+    settings: str,
+    write_seed: SeedWriter,
+    seeds: Path,
+    output: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_seed("good.txt", link="https://e.org/good")
+    warned = write_seed("warned.txt", link="https://e.org/warned", extra=BROKEN_ENRICHMENT)
+    config = tmp_path / "feeds.yaml"
+    config.write_text(settings)
+    argv = [command, *flags, "--config", str(config), "--seeds", str(seeds)]
+    argv += ["--output", str(output)] if command == "build" else []
+    code, out, err = _run(argv, capsys)
+    assert code == 1
+    assert err.splitlines() == [f"{warned}: {STRICT_REASON}"]
+    if command == "build":
+        assert out.startswith("1 articles, ")
+        assert ", 1 rejected, 0 warnings in " in out
+    else:
+        assert out == "2 files: 1 articles, 1 rejected, 0 warnings, 0 duplicates\n"
 
 
 def test_quiet_build_prints_problems_only(
@@ -106,8 +183,21 @@ def test_check_reports_problems_and_duplicates_and_writes_nothing(
     assert any(
         line.startswith(f"{seeds / 'a.txt'}: duplicate of {seeds / 'b.txt'}") for line in lines
     )
-    assert out == "3 files: 1 articles, 1 rejected, 1 duplicates\n"
+    assert out == "3 files: 1 articles, 1 rejected, 0 warnings, 1 duplicates\n"
     assert not list(tmp_path.glob("output*"))
+
+
+def test_check_reports_warnings_and_exits_0_when_nothing_is_rejected(
+    write_seed: SeedWriter, seeds: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warned = write_seed("a.txt", extra=BROKEN_ENRICHMENT)
+    code, out, err = _run(["check", "--seeds", str(seeds)], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        f"{warned}: warning: provider: expected a mapping with name and domain; dropped",
+        f"{warned}: warning: images[1]: expected a mapping with a url; dropped",
+    ]
+    assert out == "1 files: 1 articles, 0 rejected, 2 warnings, 0 duplicates\n"
 
 
 def test_check_exits_0_when_all_is_well(

@@ -66,6 +66,7 @@ def test_defaults_when_there_is_no_config_file(
     assert config.tz == ZoneInfo("UTC")
     assert config.max_items == 50
     assert config.published_only is False
+    assert config.strict is False
     assert config.seeds.resolve() == (tmp_path / "seeds").resolve()
     assert config.output.resolve() == (tmp_path / "output").resolve()
 
@@ -152,7 +153,7 @@ def test_absolute_paths_in_the_file_are_kept(tmp_path: Path) -> None:
 )
 def test_flags_override_the_file(
     tmp_path: Path,
-    flags: dict[str, Path],
+    flags: dict[str, Any],
     expected_seeds: Path | None,
     expected_output: Path | None,
 ) -> None:
@@ -170,6 +171,22 @@ def test_flags_override_the_file(
         assert config.output.resolve() == file_output
     else:
         assert config.output == expected_output
+
+
+@pytest.mark.parametrize(
+    ("text", "flag", "expected"),
+    [
+        pytest.param("", None, False, id="default"),
+        pytest.param("strict: true\n", None, True, id="file"),
+        pytest.param("strict: false\n", True, True, id="flag-wins"),
+    ],
+)
+def test_strict_comes_from_the_file_or_the_flag(
+    tmp_path: Path, text: str, flag: bool | None, expected: bool
+) -> None:
+    path = write_config(tmp_path, text)
+
+    assert load_config(path, strict=flag).strict is expected
 
 
 def test_flags_apply_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -297,6 +314,8 @@ def test_a_nested_key_is_only_matched_against_its_own_section(tmp_path: Path) ->
         pytest.param("title: ''", "title", "at least 1 character", "''"),
         pytest.param("patterns: []", "patterns", "at least 1 item", "a list"),
         pytest.param("published_only: maybe", "published_only", "valid boolean", "'maybe'"),
+        pytest.param("strict: 'true'", "strict", "valid boolean", "'true'"),
+        pytest.param("strict: 1", "strict", "valid boolean", "1"),
         pytest.param("author: Jane", "author", "valid dictionary", "'Jane'"),
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,6 +114,43 @@ def test_a_broken_file_is_reported_and_the_good_ones_stay(
     good.write_text(seed_text(title="Good again", link="https://e.org/good"))
     wait_for(lambda: titles(_all(site)) == ["Good again"])
     assert "S3CRET" not in daemon.log
+
+
+def _health(daemon: RunningDaemon) -> dict[str, Any]:
+    status, _, body = http_get(daemon.url("healthz"))
+    assert status == 200, body
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def test_a_files_warnings_are_logged_once_per_version_of_the_file(
+    site: Path, daemon: RunningDaemon
+) -> None:
+    broken = "images: [{url: 'https://e.org/1.png'}, 42]\n"
+    path = _write(site, "warned.txt", title="Warned", link="https://e.org/w", extra=broken)
+    line = f"{path}: warning: images[1]: expected a mapping with a url; dropped"
+    wait_for(lambda: titles(_all(site)) == ["Warned"], what="the warned article, published")
+    daemon.wait_for_log(re.escape(line))
+    # Rebuilds for other files, and a full rescan, do not read it again.
+    _write(site, "other.txt", title="Other", link="https://e.org/other")
+    wait_for(lambda: "Other" in titles(_all(site)), what="another article")
+    wait_for(lambda: _health(daemon)["idle"], what="the rebuild for it to end")
+    before = _health(daemon)["rebuilds"]
+    daemon.signal(signal.SIGHUP)  # the same config: reloaded, then everything rescanned
+    daemon.wait_for_log("config reloaded")
+
+    def rescanned() -> bool:
+        health = _health(daemon)
+        return bool(health["idle"]) and health["rebuilds"] > before
+
+    wait_for(rescanned, what="the rescan")
+    assert daemon.log.count(line) == 1
+    assert _health(daemon)["warnings"] == 1
+    # A new version of the file is read, and its warnings logged, again.
+    path.write_text(seed_text(title="Warned, edited", link="https://e.org/w", extra=broken))
+    wait_for(lambda: "Warned, edited" in titles(_all(site)), what="the edit")
+    wait_for(lambda: daemon.log.count(line) == 2, what="the warning of the new version")
+    assert "Traceback" not in daemon.log
 
 
 def test_an_embargoed_article_appears_at_its_time(site: Path, daemon: RunningDaemon) -> None:

@@ -1,8 +1,9 @@
 """The hostile-input corpus through the reader, a real `feeds build` and a running daemon.
 
-Each case in tests/data/hostile/manifest.yaml is either repaired (it publishes,
-and the manifest says to what) or rejected with a named reason. None may stop
-a build or the daemon, and the secret marker in every file never shows.
+Each case in tests/data/hostile/manifest.yaml is repaired (it publishes, and
+the manifest says to what), published with warnings (without the fields it
+gets wrong, each named) or rejected with a named reason. None may stop a build
+or the daemon, and the secret marker in every file never shows.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from feeds.errors import ArticleError, shown_path
-from feeds.model import Article
-from feeds.reader import ReadOptions, read_article
+from feeds.errors import ArticleError, ArticleWarning, shown_path
+from feeds.reader import Reading, ReadOptions, read_seed
 from tests.conftest import SAMPLES
 from tests.daemon_harness import RunningDaemon, http_get, read_json, wait_for
 from tests.hostile import CORPUS, MARKER, Case, manifest, populate
@@ -36,20 +36,22 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Pa
     return root / "seeds", populate(root / "seeds", root / "outside")
 
 
-def outcome_of(path: Path, seeds: Path) -> Article | ArticleError:
+def outcome_of(path: Path, seeds: Path) -> Reading | ArticleError:
     try:
-        return read_article(path, UTC, ReadOptions(seeds=seeds))
+        return read_seed(path, UTC, ReadOptions(seeds=seeds))
     except ArticleError as error:
         return error
 
 
-def check(case: Case, outcome: Article | ArticleError) -> None:
+def check(case: Case, reading: Reading | ArticleError) -> None:
     if case.outcome == "rejected":
-        assert isinstance(outcome, ArticleError), f"{case.name} was accepted"
-        assert outcome.reason.startswith(case.reason), outcome.reason
-        assert "\n" not in str(outcome)
+        assert isinstance(reading, ArticleError), f"{case.name} was accepted"
+        assert reading.reason.startswith(case.reason), reading.reason
+        assert "\n" not in str(reading)
         return
-    assert isinstance(outcome, Article), f"{case.name} was rejected: {outcome}"
+    assert isinstance(reading, Reading), f"{case.name} was rejected: {reading}"
+    assert reading.warnings == case.warnings, f"{case.name}: {reading.warnings}"
+    outcome = reading.article
     expect = case.expect
     labels = [
         *outcome.topics,
@@ -70,6 +72,9 @@ def check(case: Case, outcome: Article | ArticleError) -> None:
         "summary_excludes": lambda value: all(
             word not in outcome.summary_html.lower() for word in value
         ),
+        "images": lambda value: len(outcome.images) == value,
+        "absent": lambda value: all(getattr(outcome, name) in (None, "", ()) for name in value),
+        "updated_is_published": lambda value: (outcome.updated == outcome.published) is value,
     }
     for key, value in expect.items():
         assert checks[key](value), f"{case.name}: {key} should be {value!r}: {outcome!r}"[:2000]
@@ -79,7 +84,11 @@ def test_every_corpus_file_is_in_the_manifest_and_every_case_exists() -> None:
     files = {path.name for path in CORPUS.iterdir() if path.name != "manifest.yaml"}
     committed = {name for name, case in CASES.items() if not case.generated}
     assert files == committed
-    assert {case.outcome for case in CASES.values()} == {"rejected", "repaired"}
+    assert {case.outcome for case in CASES.values()} == {"rejected", "repaired", "warned"}
+    for case in CASES.values():  # a file's name says what becomes of it
+        prefix = {"rejected": "reject-", "repaired": "repair-", "warned": "warn-"}[case.outcome]
+        assert case.generated or case.name.startswith(prefix), case.name
+        assert bool(case.warnings) == (case.outcome == "warned"), case.name
 
 
 def test_every_committed_case_carries_the_secret_marker() -> None:
@@ -89,25 +98,39 @@ def test_every_committed_case_carries_the_secret_marker() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_each_case_is_repaired_or_rejected_as_the_manifest_says(
+def test_each_case_is_repaired_warned_or_rejected_as_the_manifest_says(
     corpus: tuple[Path, dict[str, Path]], name: str
 ) -> None:
     seeds, paths = corpus
     outcome = outcome_of(paths[name], seeds)
 
     check(CASES[name], outcome)
-    shown = str(outcome) if isinstance(outcome, ArticleError) else repr(outcome)
+    if isinstance(outcome, ArticleError):
+        shown = str(outcome)
+    else:
+        warnings = [str(ArticleWarning(str(paths[name]), reason)) for reason in outcome.warnings]
+        shown = repr(outcome.article) + "\n".join(warnings)
     assert MARKER not in shown
 
 
 def test_the_checks_can_fail(corpus: tuple[Path, dict[str, Path]]) -> None:
-    # Guards the guard: a repaired case's expectations must be able to fail.
+    # Guards the guard: a case's expectations must be able to fail.
     seeds, paths = corpus
-    article = outcome_of(paths["repair-yaml11-scalars.txt"], seeds)
+    reading = outcome_of(paths["repair-yaml11-scalars.txt"], seeds)
     with pytest.raises(AssertionError):
-        check(Case("x", "repaired", expect={"topics": ["no", "yes", "10"]}), article)
+        check(Case("x", "repaired", expect={"topics": ["no", "yes", "10"]}), reading)
     with pytest.raises(AssertionError):
-        check(Case("x", "rejected", reason="anything"), article)
+        check(Case("x", "rejected", reason="anything"), reading)
+    with pytest.raises(AssertionError):
+        check(Case("x", "warned", warnings=("title: anything",)), reading)
+    name = "warn-wrong-type-provider.txt"
+    warned = outcome_of(paths[name], seeds)
+    with pytest.raises(AssertionError):
+        check(Case("x", "repaired"), warned)  # a warning where none is expected
+    with pytest.raises(AssertionError):
+        check(
+            Case("x", "warned", warnings=CASES[name].warnings, expect={"absent": ["title"]}), warned
+        )
 
 
 # --- a real `feeds build` over the corpus and the samples --------------------
@@ -135,9 +158,19 @@ def _expected_titles(paths: dict[str, Path], seeds: Path) -> set[str]:
     titles = set()
     for path in paths.values():
         outcome = outcome_of(path, seeds)
-        if isinstance(outcome, Article):
-            titles.add(outcome.title)
+        if isinstance(outcome, Reading):
+            titles.add(outcome.article.title)
     return titles
+
+
+def _problem_lines(paths: dict[str, Path]) -> list[str]:
+    """The line for each rejected case and each warning, as the build prints them."""
+    lines = []
+    for name, case in CASES.items():
+        if case.outcome == "rejected":
+            lines.append(f"{shown_path(str(paths[name]))}: {case.reason}")
+        lines += [str(ArticleWarning(str(paths[name]), reason)) for reason in case.warnings]
+    return lines
 
 
 def _feed_titles(output: Path) -> set[str]:
@@ -178,17 +211,20 @@ def test_a_build_over_the_corpus_publishes_every_good_article_and_names_each_bad
     )
 
     assert result.returncode == 1, result.stderr
-    rejected = {name: case for name, case in CASES.items() if case.outcome == "rejected"}
     lines = result.stderr.splitlines()
-    assert len(lines) == len(rejected), result.stderr
-    for name, case in rejected.items():
-        assert f"{shown_path(str(paths[name]))}: {case.reason}" in result.stderr
+    expected = _problem_lines(paths)
+    assert len(lines) == len(expected), result.stderr
+    for line in expected:  # a rejection's reason as the manifest begins it
+        assert any(shown.startswith(line) for shown in lines), line
     assert all(line.startswith(str(seeds)) for line in lines)  # one line each, path first
     samples = {name: seeds / name for name in (path.name for path in SAMPLES.glob("*.txt"))}
     assert _feed_titles(tmp_path / "output") == _expected_titles(paths | samples, seeds)
     assert len(_feed_titles(tmp_path / "output")) == 2 + sum(
-        case.outcome == "repaired" for case in CASES.values()
+        case.published for case in CASES.values()
     )
+    rejected = sum(case.outcome == "rejected" for case in CASES.values())
+    warnings = sum(len(case.warnings) for case in CASES.values())
+    assert f" {rejected} rejected, {warnings} warnings in " in result.stdout
     assert result.stdout.count("\n") == 1
     assert_outputs_are_sound(tmp_path, result.stdout, result.stderr)
 
@@ -224,15 +260,14 @@ def test_the_daemon_takes_the_whole_corpus_and_keeps_publishing(
     seeds = root / "seeds"
     moved = {name: seeds / "batch" / path.name for name, path in paths.items()}
     expected = _expected_titles(moved, seeds) | _feed_titles(output)
-    assert len(expected) == 1 + sum(case.outcome == "repaired" for case in CASES.values())
+    assert len(expected) == 1 + sum(case.published for case in CASES.values())
 
     wait_for(
         lambda: _feed_titles(output) == expected,
         what=f"every good article; missing {expected - _feed_titles(output)}\n{daemon.log}",
     )
-    for name, case in CASES.items():
-        if case.outcome == "rejected":
-            daemon.wait_for_log(re.escape(f"{shown_path(str(moved[name]))}: {case.reason}"))
+    for line in _problem_lines(moved):
+        daemon.wait_for_log(re.escape(line))
     # Still alive, healthy and publishing.
     assert daemon.process.poll() is None
     status, _, body = http_get(daemon.url("/healthz"))

@@ -1,7 +1,8 @@
 """Arbitrary YAML-ish documents and JSON-like mappings through the reader and the config.
 
 Only the project's own errors may come out, every accepted article obeys the
-hostile-input rules, and the secret never shows. Example counts come from the
+hostile-input rules, warnings are few and one line each, and the secret never
+shows. Example counts come from the
 hypothesis profile (conftest.py): modest by default, HYPOTHESIS_PROFILE=long
 or `pytest -m slow` for a soak.
 """
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from feeds.config import Config, load_config
 from feeds.errors import ArticleError, ConfigError, FeedsError
 from feeds.model import MAX_IMAGES, MAX_RELATED, MAX_TOPICS, Article
-from feeds.reader import parse_article
+from feeds.reader import MAX_WARNINGS, Reading, parse_seed
 from feeds.text import has_invisible, has_word, strip_forbidden
 from feeds.urls import MAX_URL_LENGTH
 
@@ -92,21 +93,30 @@ REQUIRED = {
 }
 
 
-def read(front: str) -> Article | ArticleError:
+def read(front: str) -> Reading | ArticleError:
     raw = f"---\n{front}\n---\n".encode("utf-8", "surrogatepass")
     try:
-        return parse_article(raw, "x.txt", UTC)
+        return parse_seed(raw, "x.txt", UTC)
     except ArticleError as error:
         return error
 
 
-def check_article(outcome: Article | ArticleError) -> None:
+def check_article(outcome: Reading | ArticleError) -> None:
     """Whatever came in, an accepted article keeps the hostile-input rules."""
     if isinstance(outcome, ArticleError):
         assert outcome.reason
         assert "\n" not in outcome.reason
         assert SECRET not in str(outcome)
         return
+    assert len(outcome.warnings) <= MAX_WARNINGS
+    for warning in outcome.warnings:
+        assert warning
+        assert "\n" not in warning
+        assert SECRET not in warning
+    check_published(outcome.article)
+
+
+def check_published(outcome: Article) -> None:
     assert SECRET not in repr(outcome)
     texts = [outcome.title, *outcome.topics, outcome.category or "", outcome.summary_html]
     texts += [related.title for related in outcome.related]
@@ -131,11 +141,13 @@ def test_any_json_like_fields_give_an_article_or_an_article_error(fields: dict[s
 
 
 def test_the_article_rules_can_fail() -> None:
-    article = read(json.dumps({**REQUIRED, "title": "ok"}))
-    assert isinstance(article, Article)
+    reading = read(json.dumps({**REQUIRED, "title": "ok"}))
+    assert isinstance(reading, Reading)
     for broken in ({"title": "a\u202eb"}, {"topics": ("!!!",)}, {"title": "a\x01"}):
         with pytest.raises(AssertionError):
-            check_article(_replace(article, **broken))
+            check_published(_replace(reading.article, **broken))
+    with pytest.raises(AssertionError):
+        check_article(Reading(reading.article, (f"quality: {SECRET}",)))
 
 
 def _replace(article: Article, **changes: Any) -> Article:

@@ -22,10 +22,13 @@ def corpus(tmp_path: Path) -> list[str]:
     (seeds / "zz-local.txt").write_text(
         seed_text(title="Local time", published="2024-03-01T09:30:00")
     )
+    (seeds / "zz-warned.txt").write_text(
+        seed_text(title="Warned", extra="images: [3, {url: 'https://e.org/i.png'}]\n")
+    )
     return discover_names(seeds, ["*.txt"])
 
 
-def test_workers_return_the_same_articles_and_reasons(
+def test_workers_return_the_same_articles_reasons_and_warnings(
     corpus: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from zoneinfo import ZoneInfo
@@ -36,10 +39,13 @@ def test_workers_return_the_same_articles_and_reasons(
     monkeypatch.setattr(reader, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(reader, "_BATCH", 7)  # several batches, a short last one
     parallel = list(read_many(corpus, tz, options))
-    assert [path for path, _, _ in parallel] == corpus
+    assert [path for path, _, _, _ in parallel] == corpus
     assert parallel == alone
-    for (_, one, _), (_, other, _) in zip(alone, parallel, strict=True):
+    for (_, one, _, _), (_, other, _, _) in zip(alone, parallel, strict=True):
         if one is not None and other is not None:  # equal instants, and equal offsets
             assert one.published.isoformat() == other.published.isoformat()
             assert one.updated.isoformat() == other.updated.isoformat()
-    assert sum(reason is not None for _, _, reason in parallel) == 2
+    assert sum(reason is not None for _, _, reason, _ in parallel) == 2
+    assert [warnings for _, _, _, warnings in parallel if warnings] == [
+        ("images[0]: expected a mapping with a url",)
+    ]

@@ -5,6 +5,11 @@ through both and must come out the same: the article's full repr (types,
 time zones and all) or the rejection's reason, byte for byte. Inputs: the
 hostile corpus, the sample seeds, generated benchmark articles, and
 hypothesis-made text and documents over all of Unicode.
+
+Since then one rule changed on purpose: an optional field of the wrong shape
+is dropped with a warning instead of rejecting the article. So a file the old
+reader rejected may now be published, but only with warnings, and a file
+published without warnings must read exactly as before.
 """
 
 from __future__ import annotations
@@ -74,7 +79,15 @@ link_texts = links.map("".join) | texts
 
 
 def read_new(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -> str:
-    return _outcome(reader.parse_article, raw, options)
+    """As `read_old` words it; a reading with warnings as "warned: " and the
+    first of them (the old reader rejected such a file, see `assert_same`)."""
+    try:
+        reading = reader.parse_seed(raw, "x.txt", UTC, options)
+    except ArticleError as error:
+        return f"rejected: {error.reason}"
+    if reading.warnings:
+        return f"warned: {reading.warnings[0]}"
+    return repr(reading.article)
 
 
 def read_old(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -> str:
@@ -90,6 +103,20 @@ def _outcome(parse: Callable[..., Any], raw: bytes, options: Any) -> str:
         return f"rejected: {error.reason}"
 
 
+def same(new: str, old: str) -> bool:
+    """Whether the new reader's outcome is what the old one's may now be."""
+    if new.startswith("warned: "):
+        return old.startswith("rejected: ")  # a dropped field once cost the article
+    # Dates are no longer quoted back in a reason.
+    old = re.sub(r"(not an ISO 8601 date or date-time): .*", r"\1", old, flags=re.S)
+    if new == old:
+        return True
+    # The old reader read originalUrl before publishedDateTime; now a bad
+    # originalUrl beside a good webUrl is dropped, so the date speaks first.
+    date = ("rejected: publishedDateTime", "rejected: missing publishedDateTime")
+    return old.startswith("rejected: originalUrl") and new.startswith(date)
+
+
 OPTIONS = [
     reader.DEFAULT_OPTIONS,
     reader.ReadOptions(fix_text=False),
@@ -99,7 +126,8 @@ OPTIONS = [
 
 def assert_same(raw: bytes, label: str = "") -> None:
     for options in OPTIONS:
-        assert read_new(raw, options) == read_old(raw, options), (label, options)
+        new, old = read_new(raw, options), read_old(raw, options)
+        assert same(new, old), (label, options, new, old)
 
 
 # --- whole articles ------------------------------------------------------------
@@ -115,7 +143,7 @@ def test_the_hostile_corpus_reads_the_same(tmp_path: Path) -> None:
         except OSError:
             continue  # the broken link and the like: refused before any parsing
         if len(raw) > 1024 * 1024:
-            assert read_new(raw) == read_old(raw), name  # megabytes: one reading will do
+            assert same(read_new(raw), read_old(raw)), name  # megabytes: one reading will do
         else:
             assert_same(raw, name)
 

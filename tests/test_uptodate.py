@@ -2,7 +2,7 @@
 
 Every case is held against the full build without the cache: when the check
 reports a build with nothing to do, the full build must write and remove
-nothing and report the same articles, feeds and rejected files.
+nothing and report the same articles, feeds, rejected files and warnings.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def _agreed(config: Config, now: datetime | None = None) -> BuildReport | None:
             full.unchanged,
         )
         assert [str(error) for error in quick.rejected] == [str(error) for error in full.rejected]
+        assert quick.warnings == full.warnings
         assert quick.files == sorted(full.files)
     return quick
 
@@ -212,6 +213,24 @@ def test_a_rejected_file_is_reported_the_same_by_the_check(
     assert report.exit_code == 1
 
 
+def test_warnings_are_reported_the_same_by_the_check(
+    config: Config, write_seed: SeedWriter, seeds: Path
+) -> None:
+    write_seed("sub/warned.txt", link="https://e.org/w1", extra="images: [1]\nheat: x\n")
+    write_seed("warned.txt", link="https://e.org/w2", extra="provider: [x]\n")
+    build(config)
+    report = _agreed(config)
+    assert report is not None
+    assert [str(warning) for warning in report.warnings] == [
+        f"{seeds / 'sub' / 'warned.txt'}: warning: images[0]: expected a mapping with a url;"
+        " dropped",
+        f"{seeds / 'sub' / 'warned.txt'}: warning: heat: expected a number, got text; dropped",
+        f"{seeds / 'warned.txt'}: warning: provider: expected a mapping with name and domain;"
+        " dropped",
+    ]
+    assert report.exit_code == 0
+
+
 def test_a_dangling_symlink_is_reported_by_every_build(
     config: Config, seeds: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -276,11 +295,23 @@ def _another_inode(record: tuple[Any, ...]) -> object:
 
 
 def _rejected_without_a_reason_as_text(record: tuple[Any, ...]) -> object:
-    return (*record[:3], False, 42)
+    return (*record[:3], False, 42, ())
 
 
 def _flag_as_text(record: tuple[Any, ...]) -> object:
-    return (*record[:3], "yes", None)
+    return (*record[:3], "yes", None, ())
+
+
+def _warnings_as_text(record: tuple[Any, ...]) -> object:
+    return (*record[:5], "images: expected a list")
+
+
+def _a_warning_that_is_not_text(record: tuple[Any, ...]) -> object:
+    return (*record[:5], (42,))
+
+
+def _an_old_record_without_warnings(record: tuple[Any, ...]) -> object:
+    return record[:5]
 
 
 @pytest.mark.parametrize(
@@ -292,6 +323,9 @@ def _flag_as_text(record: tuple[Any, ...]) -> object:
         _another_inode,
         _rejected_without_a_reason_as_text,
         _flag_as_text,
+        _warnings_as_text,
+        _a_warning_that_is_not_text,
+        _an_old_record_without_warnings,
     ],
 )
 def test_a_malformed_seed_record_is_never_trusted(
@@ -312,7 +346,7 @@ def test_a_malformed_seed_record_is_never_trusted(
     "records",
     [
         (),
-        {"a.txt": (1, 2, 3, True, None)},
+        {"a.txt": (1, 2, 3, True, None, ())},
         "x",
         (marshal.dumps(["a.txt"]),),
         (b"garbage",),

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from feeds.cache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
+from feeds.folders import folder_problems, foreign_problem
 from feeds.matching import PatternError, compile_pattern, shown
 from feeds.urls import check_http_url
 from feeds.yamlload import describe_yaml_error, load_yaml
@@ -217,13 +219,14 @@ def load_config(
     elif config.cache_dir is not None:
         updates["cache_dir"] = _join(base_dir, config.cache_dir)
     result = config.model_copy(update=updates)
-    if result.cache_dir is not None:
-        cache, out = result.cache_dir.absolute(), result.output.absolute()
-        if cache == out or out in cache.parents:
-            raise ConfigError(
-                f"cache_dir {result.cache_dir} is inside the output folder, which is served;"
-                " choose another folder"
-            )
+    where = str(path) if path is not None else "config"
+    cache = result.cache_dir or default_cache_dir()
+    problems = folder_problems(result.seeds, result.output, cache)
+    foreign = foreign_problem(result.output)
+    if foreign is not None:
+        problems.append(foreign)
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
     return result
 
 

@@ -53,6 +53,7 @@ from feeds.filecache import (
     load,
     stat_etag,
 )
+from feeds.folders import MARKER
 from feeds.urls import join_url
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,7 @@ class _OutputFiles(StaticFiles):
         self.extra_headers = extra_headers
         self.cache = cache
         self._root = os.path.realpath(output)
+        self._marker = os.path.join(self._root, MARKER)
         self._base_url = base_url
         # Loads in flight: requests for a version being read wait for that read.
         self._loading: dict[tuple[str, Identity], asyncio.Event] = {}
@@ -190,6 +192,9 @@ class _OutputFiles(StaticFiles):
 
     async def _respond(self, scope: Scope) -> ASGIApp:
         if not _servable(scope["path"]):
+            raise HTTPException(status_code=404)
+        # Only a folder a build has written: `output: /etc` once served /etc.
+        if not os.path.isfile(self._marker):
             raise HTTPException(status_code=404)
         path = self.get_path(scope)
         # Inline rather than in a worker thread as StaticFiles does: a realpath

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import main
+from feeds.folders import MARKER, MARKER_TEXT
 from feeds.server import ServerThread, create_app
 from tests.conftest import seed_text
 
@@ -54,6 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
         _write(output / name, data)
     for name in HIDDEN:
         _write(output / name, SECRET)
+    _write(output / MARKER, MARKER_TEXT)
     _write(root / "secret", SECRET)
     _write(root / "private" / "secret.json", SECRET)
     _write(root / "cache" / "parse-abc.cache", SECRET)  # where the daemon keeps it
@@ -126,6 +128,7 @@ REFUSED: list[bytes] = [
     b"/./.git/config",
     b"/.hidden.json",
     b"/.feeds-abc.tmp",
+    b"/.made-by-feeds",
     b"/%2efeeds-abc.tmp",
     b"/topics/.feeds-def.tmp",
     b"/topics/%2Efeeds-def%2Etmp",
@@ -259,6 +262,8 @@ def test_every_file_a_build_writes_is_served(tmp_path: Path) -> None:
     assert main(["build", "--quiet", "--config", str(config)]) == 0
     output = tmp_path / "output"
     written = sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file())
+    # The marker is the one file a build writes that is never served.
+    written.remove(MARKER)
     assert any(name.startswith("archive/") for name in written)
     assert any(name.startswith("custom/") for name in written)
     server = ServerThread(create_app(output), "127.0.0.1", 0)

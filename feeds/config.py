@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from feeds.cache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
+from feeds.folders import folder_problems, foreign_problem
+from feeds.matching import PatternError, compile_pattern, shown
 from feeds.urls import check_http_url
 from feeds.yamlload import describe_yaml_error, load_yaml
 
 #: Read when present and no ``--config`` is given.
 DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
+
+
+class _Refused(ValueError):
+    """A value refused with a message that says all: it is not quoted back."""
 
 
 class _Section(BaseModel):
@@ -79,13 +85,16 @@ class CustomFeedConfig(_Section):
 
     @field_validator("include", "exclude")
     @classmethod
-    def _patterns_compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
+    def _patterns_compile(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        # Refused here, not when the first seed meets them (feeds/matching.py).
+        name = info.data.get("name")
+        feed = f"custom feed {name!r}" if name else "this custom feed"
+        for index, pattern in enumerate(value):
             try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(
-                    f"{pattern!r} is not a valid regular expression: {error}"
+                compile_pattern(pattern)
+            except PatternError as error:
+                raise _Refused(
+                    f"{feed}: {info.field_name}[{index}] {shown(pattern)}: {error}"
                 ) from None
         return value
 
@@ -216,13 +225,14 @@ def load_config(
     elif config.cache_dir is not None:
         updates["cache_dir"] = _join(base_dir, config.cache_dir)
     result = config.model_copy(update=updates)
-    if result.cache_dir is not None:
-        cache, out = result.cache_dir.absolute(), result.output.absolute()
-        if cache == out or out in cache.parents:
-            raise ConfigError(
-                f"cache_dir {result.cache_dir} is inside the output folder, which is served;"
-                " choose another folder"
-            )
+    where = str(path) if path is not None else "config"
+    cache = result.cache_dir or default_cache_dir()
+    problems = folder_problems(result.seeds, result.output, cache)
+    foreign = foreign_problem(result.output)
+    if foreign is not None:
+        problems.append(foreign)
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
     return result
 
 
@@ -261,7 +271,10 @@ def _describe_validation_error(where: str, error: ValidationError) -> str:
             lines.append(f"{where}: unknown key '{location}'{hint}")
         else:
             message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"{where}: {location}: {message} (got {_shown(problem['input'])})")
+            if isinstance(problem.get("ctx", {}).get("error"), _Refused):
+                lines.append(f"{where}: {location}: {message}")
+            else:
+                lines.append(f"{where}: {location}: {message} (got {_shown(problem['input'])})")
     return "\n".join(lines)
 
 

@@ -186,6 +186,7 @@ class Daemon:
             cache_max_age=config.server.cache_max_age,
             health=self._health,
             extra_headers=self._link_headers,
+            base_url=config.base_url,
         )
         host = self._serve.host or config.server.host
         port = self._serve.port if self._serve.port is not None else config.server.port
@@ -256,7 +257,10 @@ class Daemon:
         self._scheduler.debounce = new.debounce_ms / 1000
         if old.rescan_interval != new.rescan_interval:
             self._scheduler.set_rescan_interval(new.rescan_interval)
-        if self._server is not None and (old.output, old.server) != (new.output, new.server):
+        serving = ("output", "server", "base_url")
+        if self._server is not None and any(
+            getattr(old, key) != getattr(new, key) for key in serving
+        ):
             self._server.stop()
             self._start_server()
         self._scheduler.request_rescan()

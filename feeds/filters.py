@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 
 from feeds.config import CustomFeedConfig
+from feeds.matching import compile_pattern
 from feeds.model import Article
 from feeds.text import html_to_text
 
@@ -30,10 +30,13 @@ def selects(feed: CustomFeedConfig, article: Article) -> bool:
     ):
         return False
     if feed.include or feed.exclude:
-        text = f"{article.title}\n{html_to_text(article.summary_html)}"
-        if feed.include and not any(_regex(p).search(text) for p in feed.include):
+        summary = html_to_text(article.summary_html)
+        # No newline at the end: RE2's `$` is only the very end, where Python's
+        # also matched before a final newline.
+        text = f"{article.title}\n{summary}" if summary else article.title
+        if feed.include and not any(compile_pattern(p).search(text) for p in feed.include):
             return False
-        if any(_regex(p).search(text) for p in feed.exclude):
+        if any(compile_pattern(p).search(text) for p in feed.exclude):
             return False
     return True
 
@@ -41,8 +44,3 @@ def selects(feed: CustomFeedConfig, article: Article) -> bool:
 @cache
 def _folded(values: tuple[str, ...]) -> frozenset[str]:
     return frozenset(value.casefold() for value in values)
-
-
-@cache
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)

@@ -21,11 +21,12 @@ from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
-from starlette.datastructures import URL, Headers, MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
@@ -52,6 +53,8 @@ from feeds.filecache import (
     load,
     stat_etag,
 )
+from feeds.folders import MARKER
+from feeds.urls import join_url
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,7 @@ class _OutputFiles(StaticFiles):
         cache_max_age: int,
         extra_headers: ExtraHeaders | None,
         cache: FileCache,
+        base_url: str | None = None,
     ) -> None:
         # html=True serves index.html for `/` and folders; StaticFiles never lists a folder.
         # Symlinks are resolved and must stay inside the output folder (follow_symlink=False).
@@ -177,6 +181,8 @@ class _OutputFiles(StaticFiles):
         self.extra_headers = extra_headers
         self.cache = cache
         self._root = os.path.realpath(output)
+        self._marker = os.path.join(self._root, MARKER)
+        self._base_url = base_url
         # Loads in flight: requests for a version being read wait for that read.
         self._loading: dict[tuple[str, Identity], asyncio.Event] = {}
 
@@ -186,6 +192,9 @@ class _OutputFiles(StaticFiles):
 
     async def _respond(self, scope: Scope) -> ASGIApp:
         if not _servable(scope["path"]):
+            raise HTTPException(status_code=404)
+        # Only a folder a build has written: `output: /etc` once served /etc.
+        if not os.path.isfile(self._marker):
             raise HTTPException(status_code=404)
         path = self.get_path(scope)
         # Inline rather than in a worker thread as StaticFiles does: a realpath
@@ -197,13 +206,19 @@ class _OutputFiles(StaticFiles):
             found = stat_result is not None and stat.S_ISREG(stat_result.st_mode)
             if found and not scope["path"].endswith("/"):
                 # A folder URL without its `/` would resolve relative links wrongly.
-                url = URL(scope=scope)
-                return RedirectResponse(url=url.replace(path=url.path + "/"))
+                return RedirectResponse(url=self._folder_url(scope["path"]))
         if stat_result is None or not stat.S_ISREG(stat_result.st_mode):
             raise HTTPException(status_code=404)
         if not _public_file(full_path, self._root, scope["path"]):
             raise HTTPException(status_code=404)
         return await self._file(full_path, stat_result, scope)
+
+    def _folder_url(self, path: str) -> str:
+        """Where a folder's URL with its `/` is: under ``base_url``, else a path
+        alone. Never from the request's Host (or any other header): the client
+        chooses those, and a cache in between could keep the redirect for others."""
+        relative = quote(path.lstrip("/")) + "/"
+        return join_url(self._base_url, relative) if self._base_url else "/" + relative
 
     def _lookup(self, path: str) -> tuple[str, os.stat_result | None]:
         try:
@@ -373,8 +388,12 @@ def create_app(
     health: HealthCheck | None = None,
     extra_headers: ExtraHeaders | None = None,
     cache: FileCache | None = None,
+    base_url: str | None = None,
 ) -> ASGIApp:
     """The ASGI app serving ``output`` read-only, with ``/healthz`` from ``health()``.
+
+    A folder asked for without its ``/`` is redirected to ``base_url`` plus
+    the folder (to the path alone without a ``base_url``).
 
     ``extra_headers(url_path)`` gets the decoded request path (``/all.atom.xml``,
     ``/`` for the index) and its headers are added to, and win over, those of
@@ -395,11 +414,18 @@ def create_app(
             Mount(
                 "/",
                 app=_OutputFiles(
-                    output, cache_max_age, extra_headers, FileCache() if cache is None else cache
+                    output,
+                    cache_max_age,
+                    extra_headers,
+                    FileCache() if cache is None else cache,
+                    base_url,
                 ),
             ),
         ],
     )
+    # Its redirect would name the request's Host; the mount at `/` takes every
+    # path first anyway.
+    app.router.redirect_slashes = False
     return _Policy(app)
 
 

@@ -28,6 +28,7 @@ from feeds.cache import (
 from feeds.config import Config
 from feeds.discovery import walk
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
+from feeds.folders import MARKER
 from feeds.model import READ_RULES
 from feeds.report import BuildReport
 
@@ -74,6 +75,8 @@ def last_publish(state: CacheState, config: Config, now: datetime | None) -> tup
         return None
     if not state.outputs or not outputs_intact(config.output, state.outputs):
         return None
+    if not (config.output / MARKER).is_file():
+        return None  # an older version's build, or removed: the next build marks the folder
     return counts
 
 

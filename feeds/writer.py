@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import OutputError
+from feeds.folders import MARKER, MARKER_TEXT, foreign_entry
 
 #: Temp files are dotfiles, so a web server that hides dotfiles never serves a
 #: half-written feed, and a later start can recognise and remove leftovers.
@@ -81,14 +82,27 @@ class OutputFolder:
                 _fsync_directory(folder)
 
     def prepare(self, *, sweep_temp: bool = True) -> None:
-        """Creates the folder and removes temp files a crashed build left behind
-        (once per process is enough: only a crash leaves them)."""
+        """Creates the folder, marks it as feeds' (the server answers only from
+        a marked folder), and removes temp files a crashed build left behind
+        (once per process is enough: only a crash leaves them).
+
+        A folder feeds did not make is refused (the config is too, before this:
+        here it is the last guard, for a folder filled since)."""
+        found = foreign_entry(self.root)
+        if found is not None:
+            raise OutputError(
+                f"{self.root}: refusing to write into a folder feeds did not make"
+                f" (it holds {found!r} and no {MARKER})"
+            )
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(
                 f"{self.root}: cannot create output folder: {error.strerror}"
             ) from None
+        if not (self.root / MARKER).is_file():
+            # Also an older version's folder, taken over at its next build.
+            self.write(MARKER, MARKER_TEXT)
         if not sweep_temp:
             return
         for leftover in self.root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):

@@ -18,6 +18,7 @@ from lxml import etree
 from feeds.build import build
 from feeds.config import Config
 from feeds.errors import OutputError
+from feeds.folders import MARKER
 from feeds.writer import OutputFolder
 from tests.conftest import SAMPLES, SeedWriter
 
@@ -45,6 +46,7 @@ def test_samples_give_combined_and_per_topic_feeds_in_three_formats(
     report = build(make_config())
     names = sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file())
     assert names == [
+        MARKER,
         "all.atom.xml",
         "all.json",
         "all.rss.xml",
@@ -282,10 +284,9 @@ def test_a_topic_without_articles_loses_its_feed(
     write_seed: SeedWriter, output: Path, make_config: ConfigFactory
 ) -> None:
     path = write_seed("a.txt", topics=("Robots",))
-    (output / "topics").mkdir(parents=True)
-    (output / "topics" / "notes.md").write_text("mine")  # not ours: left alone
     config = make_config()
     build(config)
+    (output / "topics" / "notes.md").write_text("mine")  # not ours: left alone
     assert (output / "topics" / "robots.atom.xml").exists()
     path.write_text(path.read_text().replace("Robots", "Drones"))
     report = build(config)
@@ -322,7 +323,7 @@ def test_files_are_world_readable_and_no_temp_files_remain(
     for path in output.rglob("*"):
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
-            assert not path.name.startswith("."), path
+            assert not path.name.startswith(".") or path.name == MARKER, path
 
 
 def test_leftover_temp_files_from_a_crash_are_removed(
@@ -330,6 +331,7 @@ def test_leftover_temp_files_from_a_crash_are_removed(
 ) -> None:
     _copy_samples(seeds)
     (output / "topics").mkdir(parents=True)
+    (output / MARKER).write_text("")  # the build that crashed had made the folder
     leftover = output / "topics" / ".feeds-abc123.tmp"
     leftover.write_bytes(b"<feed>half")
     build(make_config())
@@ -352,7 +354,7 @@ def test_a_failed_write_keeps_the_last_good_feed(
     with pytest.raises(OutputError, match="No space left on device"):
         build(config)
     assert (output / "all.atom.xml").read_bytes() == good
-    assert not [p for p in output.rglob(".*") if p.is_file()]
+    assert not [p for p in output.rglob(".*") if p.is_file() and p.name != MARKER]
 
 
 def test_writer_refuses_paths_outside_the_output_folder(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from feeds.build import build
 from feeds.config import load_config
+from feeds.folders import MARKER
 from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden"
@@ -22,10 +23,12 @@ REGENERATE = os.environ.get("FEEDS_REGENERATE_GOLDEN") == "1"
 
 def _built(output: Path) -> dict[str, bytes]:
     build(load_config(CONFIG, output=output))
+    # The folder's marker is no feed (feeds/folders.py); it must be there all the same.
+    assert (output / MARKER).is_file()
     return {
         path.relative_to(output).as_posix(): path.read_bytes()
         for path in sorted(output.rglob("*"))
-        if path.is_file()
+        if path.is_file() and path.name != MARKER
     }
 
 

@@ -23,6 +23,7 @@ import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from feeds.errors import FeedsError
+from feeds.folders import MARKER, MARKER_TEXT
 from feeds.server import ServerError, ServerThread, create_app
 
 SECRET = b"TOP-SECRET-4f1c9a"
@@ -38,6 +39,7 @@ FILES: dict[str, bytes] = {
     "topics/ai.atom.xml": ATOM,
     "sub/index.html": b"<p>sub</p>\n",
     # Must never be served:
+    MARKER: MARKER_TEXT,  # without it, nothing is served
     ".feeds-abc.tmp": b"half-written",
     ".git/config": b"[core]",
     "topics/.hidden.json": b"{}",
@@ -178,6 +180,7 @@ def test_a_folder_is_served_only_through_its_index(port: int) -> None:
 
 
 def test_without_an_index_the_root_is_404(tmp_path: Path, serve: Serve) -> None:
+    (tmp_path / MARKER).write_bytes(MARKER_TEXT)
     (tmp_path / "all.json").write_bytes(b"{}")
     server = serve(create_app(tmp_path))
     reply = fetch(server.port, "/")
@@ -193,6 +196,8 @@ def test_an_output_folder_that_does_not_exist_yet_is_404_until_it_does(
     assert fetch(server.port, "/all.json").status == 404
     output.mkdir()
     (output / "all.json").write_bytes(b"{}")
+    assert fetch(server.port, "/all.json").status == 404  # until a build has marked it
+    (output / MARKER).write_bytes(MARKER_TEXT)
     assert fetch(server.port, "/all.json").status == 200
 
 
@@ -465,6 +470,7 @@ def test_an_address_not_on_this_machine_is_a_clear_error(tmp_path: Path) -> None
 
 
 def test_stop_closes_an_idle_keep_alive_connection(tmp_path: Path) -> None:
+    (tmp_path / MARKER).write_bytes(MARKER_TEXT)
     (tmp_path / "all.json").write_bytes(b"{}")
     server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
     server.start()

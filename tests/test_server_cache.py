@@ -16,6 +16,7 @@ import pytest
 
 import feeds.server
 from feeds.filecache import Entry, FileCache, load
+from feeds.folders import MARKER, MARKER_TEXT
 from feeds.server import ServerThread, _accepts_gzip, create_app
 from feeds.writer import OutputFolder
 
@@ -57,6 +58,7 @@ class Served:
 def served(tmp_path: Path) -> Iterator[Served]:
     output = tmp_path / "output"
     output.mkdir()
+    (output / MARKER).write_bytes(MARKER_TEXT)
     cache = FileCache(max_file_bytes=64 * 1024)
     server = ServerThread(create_app(output, cache=cache), "127.0.0.1", 0)
     server.start()

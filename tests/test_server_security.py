@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import main
+from feeds.folders import MARKER, MARKER_TEXT
 from feeds.server import ServerThread, create_app
 from tests.conftest import seed_text
 
@@ -54,6 +55,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
         _write(output / name, data)
     for name in HIDDEN:
         _write(output / name, SECRET)
+    _write(output / MARKER, MARKER_TEXT)
     _write(root / "secret", SECRET)
     _write(root / "private" / "secret.json", SECRET)
     _write(root / "cache" / "parse-abc.cache", SECRET)  # where the daemon keeps it
@@ -126,6 +128,7 @@ REFUSED: list[bytes] = [
     b"/./.git/config",
     b"/.hidden.json",
     b"/.feeds-abc.tmp",
+    b"/.made-by-feeds",
     b"/%2efeeds-abc.tmp",
     b"/topics/.feeds-def.tmp",
     b"/topics/%2Efeeds-def%2Etmp",
@@ -259,6 +262,8 @@ def test_every_file_a_build_writes_is_served(tmp_path: Path) -> None:
     assert main(["build", "--quiet", "--config", str(config)]) == 0
     output = tmp_path / "output"
     written = sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file())
+    # The marker is the one file a build writes that is never served.
+    written.remove(MARKER)
     assert any(name.startswith("archive/") for name in written)
     assert any(name.startswith("custom/") for name in written)
     server = ServerThread(create_app(output), "127.0.0.1", 0)
@@ -437,3 +442,106 @@ def test_a_prompt_client_is_served_on_the_same_server(quick_port: int) -> None:
             response.begin()
             assert response.status == 200
             assert response.read() == PUBLIC["all.json"]
+
+
+# --- request headers are never reflected ----------------------------------------
+
+#: What a client (or a poisoned proxy) sends as the host; it must not come back.
+EVIL = "evil-5c3f.example"
+#: Headers some servers and frameworks take the host, scheme or path from.
+SPOOFING = (
+    f"X-Forwarded-Host: {EVIL}\r\nX-Forwarded-Proto: gopher\r\nX-Forwarded-Prefix: /{EVIL}\r\n"
+    f"Forwarded: host={EVIL};proto=https\r\nX-Original-URL: /{EVIL}\r\n"
+    f"X-Rewrite-URL: /{EVIL}\r\nX-Host: {EVIL}\r\nReferer: http://{EVIL}/\r\n"
+    f"Origin: http://{EVIL}\r\n"
+).encode()
+BASE_URL = "https://feeds.example.org/news/"
+
+
+def _whole_reply(port: int, request: bytes) -> bytes:
+    """Every byte the server sends for ``request`` until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def _request(method: bytes, target: bytes, host: str = EVIL) -> bytes:
+    return (
+        method + b" " + target + b" HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        + SPOOFING + b"Connection: close\r\n\r\n"
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def based_port(site: Site) -> Iterator[int]:
+    server = ServerThread(create_app(site.output, base_url=BASE_URL), "127.0.0.1", 0)
+    server.start()
+    try:
+        yield server.port
+    finally:
+        server.stop()
+
+
+def test_a_folder_redirect_goes_to_base_url_whatever_host_was_sent(based_port: int) -> None:
+    for target in (b"/sub", f"http://{EVIL}/sub".encode()):
+        reply = raw(based_port, _request(b"GET", target))
+        assert reply.status in (301, 307, 308)
+        assert reply.headers["Location"] == BASE_URL + "sub/"
+
+
+def test_without_base_url_a_folder_redirect_names_no_host(port: int) -> None:
+    reply = raw(port, _request(b"GET", b"/sub"))
+    assert reply.status in (301, 307, 308)
+    assert reply.headers["Location"] == "/sub/"
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        (b"GET", b"/"),
+        (b"GET", b"/sub"),
+        (b"HEAD", b"/sub"),
+        (b"GET", b"/sub?x=" + EVIL.encode()),
+        (b"GET", b"/sub/"),
+        (b"GET", b"/all.json"),
+        (b"GET", b"/missing"),
+        (b"GET", b"/missing/"),
+        (b"GET", b"/healthz"),
+        (b"GET", b"/healthz/"),
+        (b"GET", b"/.git/config"),
+        (b"POST", b"/sub"),
+        (b"OPTIONS", b"*"),
+        (b"GET", b"http://" + EVIL.encode() + b"/sub"),
+        (b"GET", b"//" + EVIL.encode() + b"/sub"),
+    ],
+)
+def test_no_request_header_comes_back_in_a_response(
+    port: int, based_port: int, method: bytes, target: bytes
+) -> None:
+    for server in (port, based_port):
+        reply = _whole_reply(server, _request(method, target))
+        assert reply.startswith(b"HTTP/1.1 ")
+        assert EVIL.encode() not in reply.lower(), reply[:500]
+        assert b"gopher" not in reply
+
+
+def test_the_daemon_redirects_to_its_base_url(tmp_path: Path) -> None:
+    from tests.daemon_harness import RunningDaemon
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "a.txt").write_text(seed_text())
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"seeds: seeds\noutput: output\nbase_url: {BASE_URL}\n")
+    daemon = RunningDaemon(config)
+    try:
+        daemon.wait_ready()
+        # A folder with an index, as an operator might add beside the feeds.
+        _write(tmp_path / "output" / "about" / "index.html", b"<p>about</p>\n")
+        reply = raw(daemon.port, _request(b"GET", b"/about"))
+        assert reply.status in (301, 307, 308)
+        assert reply.headers["Location"] == BASE_URL + "about/"
+    finally:
+        assert daemon.stop() == 0

@@ -95,7 +95,7 @@ def assert_spliced_documents_are_whole(articles: list[Article], config: Config) 
 def _config(tmp_path: Path, settings: str) -> Config:
     path = tmp_path / "feeds.yaml"
     path.write_text(settings, encoding="utf-8")
-    return load_config(path, seeds=tmp_path, output=tmp_path / "out")
+    return load_config(path, seeds=tmp_path / "seeds", output=tmp_path / "out")
 
 
 _SETTINGS = [

@@ -45,9 +45,15 @@ def site(tmp_path: Path) -> Path:
     return config
 
 
-def refusal(config: Path, **flags: Path) -> str:
+def refusal(
+    config: Path,
+    *,
+    seeds: Path | None = None,
+    output: Path | None = None,
+    cache_dir: Path | None = None,
+) -> str:
     with pytest.raises(ConfigError) as caught:
-        load_config(config, **flags)
+        load_config(config, seeds=seeds, output=output, cache_dir=cache_dir)
     message = str(caught.value)
     assert all(line.startswith(f"{config}: ") for line in message.splitlines()), message
     return message

@@ -1,29 +1,24 @@
 """YAML loading shared by the config and the article reader.
 
 Uses libyaml's ``CSafeLoader`` when present (about ten times faster than the
-pure-Python loader). Timestamps are *not* resolved by YAML: the reader parses
-dates itself so that quoted and unquoted dates behave the same and a bad date
-gets a clear reason.
+pure-Python loader), with the shortcuts of ``feeds.yamlhooks``. Timestamps
+are *not* resolved by YAML: the reader parses dates itself so that quoted and
+unquoted dates behave the same and a bad date gets a clear reason.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
 from functools import cache
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, SequenceNode
 
-try:
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+from feeds.yamlhooks import FastLoader
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
 _VALUE = "tag:yaml.org,2002:value"
 
 
@@ -31,18 +26,12 @@ _VALUE = "tag:yaml.org,2002:value"
 #: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``):
 #: seven levels cost PyYAML minutes, so the copying is counted and stopped.
 MAX_MERGED_ENTRIES = 10_000
-#: Plain scalars remembered per loader class, and the longest remembered: a
-#: bound for hostile input (past it the table starts over).
-_CACHED_SCALARS = 4096
-_CACHED_SCALAR_LENGTH = 100
 
 
-class Loader(_BaseLoader):
+class Loader(FastLoader):
     """Safe loader without implicit timestamps, with a budget for merge keys."""
 
     _merged = 0
-    #: The tag each short plain scalar resolved to (see ``resolve``).
-    _plain_tags: dict[str, str] = {}  # noqa: RUF012 - replaced per class, never shared
 
     def flatten_mapping(self, node: MappingNode) -> None:
         # Flatten what is merged first and count it: PyYAML's own pass then
@@ -65,68 +54,10 @@ class Loader(_BaseLoader):
         if special:
             super().flatten_mapping(node)
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """PyYAML's ``SafeConstructor.construct_mapping``, with text keys and
-        values taken as they are (see ``construct_object``)."""
-        if not isinstance(node, MappingNode):
-            return super().construct_mapping(node, deep)  # PyYAML's error
-        self.flatten_mapping(node)
-        mapping = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _STR and type(key_node) is ScalarNode:
-                key = key_node.value
-            else:
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        "found unhashable key",
-                        key_node.start_mark,
-                    )
-            if value_node.tag == _STR and type(value_node) is ScalarNode:
-                mapping[key] = value_node.value
-            else:
-                mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._plain_tags = {}  # each class resolves by its own resolvers
-
-    @classmethod
-    def add_implicit_resolver(cls, tag: str, regexp: re.Pattern[str], first: Any) -> None:
-        super().add_implicit_resolver(tag, regexp, first)
-        cls._plain_tags = {}
-
-    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
-        # The same few plain scalars (keys above all) come up in every seed;
-        # PyYAML tries its regular expressions on each one, every time.
-        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        tags = self._plain_tags
-        tag = tags.get(value)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-            if len(value) <= _CACHED_SCALAR_LENGTH:
-                if len(tags) >= _CACHED_SCALARS:
-                    tags.clear()
-                tags[value] = tag
-        return tag
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        # Text is most of what a seed holds, and PyYAML's bookkeeping for
-        # it (cache, recursion check, constructor lookup) ends in
-        # ``node.value`` anyway: a scalar cannot be recursive, and an alias
-        # of one gives the very same str object either way.
-        if node.tag == _STR and type(node) is ScalarNode:
-            return node.value
-        return super().construct_object(node, deep)
-
 
 Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in FastLoader.yaml_implicit_resolvers.items()
 }
 
 

@@ -48,9 +48,7 @@ class Loader(FastLoader):
                     self.flatten_mapping(subnode)
                     self._merged += len(subnode.value)
                 if self._merged > MAX_MERGED_ENTRIES:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "merge keys ('<<') copy in too many entries", node.start_mark
-                    )
+                    raise YAMLRefused("merge keys ('<<') copy in too many entries", node.start_mark)
         if special:
             super().flatten_mapping(node)
 
@@ -100,6 +98,20 @@ def _plain_12(base: type[Loader]) -> type[Loader]:
     return SeedLoader
 
 
+class YAMLRefused(yaml.YAMLError):
+    """A document refused for a reason of this project's own, with where."""
+
+    def __init__(self, reason: str, mark: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        #: 1-based line and column, when the reason has a place.
+        self.line = mark.line + 1 if mark is not None else None
+        self.column = mark.column + 1 if mark is not None else None
+
+    def __str__(self) -> str:
+        return describe_yaml_error(self)
+
+
 def load_seed_yaml(text: str) -> Any:
     """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers."""
     return load_yaml(text, _plain_12(Loader))
@@ -120,9 +132,9 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     except yaml.YAMLError:
         raise
     except RecursionError:
-        raise yaml.YAMLError("nested too deeply") from None
+        raise YAMLRefused(_TOO_DEEP) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-        raise yaml.YAMLError("a value does not match its type") from None
+        raise YAMLRefused("a value does not match its type") from None
 
 
 #: Deeper documents are refused before they are composed: libyaml's composer
@@ -130,13 +142,14 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
 #: 8 MiB stack, a segfault that would end a build or the daemon. Seeds and
 #: configs nest a few levels.
 MAX_DEPTH = 1000
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 _NESTING_INDICATORS = "-?:[{"
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
 def _refuse_deep_nesting(text: str, loader: type[Loader]) -> None:
-    """Raises ``YAMLError`` for a document nested deeper than ``MAX_DEPTH``."""
+    """Raises ``YAMLRefused`` for a document nested deeper than ``MAX_DEPTH``."""
     # Every level opens with one of these characters, so counting them proves
     # nearly every document shallow; the rest are walked as parser events,
     # which libyaml makes without recursing.
@@ -154,23 +167,49 @@ def _refuse_deep_nesting(text: str, loader: type[Loader]) -> None:
     except yaml.YAMLError:
         return  # loading the document then says what is wrong with it
     if depth > MAX_DEPTH:
-        raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
+        raise YAMLRefused(_TOO_DEEP)
+
+
+# --- reasons --------------------------------------------------------------------
+
+#: What each kind of PyYAML error means, in this project's words: PyYAML's own
+#: text differs between versions, and some of it quotes the document (an
+#: anchor's name, a tag).
+_PROBLEMS: tuple[tuple[type[yaml.MarkedYAMLError], str], ...] = (
+    (yaml.scanner.ScannerError, "unreadable YAML text (check quotes, escapes and indentation)"),
+    (
+        yaml.parser.ParserError,
+        "misplaced YAML structure (check indentation, '-', ':' and brackets)",
+    ),
+    (
+        yaml.composer.ComposerError,
+        "an alias ('*') without its anchor ('&'), an anchor used twice, or more than one document",
+    ),
+    (yaml.constructor.ConstructorError, "a value does not match its type"),
+)
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
     """A one-line reason with line and column, but never the offending text.
 
     PyYAML's own message quotes the line it choked on; in a seed file that line
-    may be the ``secured`` secret, so only the position and the problem are kept.
+    may be the ``secured`` secret, so only the position and the kind of
+    problem are kept.
     """
+    if isinstance(error, YAMLRefused):
+        return _where(error.reason, error.line, error.column)
     if isinstance(error, yaml.reader.ReaderError):
         # The character itself may be anything; its position is what helps.
         return f"invalid YAML: a character YAML does not allow, at offset {error.position}"
     if isinstance(error, yaml.MarkedYAMLError):
-        problem = error.problem or error.context or "invalid YAML"
+        problem = next((text for kind, text in _PROBLEMS if isinstance(error, kind)), None)
         mark = error.problem_mark or error.context_mark
         if mark is not None:
-            return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-        return f"invalid YAML: {problem}"
-    detail = str(error) if type(error) is yaml.YAMLError else ""
-    return f"invalid YAML: {detail}" if detail else "invalid YAML"
+            return _where(problem, mark.line + 1, mark.column + 1)
+        return _where(problem, None, None)
+    return "invalid YAML"
+
+
+def _where(problem: str | None, line: int | None, column: int | None) -> str:
+    place = f" at line {line}, column {column}" if line is not None else ""
+    return f"invalid YAML{place}: {problem}" if problem else f"invalid YAML{place}"

@@ -5,6 +5,10 @@ through both and must come out the same: the article's full repr (types,
 time zones and all) or the rejection's reason, byte for byte. Inputs: the
 hostile corpus, the sample seeds, generated benchmark articles, and
 hypothesis-made text and documents over all of Unicode.
+
+Changed on purpose since (issue 12), and checked in tests/test_yamlload.py:
+YAML-level reasons are the project's own words, no longer PyYAML's, so here
+they only have to agree that the YAML is invalid.
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ def _outcome(parse: Callable[..., Any], raw: bytes, options: Any) -> str:
     try:
         return repr(parse(raw, "x.txt", UTC, options))
     except ArticleError as error:
+        if error.reason.startswith("invalid YAML"):
+            return "rejected: invalid YAML"  # the words are new; see the module's docstring
         return f"rejected: {error.reason}"
 
 
@@ -335,20 +341,16 @@ def _shape(value: Any, seen: dict[int, int] | None = None) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _load(load: Callable[[str], Any], describe: Callable[[Any], str], text: str) -> Any:
+def _load(load: Callable[[str], Any], text: str) -> Any:
     try:
         return _shape(load(text))
-    except yaml.YAMLError as error:
-        return ("error", type(error).__name__, describe(error))
+    except yaml.YAMLError:
+        return ("error",)  # the words are new; see the module's docstring
 
 
 def assert_same_yaml(text: str) -> None:
-    new_seed = _load(yamlload.load_seed_yaml, yamlload.describe_yaml_error, text)
-    old_seed = _load(old_yamlload.load_seed_yaml, old_yamlload.describe_yaml_error, text)
-    assert new_seed == old_seed
-    new_config = _load(yamlload.load_yaml, yamlload.describe_yaml_error, text)
-    old_config = _load(old_yamlload.load_yaml, old_yamlload.describe_yaml_error, text)
-    assert new_config == old_config
+    assert _load(yamlload.load_seed_yaml, text) == _load(old_yamlload.load_seed_yaml, text)
+    assert _load(yamlload.load_yaml, text) == _load(old_yamlload.load_yaml, text)
 
 
 @pytest.mark.parametrize("text", YAML_DOCUMENTS)

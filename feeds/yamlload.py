@@ -9,6 +9,7 @@ unquoted dates behave the same and a bad date gets a clear reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -139,35 +140,73 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
 
 #: Deeper documents are refused before they are composed: libyaml's composer
 #: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
-#: 8 MiB stack, a segfault that would end a build or the daemon. Seeds and
-#: configs nest a few levels.
-MAX_DEPTH = 1000
+#: 8 MiB stack, a segfault that would end a build or the daemon. The limit is
+#: well below the one libyaml has had since PyYAML 6.0.4 (1,000 levels by its
+#: own count), so this check speaks first and in our words, and below where
+#: the pure-Python composer, which recurses in Python, would run out of stack.
+#: Seeds and configs nest a few levels.
+MAX_DEPTH = 300
 _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
-_NESTING_INDICATORS = "-?:[{"
+_INDICATORS = "-?:[{"
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
+def _surely_shallow(text: str) -> bool:
+    """True when ``text`` cannot nest deeper than ``MAX_DEPTH``: true of
+    nearly every document, which then needs no walk over its events."""
+    # Every list or mapping has an indicator of its own: few of them, few levels.
+    if sum(map(text.count, _INDICATORS)) <= MAX_DEPTH:
+        return True
+    # Block collections that begin on different lines nest by indentation, so
+    # each begins at its own column, and at most two share one (a mapping and
+    # the list that is its value, `k:` over `- x`): the deepest indentation
+    # bounds them. Any other level opens with a character counted here.
+    widest = (MAX_DEPTH - _levels_opened_by_indicators(text)) // 2 - 1
+    return widest >= 0 and " " * (widest + 1) not in text
+
+
+def _levels_opened_by_indicators(text: str) -> int:
+    """An upper bound on the levels that characters, not indentation, open:
+    a block collection begins mid-line only after `- `, `? ` or `: `."""
+    levels = text.count("- ") + text.count(": ")
+    if "?" in text:
+        levels += text.count("? ")
+    if "\t" in text:
+        levels += text.count("-\t") + text.count("?\t") + text.count(":\t")
+    if "{" in text:
+        levels += text.count("{")
+    if "[" in text:
+        levels += text.count("[") + text.count(":")  # `[a: b]` holds a mapping
+    return levels
+
+
 def _refuse_deep_nesting(text: str, loader: type[Loader]) -> None:
     """Raises ``YAMLRefused`` for a document nested deeper than ``MAX_DEPTH``."""
-    # Every level opens with one of these characters, so counting them proves
-    # nearly every document shallow; the rest are walked as parser events,
-    # which libyaml makes without recursing.
-    if sum(map(text.count, _NESTING_INDICATORS)) <= MAX_DEPTH:
+    if _surely_shallow(text):
         return
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, _OPENING):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    break
-            elif isinstance(event, _CLOSING):
-                depth -= 1
+        deep = _deeper_than_limit(yaml.parse(text, Loader=loader))
     except yaml.YAMLError:
-        return  # loading the document then says what is wrong with it
-    if depth > MAX_DEPTH:
+        # Loading says what is wrong with it. (Asking the pure-Python parser,
+        # which has no nesting limit, whether libyaml stopped at its own would
+        # read every broken document again, many times slower: a large one
+        # would hold a worker. MAX_DEPTH stays below libyaml's limit instead.)
+        return
+    if deep:
         raise YAMLRefused(_TOO_DEEP)
+
+
+def _deeper_than_limit(events: Iterable[yaml.Event]) -> bool:
+    depth = 0
+    for event in events:
+        if isinstance(event, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif isinstance(event, _CLOSING):
+            depth -= 1
+    return False
 
 
 # --- reasons --------------------------------------------------------------------

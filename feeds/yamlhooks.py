@@ -1,10 +1,17 @@
-"""The PyYAML behaviour feeds relies on for speed that PyYAML does not document.
+"""The PyYAML behaviour feeds relies on that PyYAML does not document.
 
-PyYAML documents ``Loader(stream)``, the event and node classes and
-``add_implicit_resolver``; not the methods a loader calls on itself
-(``resolve``, ``construct_object``, ``construct_mapping``), which the
-shortcuts here override. ``tests/test_yamlhooks.py`` fails, naming the
+PyYAML documents ``yaml.parse``, ``yaml.compose``, ``Loader(stream)`` with
+``check_node``/``get_node``/``peek_event``, the node and event classes, and
+``add_implicit_resolver``; ``feeds.yamlload`` keeps to those for every check
+it makes. What is here is not promised: the methods a loader calls on itself
+(``resolve``, ``construct_object``, ``construct_mapping``) and
+``construct_document``, which turns a composed node into Python objects and
+has no documented equivalent. ``tests/test_yamlhooks.py`` fails, naming the
 behaviour, when a PyYAML release changes one of them.
+
+Nothing here defends against hostile input: nesting, aliases and merge keys
+are checked by ``feeds.yamlload`` on events and nodes before anything here
+runs, so a change in PyYAML can slow loading down but not let a bomb through.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 _STR = "tag:yaml.org,2002:str"
+#: The YAML 1.1 "value key" (`=`): PyYAML reads it as the text "=".
+_VALUE = "tag:yaml.org,2002:value"
 
 #: Plain scalars remembered per loader class, and the longest remembered: a
 #: bound for hostile input (past it the table starts over).
@@ -73,13 +82,17 @@ class FastLoader(_BaseLoader):
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         """PyYAML's ``SafeConstructor.construct_mapping``, with text keys and
-        values taken as they are (see ``construct_object``)."""
+        values taken as they are (see ``construct_object``).
+
+        Merge keys are gone by now (``feeds.yamlload`` applies them to the
+        nodes), so PyYAML's ``flatten_mapping`` is not called; it would only
+        have turned `=` keys into text, which the key shortcut does.
+        """
         if not isinstance(node, MappingNode):
             return super().construct_mapping(node, deep)  # PyYAML's error
-        self.flatten_mapping(node)
         mapping = {}
         for key_node, value_node in node.value:
-            if key_node.tag == _STR and type(key_node) is ScalarNode:
+            if type(key_node) is ScalarNode and key_node.tag in (_STR, _VALUE):
                 key = key_node.value
             else:
                 key = self.construct_object(key_node, deep=deep)
@@ -95,3 +108,12 @@ class FastLoader(_BaseLoader):
             else:
                 mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
+
+
+def construct(loader: Any, node: Node) -> Any:
+    """The Python objects for ``node``, composed by ``loader`` (an instance).
+
+    This is the step ``yaml.load`` takes after composing; PyYAML offers no
+    documented way to take it on a node already in hand.
+    """
+    return loader.construct_document(node)

@@ -1,57 +1,39 @@
 """YAML loading shared by the config and the article reader.
 
 Uses libyaml's ``CSafeLoader`` when present (about ten times faster than the
-pure-Python loader), with the shortcuts of ``feeds.yamlhooks``. Timestamps
-are *not* resolved by YAML: the reader parses dates itself so that quoted and
-unquoted dates behave the same and a bad date gets a clear reason.
+pure-Python loader). Timestamps are *not* resolved by YAML: the reader parses
+dates itself so that quoted and unquoted dates behave the same and a bad date
+gets a clear reason.
+
+Hostile documents are refused by this module's own checks, made on what the
+parser emits through PyYAML's documented interface: nesting depth on parser
+events, before anything recursive runs; merge keys and aliases on the
+composed nodes, before any Python object is made. PyYAML has changed both
+under us (6.0.4's libyaml stops deep nesting with its own words, and its
+``flatten_mapping`` copies merges differently), so no defense rests on a
+PyYAML internal; the few internals used for speed are in ``feeds.yamlhooks``.
+Every reason is this module's own text, the same whichever PyYAML is installed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import chain
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from feeds.yamlhooks import FastLoader
+from feeds.yamlhooks import FastLoader, construct
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
-_VALUE = "tag:yaml.org,2002:value"
-
-
-#: Entries that merge keys (``<<``) may copy in one document. Each level of
-#: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``):
-#: seven levels cost PyYAML minutes, so the copying is counted and stopped.
-MAX_MERGED_ENTRIES = 10_000
 
 
 class Loader(FastLoader):
-    """Safe loader without implicit timestamps, with a budget for merge keys."""
-
-    _merged = 0
-
-    def flatten_mapping(self, node: MappingNode) -> None:
-        # Flatten what is merged first and count it: PyYAML's own pass then
-        # finds nothing left to expand, so its copying stays within the budget.
-        special = False  # PyYAML's pass only acts on merge and `=` keys
-        for key_node, value_node in node.value:
-            if key_node.tag != _MERGE:
-                special = special or key_node.tag == _VALUE
-                continue
-            special = True
-            merged = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            for subnode in merged:
-                if isinstance(subnode, MappingNode):
-                    self.flatten_mapping(subnode)
-                    self._merged += len(subnode.value)
-                if self._merged > MAX_MERGED_ENTRIES:
-                    raise YAMLRefused("merge keys ('<<') copy in too many entries", node.start_mark)
-        if special:
-            super().flatten_mapping(node)
+    """Safe loader without implicit timestamps."""
 
 
 Loader.yaml_implicit_resolvers = {
@@ -127,9 +109,19 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     ``YAMLError`` that says what is wrong without the value.
     """
     loader = loader or Loader
-    _refuse_deep_nesting(text, loader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        _refuse_deep_nesting(text, loader)
+        parser = loader(text)
+        if not parser.check_node():
+            return None
+        node = parser.get_node()
+        if node is None:
+            return None
+        if parser.check_node():
+            raise YAMLRefused("more than one document", _second_document(text, loader))
+        if "*" in text or _may_merge(text):
+            _expand_within_budget(node)
+        return construct(parser, node)
     except yaml.YAMLError:
         raise
     except RecursionError:
@@ -137,6 +129,16 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise YAMLRefused("a value does not match its type") from None
 
+
+def _second_document(text: str, loader: type[Loader]) -> Any:
+    """Where the second document starts (its events are not composed)."""
+    starts = (e for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.DocumentStartEvent))
+    next(starts, None)
+    second = next(starts, None)
+    return second.start_mark if second is not None else None
+
+
+# --- nesting ------------------------------------------------------------------
 
 #: Deeper documents are refused before they are composed: libyaml's composer
 #: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
@@ -209,6 +211,146 @@ def _deeper_than_limit(events: Iterable[yaml.Event]) -> bool:
     return False
 
 
+# --- merge keys and aliases ---------------------------------------------------
+
+#: Entries that merge keys (``<<``) may copy in one document. Each level of
+#: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``),
+#: so they are counted before they are made.
+MAX_MERGED_ENTRIES = 10_000
+#: Values that aliases (and the merges above) may repeat in one document,
+#: counting a repeated list or mapping as everything in it. PyYAML shares one
+#: object per anchor, but whatever walks the result (the config's validation,
+#: a caller's loop) visits every repetition: ten levels of nine aliases would
+#: be 3.5 billion values.
+MAX_REPEATED_VALUES = 100_000
+
+
+def _may_merge(text: str) -> bool:
+    """False when no key of ``text`` can be a merge key: one is written `<<`,
+    or tagged merge explicitly (`!!merge`, `!<tag:yaml.org,2002:merge>`, or
+    through a %TAG handle or %-escapes)."""
+    return "<<" in text or ("!" in text and ("merge" in text or "%" in text))
+
+
+def _expand_within_budget(root: Node) -> None:
+    """Applies merge keys to the nodes and counts what aliases repeat.
+
+    Raises ``YAMLRefused`` past either budget, before any Python object is
+    made; each node is visited once, however often it is repeated.
+    """
+    merges = _Merges()
+    #: The number of values a node stands for when written out, once known.
+    sizes: dict[int, int] = {}
+    repeated = 0
+    path = {id(root)}
+    stack: list[tuple[Node, Iterator[Node], list[int]]] = [(root, _children(root, merges), [1])]
+    while stack:
+        node, children, size = stack[-1]
+        for child in children:
+            known = sizes.get(id(child))
+            if known is None and id(child) in path:
+                known = 1  # PyYAML makes a collection within itself one object
+            if known is not None:
+                repeated += known
+                size[0] += known
+                if repeated > MAX_REPEATED_VALUES:
+                    raise YAMLRefused("aliases ('*') repeat too many values", node.start_mark)
+            elif type(child) is ScalarNode:
+                sizes[id(child)] = 1
+                size[0] += 1
+            else:
+                path.add(id(child))
+                stack.append((child, _children(child, merges), [1]))
+                break
+        else:
+            stack.pop()
+            path.discard(id(node))
+            sizes[id(node)] = size[0]
+            if stack:
+                stack[-1][2][0] += size[0]
+
+
+def _children(node: Node, merges: _Merges) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        merges.apply(node)
+        return chain.from_iterable(node.value)
+    if isinstance(node, SequenceNode):
+        return iter(node.value)
+    return iter(())
+
+
+class _Merges:
+    """Merge keys applied to the nodes, as YAML defines them and PyYAML up
+    to 6.0.3 did: a mapping's own keys win over merged ones, and of merged
+    mappings the earlier in a `<<: [...]` list wins. (PyYAML 6.0.4 lets later
+    ones win.) Once applied, no merge key is left for PyYAML to expand."""
+
+    def __init__(self) -> None:
+        self.copied = 0
+        self.done: set[int] = set()
+
+    def apply(self, mapping: MappingNode) -> None:
+        if id(mapping) in self.done:
+            return
+        # Merged mappings are applied before they are copied; a chain of them
+        # can be long, so this walks it with a stack rather than recursion.
+        pending = {id(mapping)}
+        stack = [(mapping, iter(_merged_mappings(mapping)))]
+        while stack:
+            node, sources = stack[-1]
+            for source in sources:
+                if id(source) in self.done:
+                    continue
+                if id(source) in pending:
+                    raise YAMLRefused(
+                        "merge keys ('<<') merge a mapping into itself", node.start_mark
+                    )
+                pending.add(id(source))
+                stack.append((source, iter(_merged_mappings(source))))
+                break
+            else:
+                stack.pop()
+                self._flatten(node)
+                self.done.add(id(node))
+
+    def _flatten(self, node: MappingNode) -> None:
+        merged: list[tuple[Node, Node]] = []
+        own: list[tuple[Node, Node]] = []
+        for key, value in node.value:
+            if key.tag != _MERGE:
+                own.append((key, value))
+                continue
+            for source in _merge_order(value):
+                self.copied += len(source.value)
+                if self.copied > MAX_MERGED_ENTRIES:
+                    raise YAMLRefused("merge keys ('<<') copy in too many entries", node.start_mark)
+                merged.extend(source.value)
+        if len(own) < len(node.value):
+            node.value = merged + own
+
+
+def _merged_mappings(node: MappingNode) -> Iterator[MappingNode]:
+    for key, value in node.value:
+        if key.tag == _MERGE:
+            yield from _merge_order(value)
+
+
+def _merge_order(value: Node) -> list[MappingNode]:
+    """The mappings a merge key's value names, in the order they are copied:
+    later copies win, so a list is copied last to first."""
+    if isinstance(value, MappingNode):
+        return [value]
+    if isinstance(value, SequenceNode):
+        for item in value.value:
+            if not isinstance(item, MappingNode):
+                raise YAMLRefused(_MERGE_SHAPE, item.start_mark)
+        return list(reversed(value.value))
+    raise YAMLRefused(_MERGE_SHAPE, value.start_mark)
+
+
+_MERGE_SHAPE = "a merge key ('<<') must name a mapping or a list of mappings"
+
+
 # --- reasons --------------------------------------------------------------------
 
 #: What each kind of PyYAML error means, in this project's words: PyYAML's own
@@ -222,7 +364,7 @@ _PROBLEMS: tuple[tuple[type[yaml.MarkedYAMLError], str], ...] = (
     ),
     (
         yaml.composer.ComposerError,
-        "an alias ('*') without its anchor ('&'), an anchor used twice, or more than one document",
+        "an alias ('*') without its anchor ('&'), or an anchor used twice",
     ),
     (yaml.constructor.ConstructorError, "a value does not match its type"),
 )

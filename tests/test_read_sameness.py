@@ -6,9 +6,11 @@ time zones and all) or the rejection's reason, byte for byte. Inputs: the
 hostile corpus, the sample seeds, generated benchmark articles, and
 hypothesis-made text and documents over all of Unicode.
 
-Changed on purpose since (issue 12), and checked in tests/test_yamlload.py:
-YAML-level reasons are the project's own words, no longer PyYAML's, so here
-they only have to agree that the YAML is invalid.
+Two things changed on purpose since (issue 12), and are checked elsewhere
+(tests/test_yamlload.py): YAML-level reasons are the project's own words, no
+longer PyYAML's, so here they only have to agree that the YAML is invalid;
+and merge keys are applied by feeds itself, so under a PyYAML whose merges
+differ from YAML's rule (6.0.4) the reference is no oracle for them.
 """
 
 from __future__ import annotations
@@ -96,6 +98,20 @@ def _outcome(parse: Callable[..., Any], raw: bytes, options: Any) -> str:
         return f"rejected: {error.reason}"
 
 
+#: Whether this PyYAML merges as YAML says (an earlier mapping in `<<: [...]`
+#: wins): the reference leaves merges to PyYAML, and 6.0.4 lets the later win.
+_PYYAML_MERGES_AS_YAML_SAYS = (
+    yaml.safe_load("a: &a {key: first}\nb: &b {key: second}\nc: {<<: [*a, *b]}")["c"]["key"]
+    == "first"
+)
+
+
+def _reference_holds_for(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return _PYYAML_MERGES_AS_YAML_SAYS or b"<<" not in text
+    return _PYYAML_MERGES_AS_YAML_SAYS or "<<" not in text
+
+
 OPTIONS = [
     reader.DEFAULT_OPTIONS,
     reader.ReadOptions(fix_text=False),
@@ -104,6 +120,8 @@ OPTIONS = [
 
 
 def assert_same(raw: bytes, label: str = "") -> None:
+    if not _reference_holds_for(raw):
+        return
     for options in OPTIONS:
         assert read_new(raw, options) == read_old(raw, options), (label, options)
 
@@ -111,11 +129,19 @@ def assert_same(raw: bytes, label: str = "") -> None:
 # --- whole articles ------------------------------------------------------------
 
 
+#: Refused by the alias and merge budgets now, whatever PyYAML is installed;
+#: the reference read the laughs' topics as a field of the wrong shape, and
+#: under PyYAML 6.0.4 it accepts the merge bomb (tests/test_yamlload.py).
+_REFUSED_AS_YAML_SINCE_ISSUE_12 = {"reject-billion-laughs.txt", "reject-merge-key-bomb.txt"}
+
+
 def test_the_hostile_corpus_reads_the_same(tmp_path: Path) -> None:
     paths = hostile.populate(tmp_path / "seeds", tmp_path / "outside")
     for name, path in sorted(paths.items()):
         if name == "deeply-nested.txt":
             continue  # the old reader crashed the process on it (tests/test_reader.py)
+        if name in _REFUSED_AS_YAML_SINCE_ISSUE_12:
+            continue
         try:
             raw = path.read_bytes()
         except OSError:
@@ -349,6 +375,8 @@ def _load(load: Callable[[str], Any], text: str) -> Any:
 
 
 def assert_same_yaml(text: str) -> None:
+    if not _reference_holds_for(text):
+        return
     assert _load(yamlload.load_seed_yaml, text) == _load(old_yamlload.load_seed_yaml, text)
     assert _load(yamlload.load_yaml, text) == _load(old_yamlload.load_yaml, text)
 
@@ -403,14 +431,6 @@ def test_the_remembered_plain_scalars_are_bounded() -> None:
     assert 0 < len(yamlload._plain_12(yamlload.Loader)._plain_tags) <= 4096
     assert_same_yaml("long: " + "x" * 200)
     assert "x" * 200 not in yamlload._plain_12(yamlload.Loader)._plain_tags
-
-
-def test_the_merge_key_budget_still_holds() -> None:
-    bomb = (hostile.CORPUS / "reject-merge-key-bomb.txt").read_text(encoding="utf-8")
-    front = bomb.split("---\n")[1]
-    assert_same_yaml(front)
-    with pytest.raises(yaml.YAMLError, match="too many entries"):
-        yamlload.load_seed_yaml(front)
 
 
 # --- reading the bytes ----------------------------------------------------------

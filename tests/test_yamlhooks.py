@@ -2,7 +2,7 @@
 
 Each test names the behaviour it needs, so a PyYAML release that changes one
 fails here with a message saying what to rework, instead of loading quietly
-slower.
+slower (or not at all).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from yaml.nodes import MappingNode, Node
 
 from feeds import yamlload
 from feeds.reader import _FRONT_MATTER
-from feeds.yamlhooks import FastLoader
+from feeds.yamlhooks import FastLoader, construct
 from tests.conftest import REPO
 
 _WHAT = f"PyYAML {yaml.__version__}"
@@ -27,7 +27,17 @@ def _seed_fronts() -> list[str]:
 
 
 def _load(loader: type[Any], text: str) -> Any:
-    return yaml.load(text, Loader=loader)
+    parser = loader(text)
+    assert parser.check_node()
+    return construct(parser, parser.get_node())
+
+
+def test_a_composed_node_is_constructed_by_construct_document() -> None:
+    assert hasattr(FastLoader, "construct_document"), (
+        f"{_WHAT} has no construct_document: feeds.yamlhooks.construct needs another "
+        "way to turn a composed node into Python objects"
+    )
+    assert _load(yamlload.Loader, _DOCUMENT)["b"][2] == {"c": 3.5, "d": None}
 
 
 def test_plain_scalars_are_resolved_through_loader_resolve() -> None:
@@ -66,7 +76,8 @@ def test_nodes_and_mappings_are_constructed_through_the_loaders_methods() -> Non
 
 
 def test_the_shortcuts_give_what_pyyaml_gives() -> None:
-    """With the shortcuts and without: the same objects."""
+    """With the shortcuts and without: the same objects, for documents without
+    merge keys (which feeds.yamlload applies before PyYAML sees them)."""
 
     class Plain(FastLoader.__bases__[0]):  # type: ignore[misc,name-defined]
         pass
@@ -77,3 +88,18 @@ def test_the_shortcuts_give_what_pyyaml_gives() -> None:
         shortcut, plain = _load(yamlload.Loader, document), _load(Plain, document)
         assert shortcut == plain
         assert repr(shortcut) == repr(plain)  # the same types and order as well
+
+
+def test_merge_keys_are_left_to_feeds() -> None:
+    """FastLoader does not expand merge keys: a document loaded around
+    feeds.yamlload would fail loudly rather than be merged by PyYAML."""
+    parser = yamlload.Loader("t: {<<: {a: 1}}")
+    assert parser.check_node()
+    node = parser.get_node()
+    assert node is not None
+    try:
+        construct(parser, node)
+    except yaml.constructor.ConstructorError:
+        pass
+    else:
+        raise AssertionError("a merge key reached PyYAML's constructor and was expanded")

@@ -1,24 +1,31 @@
 """YAML defenses and reasons, the same under every PyYAML (issue 12).
 
 Each defense is checked for what matters: the document is refused in the
-project's own words, and nothing deeper than the limit reaches a parser that
-recurses.
+project's own words, nothing is constructed from it, and the work done is
+bounded (nodes visited, entries copied). Nothing here is timed; a generous
+alarm only keeps a regression from hanging the suite.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import pytest
 import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
+from yaml.nodes import MappingNode, Node
 
 from feeds import yamlload
 from feeds.yamlload import (
     MAX_DEPTH,
+    MAX_MERGED_ENTRIES,
+    MAX_REPEATED_VALUES,
     describe_yaml_error,
     load_seed_yaml,
     load_yaml,
@@ -34,6 +41,22 @@ def reason(text: str, load: Callable[[str], Any] = load_seed_yaml) -> str:
     with pytest.raises(yaml.YAMLError) as caught:
         load(text)
     return describe_yaml_error(caught.value)
+
+
+@contextmanager
+def _unless_hung(seconds: int = 120) -> Iterator[None]:
+    """Fails instead of hanging if the work is not bounded after all."""
+
+    def give_up(_signal: int, _frame: FrameType | None) -> None:
+        raise AssertionError(f"still working after {seconds} s: the work is not bounded")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class PurePythonLoader(yaml.SafeLoader):
@@ -151,16 +174,181 @@ def test_nothing_past_the_limit_passes_for_shallow(shape: str) -> None:
     assert not yamlload._surely_shallow(_DEEP[shape](MAX_DEPTH + 1))
 
 
+# --- merge keys and aliases -------------------------------------------------------
+
+
+def _merge_bomb(levels: int, width: int = 9) -> str:
+    lines = ["m0: &m0 {" + ", ".join(f"k{index}: {index}" for index in range(width)) + "}"]
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*m{level - 1}"] * width)
+        lines.append(f"m{level}: &m{level}\n  <<: [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    lines = ["l0: &l0 [" + ", ".join(["lol"] * width) + "]"]
+    for level in range(1, levels + 1):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _hostile_front(name: str) -> str:
+    return (hostile.CORPUS / name).read_text(encoding="utf-8").split("---\n")[1]
+
+
+MERGED_TOO_MUCH = "merge keys ('<<') copy in too many entries"
+REPEATED_TOO_MUCH = "aliases ('*') repeat too many values"
+BOMBS = {
+    "merge bomb (corpus)": (_hostile_front("reject-merge-key-bomb.txt"), MERGED_TOO_MUCH),
+    "merge bomb, 60 levels": (_merge_bomb(60), MERGED_TOO_MUCH),
+    "billion laughs (corpus)": (_hostile_front("reject-billion-laughs.txt"), REPEATED_TOO_MUCH),
+    "alias bomb, 60 levels": (_alias_bomb(60), REPEATED_TOO_MUCH),
+    "alias bomb, 60 levels of 2": (_alias_bomb(60, width=2), REPEATED_TOO_MUCH),
+    "aliases within merges": (
+        _alias_bomb(4)
+        + "m: &m {k: *l4}\nn: &n {<<: [*m, *m]}\no: ["
+        + ", ".join(["*n"] * 20)
+        + "]\n",
+        REPEATED_TOO_MUCH,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+def test_a_bomb_is_refused_before_anything_is_constructed(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, expected = BOMBS[name]
+    visited: list[int] = []
+    copied: list[int] = []
+    children, merges = yamlload._children, yamlload._Merges
+
+    def count_visits(node: Node, applied: Any) -> Iterator[Node]:
+        visited.append(id(node))
+        return children(node, applied)
+
+    class CountedMerges(merges):  # type: ignore[misc,valid-type]
+        def _flatten(self, node: MappingNode) -> None:
+            before = len(node.value)
+            try:
+                super()._flatten(node)
+            finally:
+                copied.append(len(node.value) - before)
+
+    def constructed(*_args: object) -> None:
+        raise AssertionError("a refused document reached construction")
+
+    monkeypatch.setattr(yamlload, "_children", count_visits)
+    monkeypatch.setattr(yamlload, "_Merges", CountedMerges)
+    monkeypatch.setattr(yamlload, "construct", constructed)
+    for load in LOADS:
+        visited.clear()
+        copied.clear()
+        with _unless_hung():
+            refusal = reason(text, load)
+        assert re.fullmatch(
+            rf"invalid YAML at line \d+, column \d+: {re.escape(expected)}", refusal
+        )
+        assert len(visited) == len(set(visited)), "a node was walked more than once"
+        assert sum(copied) <= MAX_MERGED_ENTRIES
+
+
+def test_up_to_the_budgets_documents_load() -> None:
+    defaults = "defaults: &d {" + ", ".join(f"s{index}: {index}" for index in range(20)) + "}\n"
+    feeds = "".join(f"f{index}: {{<<: *d, name: feed {index}}}\n" for index in range(450))
+    data = load_yaml(defaults + feeds)  # 9,000 merged entries
+    assert data["f449"] == {**data["defaults"], "name": "feed 449"}
+    assert sum(len(value) for value in data.values()) == 20 + 450 * 21
+
+    hundred = "h: &h [" + ", ".join(["x"] * 99) + "]\n"
+    repeated = "r: [" + ", ".join(["*h"] * (MAX_REPEATED_VALUES // 100 - 1)) + "]\n"
+    data = load_yaml(hundred + repeated)  # 99,900 values repeated
+    assert len(data["r"]) == MAX_REPEATED_VALUES // 100 - 1
+    assert all(item is data["h"] for item in data["r"])  # one object, as before
+
+    aliased = load_seed_yaml(_hostile_front("repair-aliased-topics.txt"))
+    assert set(aliased["topics"]) == {"AI"}
+
+
+def test_a_long_chain_of_merges_is_applied_without_recursion() -> None:
+    chain = "m0: &m0 {a: 1}\n" + "".join(
+        f"m{index}: &m{index} {{<<: *m{index - 1}}}\n" for index in range(1, 5000)
+    )
+    assert load_yaml(chain)["m4999"] == {"a": 1}
+
+
+# The merge key spelled every way YAML allows, including those the check for
+# merges on the raw text (``_may_merge``) must not miss.
+_SPELLINGS = {
+    "plain": "<<",
+    "!!merge": "!!merge x",
+    "verbatim": "!<tag:yaml.org,2002:merge> x",
+    "escaped": "!!m%65rge x",
+    "%TAG handle": "!m!merge x",
+    "%TAG split": "!n!rge x",
+}
+_DIRECTIVES = "%TAG !m! tag:yaml.org,2002:\n%TAG !n! tag:yaml.org,2002:me\n---\n"
+
+
+@pytest.mark.parametrize("spelling", sorted(_SPELLINGS))
+def test_merge_keys_are_applied_as_yaml_says_however_spelled(spelling: str) -> None:
+    key = _SPELLINGS[spelling]
+    document = (
+        "x: &x {a: from x, b: from x}\n"
+        "y: &y {a: from y, c: from y}\n"
+        f"t: {{{key}: [*x, *y], b: own}}\n"
+    )
+    if "!m!" in key or "!n!" in key:
+        document = _DIRECTIVES + document
+    for load in LOADS:
+        # Own keys win over merged ones; of merged mappings, the first listed.
+        assert load(document)["t"] == {"a": "from x", "b": "own", "c": "from y"}
+
+
+def test_later_merge_keys_win_over_earlier_ones() -> None:
+    document = "x: &x {a: from x}\ny: &y {a: from y}\nt:\n  <<: *x\n  <<: *y\n"
+    assert load_yaml(document)["t"] == {"a": "from y"}  # as PyYAML always did
+
+
+def test_a_merge_into_a_mapping_that_holds_the_merged_one_is_read() -> None:
+    data = load_yaml("a: &a {k: {<<: *a}}")
+    inner = data["a"]["k"]
+    assert inner == {"k": inner}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("a: &a {<<: *a}", "at line 1, column 4: merge keys ('<<') merge a mapping into itself"),
+        (
+            "m: {<<: text}",
+            "at line 1, column 9: a merge key ('<<') must name a mapping or a list of mappings",
+        ),
+        (
+            "x: &x {a: 1}\nm: {<<: [*x, text]}",
+            "at line 2, column 14: a merge key ('<<') must name a mapping or a list of mappings",
+        ),
+    ],
+)
+def test_merge_keys_that_cannot_be_applied_are_refused(document: str, expected: str) -> None:
+    for load in LOADS:
+        assert reason(document, load) == f"invalid YAML {expected}"
+
+
 # --- reasons -----------------------------------------------------------------------
 
 #: Every reason a document can get from YAML loading: the project's words only.
 _OURS = {
     "unreadable YAML text (check quotes, escapes and indentation)",
     "misplaced YAML structure (check indentation, '-', ':' and brackets)",
+    "an alias ('*') without its anchor ('&'), or an anchor used twice",
     "a value does not match its type",
-    "an alias ('*') without its anchor ('&'), an anchor used twice, or more than one document",
+    "more than one document",
     f"nested more than {MAX_DEPTH} levels deep",
-    "merge keys ('<<') copy in too many entries",
+    MERGED_TOO_MUCH,
+    REPEATED_TOO_MUCH,
+    "merge keys ('<<') merge a mapping into itself",
+    "a merge key ('<<') must name a mapping or a list of mappings",
 }
 _REASON = re.compile(
     r"invalid YAML: a character YAML does not allow, at offset \d+"
@@ -179,8 +367,9 @@ BROKEN = {
     "wrong tag": (f"k: !!int {SECRET}", ": a value does not match its type"),
     "map tag on text": (f"k: !!map {SECRET}", " at line 1, column 4: a value does not match"),
     "list as key": (f"? [{SECRET}]\n: v", " at line 1, column 3: a value does not match"),
-    "deep": (_DEEP["flow sequence"](MAX_DEPTH + 1), f": nested more than {MAX_DEPTH} levels"),
+    "two documents": (f"k: {SECRET}\n---\nk: 2", " at line 2, column 1: more than one document"),
     "control character": (f"k: {SECRET}\x07", ": a character YAML does not allow, at offset 24"),
+    "deep": (_DEEP["flow sequence"](MAX_DEPTH + 1), f": nested more than {MAX_DEPTH} levels"),
 }
 
 

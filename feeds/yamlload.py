@@ -119,8 +119,9 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
             return None
         if parser.check_node():
             raise YAMLRefused("more than one document", _second_document(text, loader))
-        if "*" in text or _may_merge(text):
-            _expand_within_budget(node)
+        merges = _may_merge(text)
+        if merges or _may_alias(text):
+            _expand_within_budget(node, _Merges() if merges else None)
         return construct(parser, node)
     except yaml.YAMLError:
         raise
@@ -225,6 +226,26 @@ MAX_MERGED_ENTRIES = 10_000
 MAX_REPEATED_VALUES = 100_000
 
 
+#: What may stand before an anchor (`&name`): it begins a token.
+_BEFORE_ANCHOR = "[{,?:\ufeff"
+
+
+def _may_alias(text: str) -> bool:
+    """False when ``text`` has no alias (`*name`) of an anchor (`&name`).
+
+    Cheap, so that most documents skip the walk over their nodes: an `&`
+    inside a word or a link (`?a=1&b=2`) cannot begin an anchor.
+    """
+    if "*" not in text:
+        return False
+    index = text.find("&")
+    while index >= 0:
+        if index == 0 or text[index - 1].isspace() or text[index - 1] in _BEFORE_ANCHOR:
+            return True
+        index = text.find("&", index + 1)
+    return False
+
+
 def _may_merge(text: str) -> bool:
     """False when no key of ``text`` can be a merge key: one is written `<<`,
     or tagged merge explicitly (`!!merge`, `!<tag:yaml.org,2002:merge>`, or
@@ -232,13 +253,13 @@ def _may_merge(text: str) -> bool:
     return "<<" in text or ("!" in text and ("merge" in text or "%" in text))
 
 
-def _expand_within_budget(root: Node) -> None:
-    """Applies merge keys to the nodes and counts what aliases repeat.
+def _expand_within_budget(root: Node, merges: _Merges | None) -> None:
+    """Applies merge keys to the nodes (unless ``merges`` is None: the text
+    has none) and counts what aliases repeat.
 
     Raises ``YAMLRefused`` past either budget, before any Python object is
     made; each node is visited once, however often it is repeated.
     """
-    merges = _Merges()
     #: The number of values a node stands for when written out, once known.
     sizes: dict[int, int] = {}
     repeated = 0
@@ -247,21 +268,22 @@ def _expand_within_budget(root: Node) -> None:
     while stack:
         node, children, size = stack[-1]
         for child in children:
-            known = sizes.get(id(child))
-            if known is None and id(child) in path:
+            key = id(child)
+            known = sizes.get(key)
+            if known is None:
+                if type(child) is ScalarNode:
+                    sizes[key] = 1
+                    size[0] += 1
+                    continue
+                if key not in path:
+                    path.add(key)
+                    stack.append((child, _children(child, merges), [1]))
+                    break
                 known = 1  # PyYAML makes a collection within itself one object
-            if known is not None:
-                repeated += known
-                size[0] += known
-                if repeated > MAX_REPEATED_VALUES:
-                    raise YAMLRefused("aliases ('*') repeat too many values", node.start_mark)
-            elif type(child) is ScalarNode:
-                sizes[id(child)] = 1
-                size[0] += 1
-            else:
-                path.add(id(child))
-                stack.append((child, _children(child, merges), [1]))
-                break
+            repeated += known
+            size[0] += known
+            if repeated > MAX_REPEATED_VALUES:
+                raise YAMLRefused("aliases ('*') repeat too many values", node.start_mark)
         else:
             stack.pop()
             path.discard(id(node))
@@ -270,9 +292,10 @@ def _expand_within_budget(root: Node) -> None:
                 stack[-1][2][0] += size[0]
 
 
-def _children(node: Node, merges: _Merges) -> Iterator[Node]:
+def _children(node: Node, merges: _Merges | None) -> Iterator[Node]:
     if isinstance(node, MappingNode):
-        merges.apply(node)
+        if merges is not None:
+            merges.apply(node)
         return chain.from_iterable(node.value)
     if isinstance(node, SequenceNode):
         return iter(node.value)

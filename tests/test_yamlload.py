@@ -335,6 +335,47 @@ def test_merge_keys_that_cannot_be_applied_are_refused(document: str, expected: 
         assert reason(document, load) == f"invalid YAML {expected}"
 
 
+def _tags_and_repeats(root: Node) -> tuple[set[str], bool]:
+    tags: set[str] = set()
+    seen: set[int] = set()
+    repeated = False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            repeated = True
+            continue
+        seen.add(id(node))
+        tags.add(node.tag)
+        if isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node.value, list):
+            stack.extend(node.value)
+    return tags, repeated
+
+
+@given(yamlish | _dumped | st.text(st.sampled_from("&*ab:[]{},?!<>% \n-"), max_size=30))
+@example("&a x")
+@example("[?&a x, *a]")
+@example("{k:&a x, j: *a}")
+@example("- &a x\n- *a")
+@example("k:\t&a x\nj: *a")
+@example("{!!merge k: {a: 1}}")
+@example("%TAG !m! tag:yaml.org,2002:me\n--- {!m!rge k: {a: 1}}")
+def test_the_cheap_checks_for_aliases_and_merges_miss_none(text: str) -> None:
+    """Documents they rule out skip the walk over their nodes, so they must
+    not rule out one with a repeated node or a merge key."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return
+    if root is None:
+        return
+    tags, repeated = _tags_and_repeats(root)
+    assert yamlload._may_alias(text) or not repeated
+    assert yamlload._may_merge(text) or "tag:yaml.org,2002:merge" not in tags
+
+
 # --- reasons -----------------------------------------------------------------------
 
 #: Every reason a document can get from YAML loading: the project's words only.

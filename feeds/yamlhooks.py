@@ -1,13 +1,13 @@
 """The PyYAML behaviour feeds relies on that PyYAML does not document.
 
-PyYAML documents ``yaml.parse``, ``yaml.compose``, ``Loader(stream)`` with
-``check_node``/``get_node``/``peek_event``, the node and event classes, and
-``add_implicit_resolver``; ``feeds.yamlload`` keeps to those for every check
-it makes. What is here is not promised: the methods a loader calls on itself
-(``resolve``, ``construct_object``, ``construct_mapping``) and
-``construct_document``, which turns a composed node into Python objects and
-has no documented equivalent. ``tests/test_yamlhooks.py`` fails, naming the
-behaviour, when a PyYAML release changes one of them.
+PyYAML documents ``yaml.parse``, ``Loader(stream)`` with ``check_node`` and
+``get_node``, the node and event classes, and ``add_implicit_resolver``;
+``feeds.yamlload`` keeps to those for every check it makes. What is here is
+not promised: the methods a loader calls on itself (``resolve``,
+``construct_object``, ``construct_mapping``) and ``construct_document``,
+which turns a composed node into Python objects and has no documented
+equivalent. ``tests/test_yamlhooks.py`` fails, naming the behaviour, when a
+PyYAML release changes one of them.
 
 Nothing here defends against hostile input: nesting, aliases and merge keys
 are checked by ``feeds.yamlload`` on events and nodes before anything here

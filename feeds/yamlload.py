@@ -33,7 +33,12 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 class Loader(FastLoader):
-    """Safe loader without implicit timestamps."""
+    """Safe loader without implicit timestamps.
+
+    Load through ``load_yaml``: that is where documents are checked and merge
+    keys applied; on its own this loader refuses a merge key rather than let
+    PyYAML expand it unchecked.
+    """
 
 
 Loader.yaml_implicit_resolvers = {

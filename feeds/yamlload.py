@@ -4,129 +4,46 @@ Uses libyaml's ``CSafeLoader`` when present (about ten times faster than the
 pure-Python loader). Timestamps are *not* resolved by YAML: the reader parses
 dates itself so that quoted and unquoted dates behave the same and a bad date
 gets a clear reason.
+
+Hostile documents are refused by this module's own checks, made on what the
+parser emits through PyYAML's documented interface: nesting depth on parser
+events, before anything recursive runs; merge keys and aliases on the
+composed nodes, before any Python object is made. PyYAML has changed both
+under us (6.0.4's libyaml stops deep nesting with its own words, and its
+``flatten_mapping`` copies merges differently), so no defense rests on a
+PyYAML internal; the few internals used for speed are in ``feeds.yamlhooks``.
+Every reason is this module's own text, the same whichever PyYAML is installed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import chain
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-try:
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+from feeds.yamlhooks import FastLoader, construct
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
-_STR = "tag:yaml.org,2002:str"
-_VALUE = "tag:yaml.org,2002:value"
 
 
-#: Entries that merge keys (``<<``) may copy in one document. Each level of
-#: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``):
-#: seven levels cost PyYAML minutes, so the copying is counted and stopped.
-MAX_MERGED_ENTRIES = 10_000
-#: Plain scalars remembered per loader class, and the longest remembered: a
-#: bound for hostile input (past it the table starts over).
-_CACHED_SCALARS = 4096
-_CACHED_SCALAR_LENGTH = 100
+class Loader(FastLoader):
+    """Safe loader without implicit timestamps.
 
-
-class Loader(_BaseLoader):
-    """Safe loader without implicit timestamps, with a budget for merge keys."""
-
-    _merged = 0
-    #: The tag each short plain scalar resolved to (see ``resolve``).
-    _plain_tags: dict[str, str] = {}  # noqa: RUF012 - replaced per class, never shared
-
-    def flatten_mapping(self, node: MappingNode) -> None:
-        # Flatten what is merged first and count it: PyYAML's own pass then
-        # finds nothing left to expand, so its copying stays within the budget.
-        special = False  # PyYAML's pass only acts on merge and `=` keys
-        for key_node, value_node in node.value:
-            if key_node.tag != _MERGE:
-                special = special or key_node.tag == _VALUE
-                continue
-            special = True
-            merged = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-            for subnode in merged:
-                if isinstance(subnode, MappingNode):
-                    self.flatten_mapping(subnode)
-                    self._merged += len(subnode.value)
-                if self._merged > MAX_MERGED_ENTRIES:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, "merge keys ('<<') copy in too many entries", node.start_mark
-                    )
-        if special:
-            super().flatten_mapping(node)
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
-        """PyYAML's ``SafeConstructor.construct_mapping``, with text keys and
-        values taken as they are (see ``construct_object``)."""
-        if not isinstance(node, MappingNode):
-            return super().construct_mapping(node, deep)  # PyYAML's error
-        self.flatten_mapping(node)
-        mapping = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _STR and type(key_node) is ScalarNode:
-                key = key_node.value
-            else:
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        "found unhashable key",
-                        key_node.start_mark,
-                    )
-            if value_node.tag == _STR and type(value_node) is ScalarNode:
-                mapping[key] = value_node.value
-            else:
-                mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._plain_tags = {}  # each class resolves by its own resolvers
-
-    @classmethod
-    def add_implicit_resolver(cls, tag: str, regexp: re.Pattern[str], first: Any) -> None:
-        super().add_implicit_resolver(tag, regexp, first)
-        cls._plain_tags = {}
-
-    def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
-        # The same few plain scalars (keys above all) come up in every seed;
-        # PyYAML tries its regular expressions on each one, every time.
-        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
-            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        tags = self._plain_tags
-        tag = tags.get(value)
-        if tag is None:
-            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-            if len(value) <= _CACHED_SCALAR_LENGTH:
-                if len(tags) >= _CACHED_SCALARS:
-                    tags.clear()
-                tags[value] = tag
-        return tag
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        # Text is most of what a seed holds, and PyYAML's bookkeeping for
-        # it (cache, recursion check, constructor lookup) ends in
-        # ``node.value`` anyway: a scalar cannot be recursive, and an alias
-        # of one gives the very same str object either way.
-        if node.tag == _STR and type(node) is ScalarNode:
-            return node.value
-        return super().construct_object(node, deep)
+    Load through ``load_yaml``: that is where documents are checked and merge
+    keys applied; on its own this loader refuses a merge key rather than let
+    PyYAML expand it unchecked.
+    """
 
 
 Loader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in FastLoader.yaml_implicit_resolvers.items()
 }
 
 
@@ -169,6 +86,20 @@ def _plain_12(base: type[Loader]) -> type[Loader]:
     return SeedLoader
 
 
+class YAMLRefused(yaml.YAMLError):
+    """A document refused for a reason of this project's own, with where."""
+
+    def __init__(self, reason: str, mark: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        #: 1-based line and column, when the reason has a place.
+        self.line = mark.line + 1 if mark is not None else None
+        self.column = mark.column + 1 if mark is not None else None
+
+    def __str__(self) -> str:
+        return describe_yaml_error(self)
+
+
 def load_seed_yaml(text: str) -> Any:
     """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers."""
     return load_yaml(text, _plain_12(Loader))
@@ -183,63 +114,311 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
     ``YAMLError`` that says what is wrong without the value.
     """
     loader = loader or Loader
-    _refuse_deep_nesting(text, loader)
     try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+        _refuse_deep_nesting(text, loader)
+        parser = loader(text)
+        if not parser.check_node():
+            return None
+        node = parser.get_node()
+        if node is None:
+            return None
+        if parser.check_node():
+            raise YAMLRefused("more than one document", _second_document(text, loader))
+        merges = _may_merge(text)
+        if merges or _may_alias(text):
+            _expand_within_budget(node, _Merges() if merges else None)
+        return construct(parser, node)
     except yaml.YAMLError:
         raise
     except RecursionError:
-        raise yaml.YAMLError("nested too deeply") from None
+        raise YAMLRefused(_TOO_DEEP) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-        raise yaml.YAMLError("a value does not match its type") from None
+        raise YAMLRefused("a value does not match its type") from None
 
+
+def _second_document(text: str, loader: type[Loader]) -> Any:
+    """Where the second document starts (its events are not composed)."""
+    starts = (e for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.DocumentStartEvent))
+    next(starts, None)
+    second = next(starts, None)
+    return second.start_mark if second is not None else None
+
+
+# --- nesting ------------------------------------------------------------------
 
 #: Deeper documents are refused before they are composed: libyaml's composer
 #: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
-#: 8 MiB stack, a segfault that would end a build or the daemon. Seeds and
-#: configs nest a few levels.
-MAX_DEPTH = 1000
-_NESTING_INDICATORS = "-?:[{"
+#: 8 MiB stack, a segfault that would end a build or the daemon. The limit is
+#: well below the one libyaml has had since PyYAML 6.0.4 (1,000 levels by its
+#: own count), so this check speaks first and in our words, and below where
+#: the pure-Python composer, which recurses in Python, would run out of stack.
+#: Seeds and configs nest a few levels.
+MAX_DEPTH = 300
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+_INDICATORS = "-?:[{"
 _OPENING = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
 _CLOSING = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
 
 
+def _surely_shallow(text: str) -> bool:
+    """True when ``text`` cannot nest deeper than ``MAX_DEPTH``: true of
+    nearly every document, which then needs no walk over its events."""
+    # Every list or mapping has an indicator of its own: few of them, few levels.
+    if sum(map(text.count, _INDICATORS)) <= MAX_DEPTH:
+        return True
+    # Block collections that begin on different lines nest by indentation, so
+    # each begins at its own column, and at most two share one (a mapping and
+    # the list that is its value, `k:` over `- x`): the deepest indentation
+    # bounds them. Any other level opens with a character counted here.
+    widest = (MAX_DEPTH - _levels_opened_by_indicators(text)) // 2 - 1
+    return widest >= 0 and " " * (widest + 1) not in text
+
+
+def _levels_opened_by_indicators(text: str) -> int:
+    """An upper bound on the levels that characters, not indentation, open:
+    a block collection begins mid-line only after `- `, `? ` or `: `."""
+    levels = text.count("- ") + text.count(": ")
+    if "?" in text:
+        levels += text.count("? ")
+    if "\t" in text:
+        levels += text.count("-\t") + text.count("?\t") + text.count(":\t")
+    if "{" in text:
+        levels += text.count("{")
+    if "[" in text:
+        levels += text.count("[") + text.count(":")  # `[a: b]` holds a mapping
+    return levels
+
+
 def _refuse_deep_nesting(text: str, loader: type[Loader]) -> None:
-    """Raises ``YAMLError`` for a document nested deeper than ``MAX_DEPTH``."""
-    # Every level opens with one of these characters, so counting them proves
-    # nearly every document shallow; the rest are walked as parser events,
-    # which libyaml makes without recursing.
-    if sum(map(text.count, _NESTING_INDICATORS)) <= MAX_DEPTH:
+    """Raises ``YAMLRefused`` for a document nested deeper than ``MAX_DEPTH``."""
+    if _surely_shallow(text):
         return
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, _OPENING):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    break
-            elif isinstance(event, _CLOSING):
-                depth -= 1
+        deep = _deeper_than_limit(yaml.parse(text, Loader=loader))
     except yaml.YAMLError:
-        return  # loading the document then says what is wrong with it
-    if depth > MAX_DEPTH:
-        raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
+        # Loading says what is wrong with it. (Asking the pure-Python parser,
+        # which has no nesting limit, whether libyaml stopped at its own would
+        # read every broken document again, many times slower: a large one
+        # would hold a worker. MAX_DEPTH stays below libyaml's limit instead.)
+        return
+    if deep:
+        raise YAMLRefused(_TOO_DEEP)
+
+
+def _deeper_than_limit(events: Iterable[yaml.Event]) -> bool:
+    depth = 0
+    for event in events:
+        if isinstance(event, _OPENING):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif isinstance(event, _CLOSING):
+            depth -= 1
+    return False
+
+
+# --- merge keys and aliases ---------------------------------------------------
+
+#: Entries that merge keys (``<<``) may copy in one document. Each level of
+#: merges can multiply the copies ("billion laughs" with ``<<: [*a, *a, ...]``),
+#: so they are counted before they are made.
+MAX_MERGED_ENTRIES = 10_000
+#: Values that aliases (and the merges above) may repeat in one document,
+#: counting a repeated list or mapping as everything in it. PyYAML shares one
+#: object per anchor, but whatever walks the result (the config's validation,
+#: a caller's loop) visits every repetition: ten levels of nine aliases would
+#: be 3.5 billion values.
+MAX_REPEATED_VALUES = 100_000
+
+
+#: What may stand before an anchor (`&name`): it begins a token.
+_BEFORE_ANCHOR = "[{,?:\ufeff"
+
+
+def _may_alias(text: str) -> bool:
+    """False when ``text`` has no alias (`*name`) of an anchor (`&name`).
+
+    Cheap, so that most documents skip the walk over their nodes: an `&`
+    inside a word or a link (`?a=1&b=2`) cannot begin an anchor.
+    """
+    if "*" not in text:
+        return False
+    index = text.find("&")
+    while index >= 0:
+        if index == 0 or text[index - 1].isspace() or text[index - 1] in _BEFORE_ANCHOR:
+            return True
+        index = text.find("&", index + 1)
+    return False
+
+
+def _may_merge(text: str) -> bool:
+    """False when no key of ``text`` can be a merge key: one is written `<<`,
+    or tagged merge explicitly (`!!merge`, `!<tag:yaml.org,2002:merge>`, or
+    through a %TAG handle or %-escapes)."""
+    return "<<" in text or ("!" in text and ("merge" in text or "%" in text))
+
+
+def _expand_within_budget(root: Node, merges: _Merges | None) -> None:
+    """Applies merge keys to the nodes (unless ``merges`` is None: the text
+    has none) and counts what aliases repeat.
+
+    Raises ``YAMLRefused`` past either budget, before any Python object is
+    made; each node is visited once, however often it is repeated.
+    """
+    #: The number of values a node stands for when written out, once known.
+    sizes: dict[int, int] = {}
+    repeated = 0
+    path = {id(root)}
+    stack: list[tuple[Node, Iterator[Node], list[int]]] = [(root, _children(root, merges), [1])]
+    while stack:
+        node, children, size = stack[-1]
+        for child in children:
+            key = id(child)
+            known = sizes.get(key)
+            if known is None:
+                if type(child) is ScalarNode:
+                    sizes[key] = 1
+                    size[0] += 1
+                    continue
+                if key not in path:
+                    path.add(key)
+                    stack.append((child, _children(child, merges), [1]))
+                    break
+                known = 1  # PyYAML makes a collection within itself one object
+            repeated += known
+            size[0] += known
+            if repeated > MAX_REPEATED_VALUES:
+                raise YAMLRefused("aliases ('*') repeat too many values", node.start_mark)
+        else:
+            stack.pop()
+            path.discard(id(node))
+            sizes[id(node)] = size[0]
+            if stack:
+                stack[-1][2][0] += size[0]
+
+
+def _children(node: Node, merges: _Merges | None) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        if merges is not None:
+            merges.apply(node)
+        return chain.from_iterable(node.value)
+    if isinstance(node, SequenceNode):
+        return iter(node.value)
+    return iter(())
+
+
+class _Merges:
+    """Merge keys applied to the nodes, as YAML defines them and PyYAML up
+    to 6.0.3 did: a mapping's own keys win over merged ones, and of merged
+    mappings the earlier in a `<<: [...]` list wins. (PyYAML 6.0.4 lets later
+    ones win.) Once applied, no merge key is left for PyYAML to expand."""
+
+    def __init__(self) -> None:
+        self.copied = 0
+        self.done: set[int] = set()
+
+    def apply(self, mapping: MappingNode) -> None:
+        if id(mapping) in self.done:
+            return
+        # Merged mappings are applied before they are copied; a chain of them
+        # can be long, so this walks it with a stack rather than recursion.
+        pending = {id(mapping)}
+        stack = [(mapping, iter(_merged_mappings(mapping)))]
+        while stack:
+            node, sources = stack[-1]
+            for source in sources:
+                if id(source) in self.done:
+                    continue
+                if id(source) in pending:
+                    raise YAMLRefused(
+                        "merge keys ('<<') merge a mapping into itself", node.start_mark
+                    )
+                pending.add(id(source))
+                stack.append((source, iter(_merged_mappings(source))))
+                break
+            else:
+                stack.pop()
+                self._flatten(node)
+                self.done.add(id(node))
+
+    def _flatten(self, node: MappingNode) -> None:
+        merged: list[tuple[Node, Node]] = []
+        own: list[tuple[Node, Node]] = []
+        for key, value in node.value:
+            if key.tag != _MERGE:
+                own.append((key, value))
+                continue
+            for source in _merge_order(value):
+                self.copied += len(source.value)
+                if self.copied > MAX_MERGED_ENTRIES:
+                    raise YAMLRefused("merge keys ('<<') copy in too many entries", node.start_mark)
+                merged.extend(source.value)
+        if len(own) < len(node.value):
+            node.value = merged + own
+
+
+def _merged_mappings(node: MappingNode) -> Iterator[MappingNode]:
+    for key, value in node.value:
+        if key.tag == _MERGE:
+            yield from _merge_order(value)
+
+
+def _merge_order(value: Node) -> list[MappingNode]:
+    """The mappings a merge key's value names, in the order they are copied:
+    later copies win, so a list is copied last to first."""
+    if isinstance(value, MappingNode):
+        return [value]
+    if isinstance(value, SequenceNode):
+        for item in value.value:
+            if not isinstance(item, MappingNode):
+                raise YAMLRefused(_MERGE_SHAPE, item.start_mark)
+        return list(reversed(value.value))
+    raise YAMLRefused(_MERGE_SHAPE, value.start_mark)
+
+
+_MERGE_SHAPE = "a merge key ('<<') must name a mapping or a list of mappings"
+
+
+# --- reasons --------------------------------------------------------------------
+
+#: What each kind of PyYAML error means, in this project's words: PyYAML's own
+#: text differs between versions, and some of it quotes the document (an
+#: anchor's name, a tag).
+_PROBLEMS: tuple[tuple[type[yaml.MarkedYAMLError], str], ...] = (
+    (yaml.scanner.ScannerError, "unreadable YAML text (check quotes, escapes and indentation)"),
+    (
+        yaml.parser.ParserError,
+        "misplaced YAML structure (check indentation, '-', ':' and brackets)",
+    ),
+    (
+        yaml.composer.ComposerError,
+        "an alias ('*') without its anchor ('&'), or an anchor used twice",
+    ),
+    (yaml.constructor.ConstructorError, "a value does not match its type"),
+)
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
     """A one-line reason with line and column, but never the offending text.
 
     PyYAML's own message quotes the line it choked on; in a seed file that line
-    may be the ``secured`` secret, so only the position and the problem are kept.
+    may be the ``secured`` secret, so only the position and the kind of
+    problem are kept.
     """
+    if isinstance(error, YAMLRefused):
+        return _where(error.reason, error.line, error.column)
     if isinstance(error, yaml.reader.ReaderError):
         # The character itself may be anything; its position is what helps.
         return f"invalid YAML: a character YAML does not allow, at offset {error.position}"
     if isinstance(error, yaml.MarkedYAMLError):
-        problem = error.problem or error.context or "invalid YAML"
+        problem = next((text for kind, text in _PROBLEMS if isinstance(error, kind)), None)
         mark = error.problem_mark or error.context_mark
         if mark is not None:
-            return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}"
-        return f"invalid YAML: {problem}"
-    detail = str(error) if type(error) is yaml.YAMLError else ""
-    return f"invalid YAML: {detail}" if detail else "invalid YAML"
+            return _where(problem, mark.line + 1, mark.column + 1)
+        return _where(problem, None, None)
+    return "invalid YAML"
+
+
+def _where(problem: str | None, line: int | None, column: int | None) -> str:
+    place = f" at line {line}, column {column}" if line is not None else ""
+    return f"invalid YAML{place}: {problem}" if problem else f"invalid YAML{place}"

@@ -6,10 +6,15 @@ time zones and all) or the rejection's reason, byte for byte. Inputs: the
 hostile corpus, the sample seeds, generated benchmark articles, and
 hypothesis-made text and documents over all of Unicode.
 
-Since then one rule changed on purpose: an optional field of the wrong shape
-is dropped with a warning instead of rejecting the article. So a file the old
-reader rejected may now be published, but only with warnings, and a file
-published without warnings must read exactly as before.
+Three things changed on purpose since (issue 12):
+- an optional field of the wrong shape is dropped with a warning instead of
+  rejecting the article, so a file the old reader rejected may now be
+  published, but only with warnings, and a file published without warnings
+  must read exactly as before;
+- YAML-level reasons are the project's own words, no longer PyYAML's, so here
+  they only have to agree that the YAML is invalid (tests/test_yamlload.py);
+- merge keys are applied by feeds itself, so under a PyYAML whose merges
+  differ from YAML's rule (6.0.4) the reference is no oracle for them.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def read_new(raw: bytes, options: reader.ReadOptions = reader.DEFAULT_OPTIONS) -
     try:
         reading = reader.parse_seed(raw, "x.txt", UTC, options)
     except ArticleError as error:
-        return f"rejected: {error.reason}"
+        return _rejected(error)
     if reading.warnings:
         return f"warned: {reading.warnings[0]}"
     return repr(reading.article)
@@ -100,7 +105,13 @@ def _outcome(parse: Callable[..., Any], raw: bytes, options: Any) -> str:
     try:
         return repr(parse(raw, "x.txt", UTC, options))
     except ArticleError as error:
-        return f"rejected: {error.reason}"
+        return _rejected(error)
+
+
+def _rejected(error: ArticleError) -> str:
+    if error.reason.startswith("invalid YAML"):
+        return "rejected: invalid YAML"  # the words are new; see the module's docstring
+    return f"rejected: {error.reason}"
 
 
 def same(new: str, old: str) -> bool:
@@ -117,6 +128,20 @@ def same(new: str, old: str) -> bool:
     return old.startswith("rejected: originalUrl") and new.startswith(date)
 
 
+#: Whether this PyYAML merges as YAML says (an earlier mapping in `<<: [...]`
+#: wins): the reference leaves merges to PyYAML, and 6.0.4 lets the later win.
+_PYYAML_MERGES_AS_YAML_SAYS = (
+    yaml.safe_load("a: &a {key: first}\nb: &b {key: second}\nc: {<<: [*a, *b]}")["c"]["key"]
+    == "first"
+)
+
+
+def _reference_holds_for(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return _PYYAML_MERGES_AS_YAML_SAYS or b"<<" not in text
+    return _PYYAML_MERGES_AS_YAML_SAYS or "<<" not in text
+
+
 OPTIONS = [
     reader.DEFAULT_OPTIONS,
     reader.ReadOptions(fix_text=False),
@@ -125,6 +150,8 @@ OPTIONS = [
 
 
 def assert_same(raw: bytes, label: str = "") -> None:
+    if not _reference_holds_for(raw):
+        return
     for options in OPTIONS:
         new, old = read_new(raw, options), read_old(raw, options)
         assert same(new, old), (label, options, new, old)
@@ -133,11 +160,19 @@ def assert_same(raw: bytes, label: str = "") -> None:
 # --- whole articles ------------------------------------------------------------
 
 
+#: Refused by the alias and merge budgets now, whatever PyYAML is installed;
+#: the reference read the laughs' topics as a field of the wrong shape, and
+#: under PyYAML 6.0.4 it accepts the merge bomb (tests/test_yamlload.py).
+_REFUSED_AS_YAML_SINCE_ISSUE_12 = {"reject-billion-laughs.txt", "reject-merge-key-bomb.txt"}
+
+
 def test_the_hostile_corpus_reads_the_same(tmp_path: Path) -> None:
     paths = hostile.populate(tmp_path / "seeds", tmp_path / "outside")
     for name, path in sorted(paths.items()):
         if name == "deeply-nested.txt":
             continue  # the old reader crashed the process on it (tests/test_reader.py)
+        if name in _REFUSED_AS_YAML_SINCE_ISSUE_12:
+            continue
         try:
             raw = path.read_bytes()
         except OSError:
@@ -363,20 +398,18 @@ def _shape(value: Any, seen: dict[int, int] | None = None) -> Any:
     return (type(value).__name__, repr(value))
 
 
-def _load(load: Callable[[str], Any], describe: Callable[[Any], str], text: str) -> Any:
+def _load(load: Callable[[str], Any], text: str) -> Any:
     try:
         return _shape(load(text))
-    except yaml.YAMLError as error:
-        return ("error", type(error).__name__, describe(error))
+    except yaml.YAMLError:
+        return ("error",)  # the words are new; see the module's docstring
 
 
 def assert_same_yaml(text: str) -> None:
-    new_seed = _load(yamlload.load_seed_yaml, yamlload.describe_yaml_error, text)
-    old_seed = _load(old_yamlload.load_seed_yaml, old_yamlload.describe_yaml_error, text)
-    assert new_seed == old_seed
-    new_config = _load(yamlload.load_yaml, yamlload.describe_yaml_error, text)
-    old_config = _load(old_yamlload.load_yaml, old_yamlload.describe_yaml_error, text)
-    assert new_config == old_config
+    if not _reference_holds_for(text):
+        return
+    assert _load(yamlload.load_seed_yaml, text) == _load(old_yamlload.load_seed_yaml, text)
+    assert _load(yamlload.load_yaml, text) == _load(old_yamlload.load_yaml, text)
 
 
 @pytest.mark.parametrize("text", YAML_DOCUMENTS)
@@ -429,14 +462,6 @@ def test_the_remembered_plain_scalars_are_bounded() -> None:
     assert 0 < len(yamlload._plain_12(yamlload.Loader)._plain_tags) <= 4096
     assert_same_yaml("long: " + "x" * 200)
     assert "x" * 200 not in yamlload._plain_12(yamlload.Loader)._plain_tags
-
-
-def test_the_merge_key_budget_still_holds() -> None:
-    bomb = (hostile.CORPUS / "reject-merge-key-bomb.txt").read_text(encoding="utf-8")
-    front = bomb.split("---\n")[1]
-    assert_same_yaml(front)
-    with pytest.raises(yaml.YAMLError, match="too many entries"):
-        yamlload.load_seed_yaml(front)
 
 
 # --- reading the bytes ----------------------------------------------------------

@@ -41,6 +41,7 @@ from feeds.reader import (
     read_seed,
 )
 from feeds.slugs import assign_slugs, slug_for
+from feeds.yamlload import MAX_DEPTH, load_seed_yaml, load_yaml
 from tests.conftest import SAMPLES, SeedWriter, seed_text
 
 PATTERNS = ("*.txt", "*.md")
@@ -1426,11 +1427,9 @@ _DEEP = {
 
 @pytest.mark.parametrize("shape", sorted(_DEEP))
 def test_yaml_nested_past_the_limit_is_refused_before_it_is_composed(shape: str) -> None:
-    from feeds.yamlload import MAX_DEPTH, load_seed_yaml, load_yaml
-
     text = _DEEP[shape](MAX_DEPTH + 1)
     for load in (load_seed_yaml, load_yaml):
-        with pytest.raises(yaml.YAMLError, match="nested more than 1000 levels deep"):
+        with pytest.raises(yaml.YAMLError, match=f"nested more than {MAX_DEPTH} levels deep"):
             load(text)
     assert load_yaml(_DEEP[shape](MAX_DEPTH)) is not None
 
@@ -1447,7 +1446,8 @@ def test_a_deeply_nested_seed_is_named_and_the_process_lives(tmp_path: Path) -> 
     (seeds / "good.txt").write_text(seed_text(title="Still here"), encoding="utf-8")
     result = run_build(config, "--no-cache")
     assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
-    assert f"{seeds / 'deep.txt'}: invalid YAML: nested more than 1000 levels deep" in result.stderr
+    reason = f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
+    assert f"{seeds / 'deep.txt'}: {reason}" in result.stderr
     assert "Still here" in (tmp_path / "output" / "all.atom.xml").read_text(encoding="utf-8")
 
 
@@ -1457,5 +1457,5 @@ def test_a_deeply_nested_config_is_a_config_error(tmp_path: Path) -> None:
 
     path = tmp_path / "feeds.yaml"
     path.write_text("title:\n  " + "- " * 50_000 + "x\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="nested more than 1000 levels deep"):
+    with pytest.raises(ConfigError, match=f"nested more than {MAX_DEPTH} levels deep"):
         load_config(path)

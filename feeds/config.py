@@ -220,10 +220,10 @@ def load_config(
     }
     if cache_dir is not None:
         updates["cache_dir"] = cache_dir
-    if strict is not None:
-        updates["strict"] = strict
     elif config.cache_dir is not None:
         updates["cache_dir"] = _join(base_dir, config.cache_dir)
+    if strict is not None:
+        updates["strict"] = strict
     result = config.model_copy(update=updates)
     where = str(path) if path is not None else "config"
     cache = result.cache_dir or default_cache_dir()

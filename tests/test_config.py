@@ -189,6 +189,19 @@ def test_strict_comes_from_the_file_or_the_flag(
     assert load_config(path, strict=flag).strict is expected
 
 
+@pytest.mark.parametrize("strict", [None, True, False])
+@pytest.mark.parametrize("flag", [None, "flag-cache"])
+def test_cache_dir_comes_from_the_flag_else_the_file_whatever_strict_says(
+    tmp_path: Path, strict: bool | None, flag: str | None
+) -> None:
+    path = write_config(tmp_path / "conf", "cache_dir: file-cache\n")
+    cache_flag = tmp_path / flag if flag else None
+
+    config = load_config(path, cache_dir=cache_flag, strict=strict)
+
+    assert config.cache_dir == (cache_flag or tmp_path / "conf" / "file-cache")
+
+
 def test_flags_apply_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 

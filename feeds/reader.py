@@ -161,6 +161,17 @@ def _capped(warnings: list[str]) -> tuple[str, ...]:
     return (*warnings[:kept], f"{len(warnings) - kept} more fields or items of the wrong shape")
 
 
+#: Every top-level field the reader reads; the rest of a seed (`secured`,
+#: unknown fields) is dropped as it is composed, so nothing there can reject
+#: the article or reach a message (tests/test_reader.py checks the list).
+SEED_FIELDS = frozenset(
+    {
+        "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+        "category", "topics", "provider", "images", "related", "quality", "heat", "published",
+    }
+)  # fmt: skip
+
+
 def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not _FRONT_MATTER.detect(text):
         raise ArticleError(path, "no front matter: the file must begin with a '---' line")
@@ -169,7 +180,7 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     except ValueError:
         raise ArticleError(path, "front matter is not closed by a '---' line") from None
     try:
-        data = load_seed_yaml(front)
+        data = load_seed_yaml(front, SEED_FIELDS)
     except yaml.YAMLError as error:
         raise ArticleError(path, describe_yaml_error(error)) from None
     if data is None:

@@ -18,7 +18,7 @@ Every reason is this module's own text, the same whichever PyYAML is installed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from functools import cache
 from itertools import chain
 from typing import Any
@@ -30,6 +30,17 @@ from feeds.yamlhooks import FastLoader, construct
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+#: The tags a document may carry: YAML's own types. Any other (`!secret`,
+#: `!!python/object`, a %TAG handle's) is refused in our words, never with
+#: the tag itself, which may be the very value a seed keeps secret.
+_SUPPORTED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in (
+        "str", "int", "float", "bool", "null", "seq", "map", "omap", "pairs", "set",
+        "binary", "timestamp", "merge", "value",
+    )
+)  # fmt: skip
 
 
 class Loader(FastLoader):
@@ -100,12 +111,20 @@ class YAMLRefused(yaml.YAMLError):
         return describe_yaml_error(self)
 
 
-def load_seed_yaml(text: str) -> Any:
-    """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers."""
-    return load_yaml(text, _plain_12(Loader))
+def load_seed_yaml(text: str, fields: Collection[str] | None = None) -> Any:
+    """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers.
+
+    With ``fields``, the top-level entries under any other key are dropped as
+    soon as they are composed: what is never read (``secured``, unknown
+    fields) can neither reject the article (a tag, a bad value) nor cost the
+    checks and the construction.
+    """
+    return load_yaml(text, _plain_12(Loader), fields)
 
 
-def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
+def load_yaml(
+    text: str, loader: type[Loader] | None = None, fields: Collection[str] | None = None
+) -> Any:
     """Parses one YAML document. Raises ``yaml.YAMLError`` and nothing else.
 
     PyYAML's constructors raise plain Python errors for a value that does not
@@ -124,9 +143,15 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
             return None
         if parser.check_node():
             raise YAMLRefused("more than one document", _second_document(text, loader))
+        if fields is not None:
+            _keep_only(node, fields)
         merges = _may_merge(text)
         if merges or _may_alias(text):
             _expand_within_budget(node, _Merges() if merges else None)
+            if merges and fields is not None:
+                _keep_only(node, fields)  # and what the merges brought in
+        if "!" in text:  # every explicit tag, and every %TAG, is written with one
+            _refuse_unsupported_tags(node)
         return construct(parser, node)
     except yaml.YAMLError:
         raise
@@ -134,6 +159,32 @@ def load_yaml(text: str, loader: type[Loader] | None = None) -> Any:
         raise YAMLRefused(_TOO_DEEP) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise YAMLRefused("a value does not match its type") from None
+
+
+def _keep_only(node: Node, fields: Collection[str]) -> None:
+    if isinstance(node, MappingNode):
+        node.value = [
+            (key, value)
+            for key, value in node.value
+            if not (type(key) is ScalarNode and key.tag == _STR and key.value not in fields)
+        ]
+
+
+def _refuse_unsupported_tags(root: Node) -> None:
+    """Raises ``YAMLRefused`` at the first node whose tag is not YAML's own."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in _SUPPORTED_TAGS:
+            raise YAMLRefused("unsupported YAML tag", node.start_mark)
+        if isinstance(node, MappingNode):
+            stack.extend(chain.from_iterable(node.value))
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
 
 
 def _second_document(text: str, loader: type[Loader]) -> Any:

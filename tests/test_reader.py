@@ -25,6 +25,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from feeds import reader
 from feeds.config import Config
 from feeds.discovery import discover
 from feeds.errors import ArticleError
@@ -622,13 +623,62 @@ def test_a_warning_never_quotes_a_value(yaml_loader: str, extra: str) -> None:
 
 
 @pytest.mark.parametrize("tag", ["!!int", "!!float", "!!bool", "!!timestamp"])
-def test_a_secret_with_a_mismatched_yaml_tag_is_rejected_without_quoting_it(tag: str) -> None:
-    # Known bug: the YAML constructor's own exception (ValueError/KeyError/
-    # AttributeError, whose message holds the value) escapes parse_article.
+def test_a_mismatched_yaml_tag_on_a_read_field_is_rejected_without_quoting_it(tag: str) -> None:
     with pytest.raises(ArticleError) as caught:
-        parse(seed_text(extra=f"secured: {tag} {SECRET}\n"))
+        parse(seed_text(extra=f"quality: {tag} {SECRET}\n"))
 
+    assert caught.value.reason.endswith("a value does not match its type")
     assert SECRET.lower() not in str(caught.value).lower()
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ["!!int", "!!float", "!!bool", "!!timestamp", "!", "!hunter2", "!!python/object:os.system"],
+)
+@pytest.mark.parametrize("field", ["secured", "internalNotes"])
+def test_a_tag_on_a_field_never_read_rejects_nothing(field: str, tag: str) -> None:
+    article = parse(seed_text(extra=f"{field}: {tag} {SECRET}\n"))
+
+    assert article.title == "A title"
+    assert SECRET not in repr(article)
+
+
+def test_a_tag_of_its_own_on_a_read_field_is_unsupported_and_never_named() -> None:
+    with pytest.raises(ArticleError) as caught:
+        parse(seed_text(extra=f"category: !{SECRET} news\n"))
+
+    assert caught.value.reason == "invalid YAML at line 7, column 11: unsupported YAML tag"
+
+
+FULL_SEED = seed_text(
+    extra="""\
+    excerpt: "An excerpt"
+    updatedDateTime: 2024-05-02T10:00:00Z
+    originalUrl: "https://example.org/original"
+    category: news
+    provider: {name: Example, domain: example.org}
+    images: [{url: "https://example.org/i.png", width: 10, height: 20}]
+    related: [{title: Other, webUrl: "https://example.org/o", publishedDateTime: 2024-04-01}]
+    quality: 3
+    heat: 4
+    published: false
+    """
+)
+
+
+def test_seed_fields_name_every_field_the_reader_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A field missing from SEED_FIELDS would be dropped before it is read.
+    pruned = parse(FULL_SEED)
+    monkeypatch.setattr(reader, "SEED_FIELDS", None)
+
+    assert parse(FULL_SEED) == pruned
+    assert pruned.updated != pruned.published
+    assert pruned.is_published is False
+    for value in (
+        pruned.summary_html, pruned.original_link, pruned.category, pruned.provider,
+        pruned.images, pruned.related, pruned.quality, pruned.heat,
+    ):  # fmt: skip
+        assert value
 
 
 def test_unknown_fields_never_reach_the_article() -> None:

@@ -390,6 +390,7 @@ _OURS = {
     REPEATED_TOO_MUCH,
     "merge keys ('<<') merge a mapping into itself",
     "a merge key ('<<') must name a mapping or a list of mappings",
+    "unsupported YAML tag",
 }
 _REASON = re.compile(
     r"invalid YAML: a character YAML does not allow, at offset \d+"
@@ -404,7 +405,12 @@ BROKEN = {
     "unclosed flow": (f"k: [{SECRET}\n", " at line 2, column 1: misplaced YAML structure"),
     "undefined alias": (f"k: *{SECRET}", " at line 1, column 4: an alias ('*') without"),
     "anchor twice": (f"a: &{SECRET} 1\nb: &{SECRET} 2", " at line 2, column 4: an alias ('*')"),
-    "unknown tag": (f"k: !{SECRET} x", " at line 1, column 4: a value does not match its type"),
+    "unknown tag": (f"k: !{SECRET} x", " at line 1, column 4: unsupported YAML tag"),
+    "python tag": (f"k: !!python/name:{SECRET} x", " at line 1, column 4: unsupported YAML tag"),
+    "tag handle": (
+        f"%TAG !e! tag:{SECRET},2000:\n---\nk: !e!x y",
+        " at line 3, column 4: unsupported",
+    ),
     "wrong tag": (f"k: !!int {SECRET}", ": a value does not match its type"),
     "map tag on text": (f"k: !!map {SECRET}", " at line 1, column 4: a value does not match"),
     "list as key": (f"? [{SECRET}]\n: v", " at line 1, column 3: a value does not match"),

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from feeds.errors import ArticleError
+from feeds.regular import NotRegularFile, open_regular
 
 #: Larger files are refused unread: a seed is front matter, and an excerpt
 #: is cut to ``summary_length`` anyway. Multi-megabyte excerpts still fit.
@@ -30,8 +31,9 @@ def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
                 raise ArticleError(
                     path, "refused: a symbolic link to a file outside the seeds folder"
                 )
-        with target.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
+        descriptor, info = open_regular(target)
+        with os.fdopen(descriptor, "rb") as file:
+            size = info.st_size
             if size > MAX_SEED_BYTES:
                 raise _too_large(path)
             # Asking for the limit at once makes Python allocate 16 MiB, which
@@ -40,7 +42,8 @@ def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
             if len(raw) > size:
                 raw += file.read(MAX_SEED_BYTES + 1 - len(raw))
     except OSError as error:
-        reason = "broken symbolic link" if path.is_symlink() else error.strerror
+        dangling = path.is_symlink() and not isinstance(error, NotRegularFile)
+        reason = "broken symbolic link" if dangling else error.strerror
         raise ArticleError(path, f"cannot read file: {reason}") from None
     if len(raw) > MAX_SEED_BYTES:
         raise _too_large(path)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from feeds.errors import OutputError
+from feeds.regular import open_regular
 
 #: Temp files are dotfiles, so a web server that hides dotfiles never serves a
 #: half-written feed, and a later start can recognise and remove leftovers.
@@ -220,11 +221,16 @@ def _sync_files(root: Path, names: list[str]) -> None:
 
 def _has_content(path: Path, data: bytes) -> bool:
     try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
+        descriptor, info = open_regular(path)
     except OSError:
         return False
+    with os.fdopen(descriptor, "rb") as stream:
+        if info.st_size != len(data):
+            return False
+        try:
+            return stream.read() == data
+        except OSError:
+            return False
 
 
 def _fsync_directory(directory: Path) -> None:

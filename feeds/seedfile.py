@@ -12,9 +12,21 @@ from feeds.regular import NotRegularFile, open_regular
 #: is cut to ``summary_length`` anyway. Multi-megabyte excerpts still fit.
 MAX_SEED_BYTES = 16 * 1024 * 1024
 
+#: What identifies one version of a file without reading it: (mtime_ns, size, inode).
+Fingerprint = tuple[int, int, int]
+
 
 def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
-    """The bytes of ``path``. Raises ``ArticleError`` with the reason.
+    """The bytes of ``path``. Raises ``ArticleError`` with the reason."""
+    return read_seed_file(path, seeds)[0]
+
+
+def read_seed_file(path: Path, seeds: Path | None = None) -> tuple[bytes, Fingerprint]:
+    """The bytes of ``path``, and the fingerprint of the file they were read
+    from (taken from the open descriptor before reading, so a file written
+    meanwhile looks changed to the next scan). Raises ``ArticleError``: its
+    ``fingerprint`` is None when no file was read, as the reason then says
+    nothing about what the file holds.
 
     A seed that is itself a symbolic link must lead to a file inside the
     ``seeds`` folder: the seeds folder may be writable by people who must not
@@ -34,8 +46,9 @@ def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
         descriptor, info = open_regular(target)
         with os.fdopen(descriptor, "rb") as file:
             size = info.st_size
+            fingerprint = (info.st_mtime_ns, size, info.st_ino)
             if size > MAX_SEED_BYTES:
-                raise _too_large(path)
+                raise _too_large(path, fingerprint)
             # Asking for the limit at once makes Python allocate 16 MiB, which
             # costs more than reading a seed; the rest only if it grew meanwhile.
             raw = file.read(size + 1)
@@ -46,9 +59,10 @@ def read_seed_bytes(path: Path, seeds: Path | None = None) -> bytes:
         reason = "broken symbolic link" if dangling else error.strerror
         raise ArticleError(path, f"cannot read file: {reason}") from None
     if len(raw) > MAX_SEED_BYTES:
-        raise _too_large(path)
-    return raw
+        raise _too_large(path, fingerprint)
+    return raw, fingerprint
 
 
-def _too_large(path: Path) -> ArticleError:
-    return ArticleError(path, f"file too large (over {MAX_SEED_BYTES // (1024 * 1024)} MiB)")
+def _too_large(path: Path, fingerprint: Fingerprint) -> ArticleError:
+    limit = MAX_SEED_BYTES // (1024 * 1024)
+    return ArticleError(path, f"file too large (over {limit} MiB)", fingerprint=fingerprint)

@@ -1,0 +1,130 @@
+"""Hostile changes to the seeds folder under a running `feeds run` (issue 13):
+FIFOs renamed over seeds, symlinks swapped between a check and a read,
+seeds renamed out and back. Each test drives a real daemon process and makes
+the race real, as the probe that found it did; none relies on the race
+being lost every time, and each says how often it was lost before the fix."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.conftest import seed_text
+from tests.daemon_harness import RunningDaemon, read_json, wait_for
+from tests.faults_support import health, make_site
+
+SEEDS = 100
+#: How long each test keeps racing the daemon.
+RACE_SECONDS = 8.0
+
+
+def _site(root: Path, extra: str = "") -> Path:
+    config = make_site(root, f"rescan_interval: 1\nmax_items: 1000\n{extra}")
+    for n in range(SEEDS):
+        _write(root / "seeds" / f"s{n:03}.txt", f"S {n}")
+    return config
+
+
+def _write(path: Path, title: str) -> None:
+    path.write_text(seed_text(title=title, link=f"https://e.org/{path.stem}"))
+
+
+def _titles(root: Path) -> set[str]:
+    document = read_json(root / "output" / "all.json")
+    return {item["title"] for item in document["items"]} if document else set()
+
+
+def _blocked_on_a_fifo(pid: int) -> bool:
+    """Whether a thread of ``pid`` waits in the kernel for a FIFO's writer
+    (Linux); only ends a race early once it is lost."""
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            if (task / "wchan").read_text() == "wait_for_partner":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_fifos_renamed_over_seeds_never_block_a_rebuild(tmp_path: Path) -> None:
+    """Every seed is replaced by a FIFO and put back, every few milliseconds,
+    while rescans run every second. Before the fix a rebuild opened one of
+    them and waited for a writer for good (within 1-4 s of swapping in four
+    runs out of four): nothing was published again."""
+    daemon = RunningDaemon(_site(tmp_path))
+    seeds = tmp_path / "seeds"
+    everything = {f"S {n}" for n in range(SEEDS)}
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: _titles(tmp_path) == everything, what="the first build")
+        started = time.monotonic()
+        rounds = 0
+        while time.monotonic() - started < RACE_SECONDS:
+            for n in range(SEEDS):
+                os.mkfifo(seeds / f".fifo{n}")
+                os.rename(seeds / f"s{n:03}.txt", seeds / f".aside{n}")
+                os.rename(seeds / f".fifo{n}", seeds / f"s{n:03}.txt")
+            time.sleep(0.002)
+            for n in range(SEEDS):
+                os.rename(seeds / f"s{n:03}.txt", seeds / f".fifo{n}")
+                os.rename(seeds / f".aside{n}", seeds / f"s{n:03}.txt")
+                os.unlink(seeds / f".fifo{n}")
+            time.sleep(0.002)
+            rounds += 1
+            if rounds % 20 == 0 and _blocked_on_a_fifo(daemon.process.pid):
+                break
+        rebuilds = health(daemon)["rebuilds"]
+        _write(seeds / "after.txt", "After")
+
+        wait_for(
+            lambda: _titles(tmp_path) == everything | {"After"},
+            what=f"an article saved after the race ({rounds} rounds, {rebuilds} rebuilds)"
+            f"\n{daemon.log}",
+        )
+        assert health(daemon)["ok"] is True
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.log
+    assert "maximum number of running instances" not in daemon.log
+
+
+def test_seeds_renamed_out_and_back_all_stay_published(tmp_path: Path) -> None:
+    """Every seed is renamed out of the folder and back, round after round.
+    Before the fix a read that met a seed away was kept as the verdict on it
+    ("cannot read file: No such file or directory"), under the version the
+    seed has again once back: it stayed out of the feeds after every rescan
+    and after a restart."""
+    config = _site(tmp_path)
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    outside.mkdir()
+    everything = {f"S {n}" for n in range(SEEDS)}
+    daemon = RunningDaemon(config)
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: _titles(tmp_path) == everything, what="the first build")
+        started = time.monotonic()
+        rounds = 0
+        while time.monotonic() - started < RACE_SECONDS:
+            for n in range(SEEDS):
+                os.rename(seeds / f"s{n:03}.txt", outside / f"s{n:03}.txt")
+            for n in range(SEEDS):
+                os.rename(outside / f"s{n:03}.txt", seeds / f"s{n:03}.txt")
+            rounds += 1
+        _write(seeds / "after.txt", "After")
+        everything.add("After")
+        wait_for(
+            lambda: _titles(tmp_path) == everything,
+            what=f"every seed published after {rounds} rounds\n{daemon.log}",
+        )
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.log
+
+    (tmp_path / "output" / "all.json").unlink()
+    restarted = RunningDaemon(config)
+    try:
+        restarted.wait_ready()
+        assert _titles(tmp_path) == everything, restarted.log
+    finally:
+        assert restarted.stop() == 0, restarted.log

@@ -7,6 +7,7 @@ being lost every time, and each says how often it was lost before the fix."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -128,3 +129,47 @@ def test_seeds_renamed_out_and_back_all_stay_published(tmp_path: Path) -> None:
         assert _titles(tmp_path) == everything, restarted.log
     finally:
         assert restarted.stop() == 0, restarted.log
+
+
+def test_a_link_swapped_out_of_the_seeds_folder_never_publishes_what_is_outside(
+    tmp_path: Path,
+) -> None:
+    """``a-link.txt -> b-target.txt``, and ``b-target.txt`` swapped between
+    a file and a link to a file outside the seeds folder, with reloads
+    (each a rescan) every 0.2 s. Before the fix the outside file's title
+    reached the feeds (probe: 36 times in one run; here within the first
+    seconds in every run tried)."""
+    config = make_site(tmp_path, "rescan_interval: 1\n")
+    seeds, outside = tmp_path / "seeds", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(seed_text(title="Outside", link="https://e.org/out"))
+    (seeds / ".keep").write_text(seed_text(title="Inside", link="https://e.org/in"))
+    os.link(seeds / ".keep", seeds / "b-target.txt")
+    (seeds / "a-link.txt").symlink_to("b-target.txt")
+    output = tmp_path / "output"
+    daemon = RunningDaemon(config)
+    leaks = 0
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: _titles(tmp_path) == {"Inside"}, what="the first build")
+        started = last_reload = time.monotonic()
+        while time.monotonic() - started < RACE_SECONDS:
+            os.symlink(outside / "secret.txt", seeds / ".staged")
+            os.replace(seeds / ".staged", seeds / "b-target.txt")
+            os.link(seeds / ".keep", seeds / ".staged")
+            os.replace(seeds / ".staged", seeds / "b-target.txt")
+            if time.monotonic() - last_reload > 0.2:
+                last_reload = time.monotonic()
+                daemon.signal(signal.SIGHUP)
+                leaks += "Outside" in _titles(tmp_path)
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: health(daemon)["idle"], what="the last rescan")
+        leaks += "Outside" in _titles(tmp_path)
+        for path in output.rglob("*"):
+            if path.is_file():
+                assert b"https://e.org/out" not in path.read_bytes(), path
+        assert leaks == 0, f"the outside file was published {leaks} times"
+        assert _titles(tmp_path) == {"Inside"}
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.log

@@ -452,15 +452,17 @@ def test_seed_bytes_are_read_the_same(tmp_path: Path) -> None:
     limit = seedfile.MAX_SEED_BYTES
     files = {"empty": b"", "small": b"---\ntitle: x\n---\n", "limit": b"x" * limit}
     files["over"] = b"x" * (limit + 1)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
     for name, content in files.items():
-        (tmp_path / name).write_bytes(content)
+        (seeds / name).write_bytes(content)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "file").write_bytes(b"outside")
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "out").symlink_to(tmp_path / "elsewhere" / "file")
-    names = [*files, "missing", "seeds/out"]
+    (seeds / "out").symlink_to(tmp_path / "elsewhere" / "file")
+    (seeds / "in").symlink_to("small")
+    names = [*files, "missing", "out", "in"]
     for name in names:
-        path, seeds = tmp_path / name, tmp_path / "seeds"
+        path = seeds / name
         new = _bytes_or_reason(seedfile.read_seed_bytes, path, seeds)
         assert new == _bytes_or_reason(old_seedfile.read_seed_bytes, path, seeds), name
 

@@ -145,7 +145,14 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
 #: Settings that change how the daemon runs and never a byte of output:
 #: `feeds run` with its own rescan interval or port must not re-render
 #: every feed that `feeds build` just wrote.
-_RUNTIME_SETTINGS = {"watch", "debounce_ms", "rescan_interval", "server", "cache_dir"}
+_RUNTIME_SETTINGS = {
+    "watch",
+    "debounce_ms",
+    "rescan_interval",
+    "rebuild_timeout",
+    "server",
+    "cache_dir",
+}
 
 
 def config_digest(config: Config) -> str:

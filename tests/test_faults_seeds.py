@@ -6,14 +6,22 @@ being lost every time, and each says how often it was lost before the fix."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tests.conftest import seed_text
-from tests.daemon_harness import RunningDaemon, read_json, wait_for
+from tests.daemon_harness import NotifySocket, RunningDaemon, http_get, read_json, wait_for
 from tests.faults_support import health, make_site
+
+T = TypeVar("T")
 
 SEEDS = 100
 #: How long each test keeps racing the daemon.
@@ -173,3 +181,99 @@ def test_a_link_swapped_out_of_the_seeds_folder_never_publishes_what_is_outside(
     finally:
         code = daemon.stop()
     assert code == 0, daemon.log
+
+
+# --- a rebuild that never ends ---------------------------------------------------
+
+STUCK_HOOK = Path(__file__).with_name("stuck_rebuild.py")
+#: The daemon's bound in these tests (`rebuild_timeout`), in seconds.
+REBUILD_TIMEOUT = 2
+
+
+def _stuck_daemon(root: Path, notify: NotifySocket | None = None) -> tuple[RunningDaemon, Path]:
+    config = make_site(root, f"rescan_interval: 1\nrebuild_timeout: {REBUILD_TIMEOUT}\n")
+    _write(root / "seeds" / "a.txt", "A")
+    fifo = root / "hang"
+    os.mkfifo(fifo)
+    env = {"FEEDS_TEST_STUCK_FIFO": str(fifo)}
+    if notify is not None:
+        env |= {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "400000"}
+    daemon = RunningDaemon(config, env=env, wrapper=[sys.executable, str(STUCK_HOOK)])
+    _wait(daemon, lambda: "ready" in daemon.log, "ready")
+    _wait(daemon, lambda: _titles(root) == {"A"}, "the first build")
+    _write(root / "seeds" / "stuck.txt", "Stuck")  # its rebuild blocks on the FIFO
+    return daemon, fifo
+
+
+def _wait(daemon: RunningDaemon, condition: Callable[[], T | None], what: str) -> T:
+    try:
+        return wait_for(condition, what=what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{daemon.log}") from None
+
+
+def _unhealthy(daemon: RunningDaemon) -> Mapping[str, Any] | None:
+    state = health(daemon)
+    return state if state["ok"] is False else None
+
+
+def _release(fifo: Path) -> None:
+    """Lets the blocked read through (it then reads an ordinary seed)."""
+    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_stuck_rebuild_turns_the_daemon_unhealthy_until_it_ends(tmp_path: Path) -> None:
+    """Before the fix /healthz said ok and the systemd watchdog was fed for
+    as long as the rebuild hung, and every rescan that queued behind it
+    logged APScheduler's "maximum number of running instances" warning."""
+    notify = NotifySocket(tmp_path / "notify.sock")
+    daemon, fifo = _stuck_daemon(tmp_path, notify)
+    try:
+        stuck = _wait(daemon, lambda: _unhealthy(daemon), "/healthz to report the stuck rebuild")
+        status, _, _ = http_get(daemon.url("healthz"))
+        assert status == 503
+        assert stuck["scheduler"] == "stuck"
+        daemon.wait_for_log(r"ERROR feeds\.daemon: a rebuild has run for \d+ s")
+        pings = notify.messages.count("WATCHDOG=1")
+        # Several more health ticks and rescans, by the daemon's own count.
+        wait_for(
+            lambda: health(daemon)["rebuild_seconds"] >= stuck["rebuild_seconds"] + 3,
+            what="the stuck rebuild to go on",
+        )
+        assert notify.messages.count("WATCHDOG=1") == pings, "the watchdog was still fed"
+
+        _release(fifo)
+
+        wait_for(lambda: health(daemon)["ok"] is True, what="/healthz to recover")
+        daemon.wait_for_log(r"WARNING feeds\.daemon: the stuck rebuild ended after \d+ s")
+        wait_for(lambda: _titles(tmp_path) == {"A", "Stuck"}, what="the stuck seed published")
+        wait_for(lambda: notify.messages.count("WATCHDOG=1") > pings, what="pings again")
+    finally:
+        code = daemon.stop()
+        notify.close()
+    assert code == 0, daemon.log
+    assert "maximum number of running instances" not in daemon.log
+
+
+def test_sigterm_ends_a_daemon_whose_rebuild_is_stuck(tmp_path: Path) -> None:
+    """Before the fix SIGTERM logged "stopping" and the process lived on until
+    SIGKILL: the stop waited for the rebuild, and so did a reload."""
+    daemon, fifo = _stuck_daemon(tmp_path)
+    try:
+        _wait(daemon, lambda: _unhealthy(daemon), "the stuck rebuild")
+        daemon.signal(signal.SIGHUP)  # a reload must not wait for it either
+        daemon.wait_for_log(r"reload waits for the rebuild in progress")
+        daemon.signal(signal.SIGTERM)
+        try:
+            code = daemon.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running after SIGTERM\n{daemon.log}") from None
+    finally:
+        daemon.stop()
+        with contextlib.suppress(OSError):
+            _release(fifo)
+    assert code == 1, daemon.log
+    assert re.search(
+        r"ERROR feeds\.daemon: a rebuild stuck for \d+ s did not end; exiting without it",
+        daemon.log,
+    ), daemon.log

@@ -29,7 +29,14 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import discover_names, is_candidate, path_order
-from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError, strict_rejection
+from feeds.errors import (
+    ArticleError,
+    ArticleWarning,
+    ConfigError,
+    OutputError,
+    SeedsError,
+    strict_rejection,
+)
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -130,7 +137,10 @@ class Builder:
         files that are gone. Returns the names whose state changed."""
         if not self.config.seeds.is_dir():
             raise ConfigError(f"{self.config.seeds}: seeds folder not found")
-        paths = discover_names(self.config.seeds, self.config.patterns)
+        try:
+            paths = discover_names(self.config.seeds, self.config.patterns)
+        except OSError as error:
+            raise SeedsError(f"{error.filename}: cannot list: {error.strerror}") from None
         present = set(paths)
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
@@ -194,7 +204,7 @@ class Builder:
         changed = []
         for path in paths:
             name = str(path)
-            if path.is_file() and is_candidate(path.name, self.config.patterns):
+            if _is_file(path) and is_candidate(path.name, self.config.patterns):
                 if self._needs_reading(name) and self._read(name):
                     changed.append(name)
             elif self._seeds.pop(name, None) is not None:
@@ -686,6 +696,15 @@ def _render_order(plan: FeedPlan) -> str:
     """Archives of one month together, so each article's entries are built once
     (see `render.entries.EntryCache`); the order of writes changes no file."""
     return plan.stem.rpartition("/")[2] if plan.is_archive else ""
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; True when the system cannot tell (not gone,
+    yet not stat-able): reading it then says why, and it is read again."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
 
 
 def _version(path: str) -> Version | None:

@@ -83,6 +83,11 @@ def strict_rejection(path: PurePath | str, reasons: Sequence[str]) -> ArticleErr
     return ArticleError(path, f"{reasons[0]} (strict mode{more})")
 
 
+class SeedsError(FeedsError):
+    """The seeds folder could not be listed; nothing is published from a
+    partial listing (the last good feeds stay)."""
+
+
 class OutputError(FeedsError):
     """The output folder could not be written; the last good files stay."""
 

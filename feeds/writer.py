@@ -19,6 +19,9 @@ from feeds.regular import open_regular
 TEMP_PREFIX = ".feeds-"
 TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644
+#: O_DIRECTORY: something else renamed into a folder's place (a FIFO would
+#: block the open) is refused at once.
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 #: A batch commits at least this often, bounding its temp files and the time
@@ -202,7 +205,7 @@ def _sync_files(root: Path, names: list[str]) -> None:
     """Makes ``names`` durable: one syncfs(2) for the output's filesystem (which
     reports writeback errors since Linux 5.8), else an fsync per file."""
     if _SYNCFS is not None:
-        descriptor = os.open(root, os.O_RDONLY)
+        descriptor = os.open(root, _FOLDER_FLAGS)
         try:
             if _SYNCFS(descriptor) == 0:
                 return
@@ -212,7 +215,7 @@ def _sync_files(root: Path, names: list[str]) -> None:
         finally:
             os.close(descriptor)
     for name in names:
-        descriptor = os.open(name, os.O_RDONLY)
+        descriptor, _ = open_regular(name)
         try:
             os.fsync(descriptor)
         finally:
@@ -236,7 +239,7 @@ def _has_content(path: Path, data: bytes) -> bool:
 def _fsync_directory(directory: Path) -> None:
     """Makes the rename itself durable; some filesystems cannot, which is fine."""
     try:
-        descriptor = os.open(directory, os.O_RDONLY)
+        descriptor = os.open(directory, _FOLDER_FLAGS)
     except OSError:
         return
     try:

@@ -186,3 +186,15 @@ def test_the_server_refuses_to_load_a_fifo_at_once(tmp_path: Path) -> None:
     result = finishes(lambda: filecache.load(str(fifo)), [fifo])
 
     assert isinstance(result, OSError), result
+
+
+def test_making_a_fifo_durable_fails_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer fsyncs its temp files (without syncfs) and folders by name."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(writer, "_SYNCFS", None)
+
+    assert finishes(lambda: writer._fsync_directory(fifo), [fifo]) is None
+    assert isinstance(finishes(lambda: writer._sync_files(tmp_path, [str(fifo)]), [fifo]), OSError)

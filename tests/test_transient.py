@@ -12,6 +12,7 @@ by the next scan and never saved in the cache.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import subprocess
@@ -26,6 +27,8 @@ from feeds import build as build_module
 from feeds import reader
 from feeds.build import Builder, build, parse_cache
 from feeds.config import Config
+from feeds.errors import FeedsError
+from feeds.uptodate import check
 from tests.conftest import SeedWriter, seed_text
 
 ConfigFactory = Callable[..., Config]
@@ -226,3 +229,90 @@ def test_a_seed_that_is_gone_when_read_is_not_reported(
 
     assert _titles(builder) == ["Bravo"]
     assert builder.rejected == ()
+
+
+# --- listing the seeds folder ----------------------------------------------------
+
+
+@pytest.fixture
+def listing_fails(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, int], None]:
+    """Makes listing one folder fail with an errno, as a process out of file
+    descriptors (EMFILE) or a flaky disk (EIO) would."""
+
+    def fail(folder: Path, number: int) -> None:
+        scandir = os.scandir
+
+        def failing(path: Any) -> Any:
+            if os.fspath(path).rstrip(os.sep) == os.fspath(folder):
+                raise OSError(number, os.strerror(number))
+            return scandir(path)
+
+        monkeypatch.setattr(os, "scandir", failing)
+
+    return fail
+
+
+@pytest.mark.parametrize("number", [errno.EMFILE, errno.EIO], ids=["EMFILE", "EIO"])
+@pytest.mark.parametrize("where", ["seeds", "sub"])
+def test_a_folder_that_cannot_be_listed_for_a_moment_unpublishes_nothing(
+    config: Config,
+    seeds: Path,
+    write_seed: SeedWriter,
+    listing_fails: Callable[[Path, int], None],
+    number: int,
+    where: str,
+) -> None:
+    """Such a folder was taken for empty: its articles left the feeds (every
+    article, for the seeds folder itself) until the next scan."""
+    write_seed("sub/c.txt", title="Charlie", link="https://e.org/c")
+    build(config)
+    builder = Builder(config, parse_cache(config))
+    builder.scan_all()
+    listing_fails(seeds if where == "seeds" else seeds / "sub", number)
+
+    with pytest.raises(FeedsError, match="cannot list"):
+        builder.scan_all()
+
+    assert _titles(builder) == ["Alpha", "Bravo", "Charlie"]
+    assert check(config) is None  # nor does a build take it for "nothing changed"
+
+
+def test_a_folder_that_can_never_be_listed_is_skipped_as_before(
+    config: Config,
+    seeds: Path,
+    write_seed: SeedWriter,
+    listing_fails: Callable[[Path, int], None],
+) -> None:
+    """A folder the service may not read (lost+found on a mounted disk) holds
+    nothing it could publish; it must not stop every build."""
+    write_seed("sub/c.txt", title="Charlie", link="https://e.org/c")
+    listing_fails(seeds / "sub", errno.EACCES)
+    builder = Builder(config, parse_cache(config))
+
+    builder.scan_all()
+
+    assert _titles(builder) == ["Alpha", "Bravo"]
+
+
+def test_a_watcher_update_that_cannot_tell_a_file_reads_it_later(
+    config: Config, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stat failing for another reason than the file being gone used to
+    end the rebuild with a traceback, losing the paths it was given."""
+    path = seeds / "a.txt"
+    builder = Builder(config, parse_cache(config))
+    builder.scan_all()
+    path.write_text(seed_text(title="Alpha 2", link="https://e.org/a"))
+    is_file = Path.is_file
+
+    def failing(self: Path) -> bool:
+        if self == path:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return is_file(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "is_file", failing)
+        builder.update([path])
+
+    builder.update([path])
+    assert _titles(builder) == ["Alpha 2", "Bravo"]

@@ -199,9 +199,8 @@ class Daemon:
         if stuck is not None and not self._stuck_reported:
             self._stuck_reported = True
             log.error(
-                "a rebuild has run for %d s, past rebuild_timeout (%d s): it is stuck; "
+                "a rebuild has run for more than %d s (rebuild_timeout): it is stuck; "
                 "/healthz reports it and the systemd watchdog is no longer fed",
-                stuck,
                 self.config.rebuild_timeout,
             )
         elif stuck is None and self._stuck_reported:

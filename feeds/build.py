@@ -29,7 +29,14 @@ from feeds.cache import (
 )
 from feeds.config import Config
 from feeds.discovery import discover_names, is_candidate, path_order
-from feeds.errors import ArticleError, ArticleWarning, ConfigError, OutputError, strict_rejection
+from feeds.errors import (
+    ArticleError,
+    ArticleWarning,
+    ConfigError,
+    OutputError,
+    SeedsError,
+    strict_rejection,
+)
 from feeds.index import (
     FEED_DIRS,
     Duplicate,
@@ -69,6 +76,12 @@ class _Seed:
     #: This version's article when strict mode rejects it for its warnings:
     #: the parse cache keeps it as read, so another strictness reads nothing again.
     held: Article | None = None
+    #: The last read failed before any byte was read (the file went away and
+    #: came back, was swapped for a FIFO, an OS error): that is no verdict on
+    #: what the file holds, so every scan reads it again and the parse cache
+    #: never keeps it. ``version`` is then the file as listed, so a failure
+    #: that repeats on an unchanged file is reported once.
+    retry: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +137,10 @@ class Builder:
         files that are gone. Returns the names whose state changed."""
         if not self.config.seeds.is_dir():
             raise ConfigError(f"{self.config.seeds}: seeds folder not found")
-        paths = discover_names(self.config.seeds, self.config.patterns)
+        try:
+            paths = discover_names(self.config.seeds, self.config.patterns)
+        except OSError as error:
+            raise SeedsError(f"{error.filename}: cannot list: {error.strerror}") from None
         present = set(paths)
         changed = [path for path in self._seeds if path not in present]
         for path in changed:
@@ -140,18 +156,20 @@ class Builder:
                 continue
             version = _version(path)
             seed = self._seeds.get(path)
-            if seed is None or seed.version != version:
+            if seed is None or seed.retry or seed.version != version:
                 versions[path] = version
         stale = list(versions)
         if stale:
             self._as_cached = False
         outcomes = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
-        for path, article, reason, warnings in outcomes:
-            self._record(path, versions[path], article, reason, warnings)
+        read = []
+        for path, article, reason, warnings, fingerprint in outcomes:
+            if self._record_read(path, versions[path], article, reason, warnings, fingerprint):
+                read.append(path)
             if ticks is not None:
                 next(ticks, None)
-        return changed + restored + stale
+        return changed + restored + read
 
     def _restore_from_cache(self, paths: Sequence[str]) -> list[str]:
         """Takes what the parse cache knows of files unchanged since; only once."""
@@ -186,9 +204,8 @@ class Builder:
         changed = []
         for path in paths:
             name = str(path)
-            if path.is_file() and is_candidate(path.name, self.config.patterns):
-                if self._needs_reading(name):
-                    self._read(name)
+            if _is_file(path) and is_candidate(path.name, self.config.patterns):
+                if self._needs_reading(name) and self._read(name):
                     changed.append(name)
             elif self._seeds.pop(name, None) is not None:
                 self._forget(name)
@@ -197,16 +214,52 @@ class Builder:
 
     def _needs_reading(self, name: str) -> bool:
         seed = self._seeds.get(name)
-        return seed is None or seed.version != _version(name)
+        return seed is None or seed.retry or seed.version != _version(name)
 
-    def _read(self, path: str) -> None:
-        version = _version(path)
+    def _read(self, path: str) -> bool:
+        """Reads one file; returns whether its state changed."""
+        listed = _version(path)
         try:
             reading = read_seed(Path(path), self.config.tz, self._read_options)
         except ArticleError as error:
-            self._record(path, version, None, error.reason)
-        else:
-            self._record(path, version, reading.article, None, reading.warnings)
+            return self._record_read(path, listed, None, error.reason, (), error.fingerprint)
+        return self._record_read(
+            path, listed, reading.article, None, reading.warnings, reading.fingerprint
+        )
+
+    def _record_read(
+        self,
+        path: str,
+        listed: Version | None,
+        article: Article | None,
+        reason: str | None,
+        warnings: tuple[str, ...],
+        fingerprint: Fingerprint | None,
+    ) -> bool:
+        """Records what a read found; returns whether the file's state changed.
+
+        A verdict is kept under the version of the file actually read, never
+        the version listed before: a file replaced in between would otherwise
+        hold the other file's verdict for as long as it stays as listed.
+        """
+        if fingerprint is not None:
+            self._record(path, _packed(fingerprint), article, reason, warnings)
+            return True
+        if not os.path.lexists(path):  # deleted since it was listed: not a rejection
+            if self._seeds.pop(path, None) is None:
+                return False
+            self._forget(path)
+            return True
+        previous = self._seeds.get(path)
+        repeated = (
+            previous is not None
+            and previous.retry
+            and previous.version == listed
+            and previous.error is not None
+            and previous.error.reason == reason
+        )
+        self._record(path, listed, None, reason, retry=True)
+        return not repeated
 
     def _record(
         self,
@@ -215,6 +268,8 @@ class Builder:
         article: Article | None,
         reason: str | None,
         warnings: tuple[str, ...] = (),
+        *,
+        retry: bool = False,
     ) -> None:
         self._changed.add(path)
         if reason is None and not (warnings and self._strict):
@@ -234,7 +289,7 @@ class Builder:
         self._warned.discard(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
-        self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held)
+        self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held, retry=retry)
 
     def _forget(self, path: str) -> None:
         """Bookkeeping for a seed file that is gone (its entry already removed)."""
@@ -602,7 +657,7 @@ class Builder:
 
     def _seed_records(self) -> Iterator[tuple[str, SeedRecord]]:
         for path, seed in self._seeds.items():
-            if seed.version is None:
+            if seed.version is None or seed.retry:
                 continue
             if seed.held is not None:  # rejected by strict mode alone: kept as it reads
                 yield self._cache_key(path), (*_unpacked(seed.version), True, None, seed.warnings)
@@ -641,6 +696,15 @@ def _render_order(plan: FeedPlan) -> str:
     """Archives of one month together, so each article's entries are built once
     (see `render.entries.EntryCache`); the order of writes changes no file."""
     return plan.stem.rpartition("/")[2] if plan.is_archive else ""
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; True when the system cannot tell (not gone,
+    yet not stat-able): reading it then says why, and it is read again."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
 
 
 def _version(path: str) -> Version | None:

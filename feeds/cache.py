@@ -36,6 +36,7 @@ from feeds.model import (
     shared,
     shared_topics,
 )
+from feeds.regular import open_regular, read_regular
 
 log = logging.getLogger("feeds.cache")
 
@@ -136,7 +137,7 @@ class ParseCache:
 
     def load(self) -> CacheState:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)
         except FileNotFoundError:
             return CacheState()
         except OSError as error:
@@ -157,7 +158,7 @@ class ParseCache:
         are for the caller to read again from their seed files.
         """
         try:
-            with self.articles_path.open("rb") as stream:
+            with os.fdopen(open_regular(self.articles_path)[0], "rb") as stream:
                 magic, identity, token = marshal.load(stream)  # noqa: S302 - validated
                 if (magic, identity, token) != (_MAGIC, self._identity, self._token) or not token:
                     raise ValueError("not the articles of this index")

@@ -134,6 +134,8 @@ class Config(_Section):
     debounce_ms: int = Field(default=100, ge=0, le=60_000)
     #: Seconds between full rescans that repair anything the watcher missed.
     rescan_interval: int = Field(default=600, ge=1)
+    #: Seconds a rebuild may run before ``feeds run`` counts it stuck.
+    rebuild_timeout: int = Field(default=300, ge=1)
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
     custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()

@@ -8,9 +8,13 @@ a config reload, which takes the same lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +40,15 @@ log = logging.getLogger("feeds.daemon")
 RETRY_AFTER_FAILURE = 5.0
 #: How often the main thread checks the watcher and scheduler.
 HEALTH_TICK = 1.0
+#: How often the main thread looks whether the first build is done (it
+#: cannot sleep on an event: it must wake for signals too).
+FIRST_BUILD_POLL = 0.02
+#: Seconds SIGTERM waits for the rebuild in progress to finish its writes
+#: (each file is replaced whole, so one left unfinished breaks none).
+STOP_WAIT = 15.0
+#: Seconds after SIGTERM by which the process has ended whatever hangs;
+#: within systemd/feeds.service's TimeoutStopSec, so the exit is ours.
+STOP_DEADLINE = 25.0
 FEED_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
 
 
@@ -76,6 +89,11 @@ class Daemon:
         self._seeds_missing = threading.Event()
         #: The output folder as last written: (device, inode), None before a build.
         self._output_identity: tuple[int, int] | None = None
+        #: Set once the rebuild in progress is reported stuck, until it ends.
+        self._stuck_reported = False
+        self._last_rebuild_seconds = 0.0
+        #: Set once a reload was put off for a rebuild in progress (said once).
+        self._reload_waiting = False
 
     def _load(self) -> Config:
         config = self._load_config()
@@ -93,22 +111,39 @@ class Daemon:
     def run(self) -> int:
         """Runs until SIGTERM or SIGINT; returns the exit code."""
         wake = self._install_signal_handlers()
-        # Watch before the first build: a save made while it runs is queued,
-        # not lost until the next rescan.
-        self._start_watcher()
-        self._rebuild(frozenset(), True)
-        self._save_cache()
-        self._scheduler.start()
-        if self._serve.enabled:
-            self._start_server()
-        self._notifier.ready(self._status())
-        log.info("ready")
         try:
-            self._main_loop(wake)
+            # Watch before the first build: a save made while it runs is
+            # queued, not lost until the next rescan. The first build runs on
+            # the scheduler's worker like every other, so the main thread
+            # stays free to answer SIGTERM even if it never ends.
+            self._start_watcher()
+            self._scheduler.start()
+            self._scheduler.request_rescan()
+            if self._first_build(wake):
+                self._save_cache()
+                if self._serve.enabled:
+                    self._start_server()
+                self._notifier.ready(self._status())
+                log.info("ready")
+                self._main_loop(wake)
         finally:
-            self._shutdown()
+            finished = self._shutdown()
             wake.close()
+            if not finished:
+                _exit_now(1)
         return 0
+
+    def _first_build(self, wake: SignalWakeup) -> bool:
+        """Waits for the first build; False when stopped before it ended."""
+        while self._rebuilds == 0:
+            if self._stop_requested:
+                return False
+            wake.wait(FIRST_BUILD_POLL)
+            self._check_rebuild()
+            if not self._scheduler.is_alive():
+                log.critical("the scheduler stopped; exiting so the service is restarted")
+                raise SystemExit(1)
+        return True
 
     def _main_loop(self, wake: SignalWakeup) -> None:
         interval = HEALTH_TICK
@@ -143,10 +178,35 @@ class Daemon:
             # Nothing can rebuild any more; let systemd restart the service.
             log.critical("the scheduler stopped; exiting so the service is restarted")
             raise SystemExit(1)
+        stuck = self._check_rebuild()
         # A missing seeds folder is outside the daemon: a restart would not bring it back.
+        # A stuck rebuild is inside it: systemd's watchdog restarts the service.
         watching = self._watcher.is_alive() or self._seeds_missing.is_set()
-        if watching and self._notifier.watchdog_interval:
+        if watching and not stuck and self._notifier.watchdog_interval:
             self._notifier.watchdog()
+
+    def _stuck_for(self) -> float | None:
+        """Seconds the rebuild in progress has run, once past ``rebuild_timeout``."""
+        running = self._scheduler.running_for()
+        if running is None or running <= self.config.rebuild_timeout:
+            return None
+        return running
+
+    def _check_rebuild(self) -> bool:
+        """Says once when the rebuild in progress turns stuck, and once when
+        it ends after all; returns whether it is stuck now."""
+        stuck = self._stuck_for()
+        if stuck is not None and not self._stuck_reported:
+            self._stuck_reported = True
+            log.error(
+                "a rebuild has run for more than %d s (rebuild_timeout): it is stuck; "
+                "/healthz reports it and the systemd watchdog is no longer fed",
+                self.config.rebuild_timeout,
+            )
+        elif stuck is None and self._stuck_reported:
+            self._stuck_reported = False
+            log.warning("the stuck rebuild ended after %d s", self._last_rebuild_seconds)
+        return stuck is not None
 
     def _revive_watcher(self) -> None:
         if not self.config.seeds.is_dir():
@@ -194,23 +254,47 @@ class Daemon:
         self._server.start()
         log.info("serving %s on http://%s:%d/", config.output, host, self._server.port)
 
-    def _shutdown(self) -> None:
+    def _shutdown(self) -> bool:
+        """Stops everything; returns whether the rebuild in progress, if
+        any, finished (if not, the process must end without waiting for it)."""
         self._notifier.stopping()
         log.info("stopping")
+        backstop = threading.Timer(STOP_DEADLINE, _stop_overdue)
+        backstop.daemon = True
+        backstop.start()
         self._watcher.stop()
-        self._scheduler.shutdown()  # lets a rebuild in progress finish its writes
-        self._save_cache()
+        # A rebuild already stuck is not waited for; any other gets the time
+        # left before it would count as stuck, within STOP_WAIT.
+        running = self._scheduler.running_for() or 0.0
+        wait = max(0.0, min(STOP_WAIT, self.config.rebuild_timeout - running))
+        finished = self._scheduler.shutdown(wait)
+        if finished:
+            self._save_cache()
+        else:
+            log.error(
+                "a rebuild stuck for %d s did not end; exiting without it "
+                "(the parse cache is not saved)",
+                self._scheduler.running_for() or running,
+            )
         self._hubs.wait_idle(1.0)  # a last change deserves its push if hubs answer quickly
         self._hubs.close(1.0)
         if self._server is not None:
             self._server.stop()
+        backstop.cancel()
         log.info("stopped")
+        return finished
 
     def _save_cache(self) -> None:
-        """Lets the next start skip parsing the files that have not changed."""
-        with self._build_lock:
+        """Lets the next start skip parsing the files that have not changed.
+        Skipped while a rebuild runs: the main thread never waits on one (the
+        stop saves it)."""
+        if not self._build_lock.acquire(timeout=HEALTH_TICK):
+            return
+        try:
             if self._last_report is not None:
                 self._builder.save_cache(self._last_report)
+        finally:
+            self._build_lock.release()
 
     # --- signals -------------------------------------------------------
 
@@ -230,23 +314,44 @@ class Daemon:
         self._reload_requested = True
 
     def _reload(self) -> None:
+        # The main thread must never wait on a rebuild (it answers SIGTERM and
+        # reports a stuck rebuild): a reload waits its turn, tick by tick.
+        if not self._build_lock.acquire(timeout=HEALTH_TICK / 2):
+            self._reload_requested = True
+            if not self._reload_waiting:
+                self._reload_waiting = True
+                log.info("reload waits for the rebuild in progress")
+            return
+        self._reload_waiting = False
+        try:
+            configs = self._reload_builder()
+        finally:
+            self._build_lock.release()
+        if configs is not None:
+            self._reload_rest(*configs)
+
+    def _reload_builder(self) -> tuple[Config, Config] | None:
+        """Takes the new config and sets the builder up for it (build lock
+        held); returns the old and new configs, or None when it is bad."""
         self._notifier.reloading()
         try:
             new = self._load()
         except ConfigError as error:
             log.error("reload failed, keeping the running config: %s", error)
             self._notifier.ready(self._status())
-            return
+            return None
         old, self.config = self.config, new
-        with self._build_lock:
-            # A Builder decides strictness as it records each seed, so another
-            # strictness needs a new one (the parse cache serves either).
-            reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
-            if all(getattr(old, key) == getattr(new, key) for key in reading):
-                self._builder.config = new
-                self._builder.forget_written()
-            else:
-                self._builder = Builder(new, parse_cache(new))
+        # A Builder decides strictness as it records each seed, so another
+        # strictness needs a new one (the parse cache serves either).
+        reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
+        if all(getattr(old, key) == getattr(new, key) for key in reading):
+            self._builder.config = new
+            self._builder.forget_written()
+        else:
+            self._builder = Builder(new, parse_cache(new))
+        return old, new
+
+    def _reload_rest(self, old: Config, new: Config) -> None:
         if (old.seeds, old.patterns, old.watch) != (new.seeds, new.patterns, new.watch):
             self._watcher.stop()
             self._watcher = self._new_watcher()
@@ -273,9 +378,11 @@ class Daemon:
         self._scheduler.request(paths, full=full)
 
     def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
+        started = time.monotonic()
         try:
             self._build_and_publish(paths, full)
         finally:
+            self._last_rebuild_seconds = time.monotonic() - started
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.
             self._rebuilds += 1
@@ -357,12 +464,15 @@ class Daemon:
         report = self._last_report
         watcher_ok = self._watcher.is_alive()
         scheduler_ok = self._scheduler.is_alive()
+        stuck = self._stuck_for() is not None
+        running = self._scheduler.running_for()
         return {
-            "ok": watcher_ok and scheduler_ok,
+            "ok": watcher_ok and scheduler_ok and not stuck,
             "watcher": ("polling" if self._watcher.polling else "inotify")
             if watcher_ok
             else "down",
-            "scheduler": "running" if scheduler_ok else "down",
+            "scheduler": "down" if not scheduler_ok else "stuck" if stuck else "running",
+            "rebuild_seconds": None if running is None else round(running, 1),
             "articles": report.articles if report else 0,
             "feeds": report.feeds if report else 0,
             "rejected": len(report.rejected) if report else 0,
@@ -371,6 +481,21 @@ class Daemon:
             "rebuilds": self._rebuilds,
             "idle": self._scheduler.idle(),
         }
+
+
+def _stop_overdue() -> None:
+    log.critical("stopping took longer than %d s; exiting now", STOP_DEADLINE)
+    _exit_now(1)
+
+
+def _exit_now(code: int) -> None:
+    """Ends the process without joining its threads: one of them is stuck in
+    a rebuild, and the interpreter's exit would wait for it for ever."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

@@ -21,6 +21,12 @@ _LITTER_ALTERNATIVES = "|".join(fnmatch.translate(pattern) for pattern in LITTER
 _LITTER = re.compile(_LITTER_ALTERNATIVES)
 
 
+#: Why a subfolder cannot be listed that holds for as long as it stays as it
+#: is (gone, replaced by a file, unreadable to the service, a link loop):
+#: it then has no articles. Any other error fails the whole listing.
+_NEVER_LISTED = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.ELOOP})
+
+
 def is_litter(name: str) -> bool:
     return name.startswith(".") or _LITTER.match(name) is not None
 
@@ -41,6 +47,8 @@ def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
 def walk(seeds: Path, patterns: Sequence[str]) -> list[tuple[str, list[str]]]:
     """Each folder under ``seeds`` (following symlinks but not loops) ending in
     a separator, with the names of its article files; in no particular order.
+    Raises OSError (naming the folder) when a folder could not be listed for
+    a reason that may pass.
 
     scandir's entries know their type without a stat per file, which matters
     at a hundred thousand files.
@@ -48,7 +56,8 @@ def walk(seeds: Path, patterns: Sequence[str]) -> list[tuple[str, list[str]]]:
     matcher = _matcher(tuple(patterns))
     found: list[tuple[str, list[str]]] = []
     visited: set[tuple[int, int]] = set()
-    folders = [os.fspath(seeds)]
+    root = os.fspath(seeds)
+    folders = [root]
     while folders:
         folder = folders.pop()
         try:
@@ -57,8 +66,12 @@ def walk(seeds: Path, patterns: Sequence[str]) -> list[tuple[str, list[str]]]:
                 continue
             visited.add((info.st_dev, info.st_ino))
             entries = list(os.scandir(folder))
-        except OSError:
-            continue
+        except OSError as error:
+            if folder != root and error.errno in _NEVER_LISTED:
+                continue
+            # Out of descriptors, a disk error: the folder's files are still
+            # there, and a listing without them would unpublish them.
+            raise OSError(error.errno, error.strerror, folder) from None
         names: list[str] = []
         for entry in entries:
             name = entry.name

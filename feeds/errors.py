@@ -41,9 +41,19 @@ class ArticleError(FeedsError):
 
     exit_code = ExitCode.REJECTED
 
-    def __init__(self, path: PurePath | str, reason: str) -> None:
+    def __init__(
+        self,
+        path: PurePath | str,
+        reason: str,
+        *,
+        fingerprint: tuple[int, int, int] | None = None,
+    ) -> None:
         self.path = str(path)
         self.reason = reason
+        #: The (mtime_ns, size, inode) of the file whose bytes were judged.
+        #: None when none were read (gone, not a regular file, an OS error):
+        #: the reason is then no verdict on the file, and it is read again.
+        self.fingerprint = fingerprint
         super().__init__(f"{shown_path(self.path)}: {reason}")
 
 
@@ -71,6 +81,11 @@ def strict_rejection(path: PurePath | str, reasons: Sequence[str]) -> ArticleErr
     (`feeds check` without strict mode lists them all)."""
     more = "; and other fields" if len(reasons) > 1 else ""
     return ArticleError(path, f"{reasons[0]} (strict mode{more})")
+
+
+class SeedsError(FeedsError):
+    """The seeds folder could not be listed; nothing is published from a
+    partial listing (the last good feeds stay)."""
 
 
 class OutputError(FeedsError):

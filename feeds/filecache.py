@@ -18,6 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import formatdate
 
+from feeds.regular import open_regular
+
 Identity = tuple[int, int, int, int, int]
 
 #: Below this many bytes gzip is not worth its header (GZipMiddleware's threshold).
@@ -72,7 +74,7 @@ def load(path: str, tries: int = 3) -> Entry:
     """Reads ``path`` (already resolved; a symlink put there since is refused)
     and compresses it. Blocking: run it in a worker thread."""
     for _ in range(tries):
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd, _ = open_regular(path, os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as file:
             before = os.fstat(file.fileno())
             body = file.read()

@@ -39,7 +39,7 @@ from feeds.model import (
     shared,
     shared_topics,
 )
-from feeds.seedfile import read_seed_bytes
+from feeds.seedfile import Fingerprint, read_seed_file
 from feeds.text import (
     clean_line,
     fix_mojibake,
@@ -88,6 +88,8 @@ class Reading:
     article: Article
     #: Reasons as `ArticleWarning` words them, in the order the fields are read.
     warnings: tuple[str, ...] = ()
+    #: The version of the file the article was read from (see `read_seed_file`).
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,15 @@ def read_all(
 
 
 def read_seed(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Reading:
-    """Reads and validates one seed file. Raises ``ArticleError(path, reason)``."""
-    return parse_seed(read_seed_bytes(path, options.seeds), path, tz, options)
+    """Reads and validates one seed file. Raises ``ArticleError(path, reason)``,
+    whose ``fingerprint`` is that of the file judged (None: none was read)."""
+    raw, fingerprint = read_seed_file(path, options.seeds)
+    try:
+        reading = parse_seed(raw, path, tz, options)
+    except ArticleError as error:
+        error.fingerprint = fingerprint
+        raise
+    return Reading(reading.article, reading.warnings, fingerprint)
 
 
 def parse_seed(
@@ -507,8 +516,9 @@ def _shared_label(label: str | None) -> str | None:
 PARALLEL_THRESHOLD = 400
 _BATCH = 200
 
-#: (name, article, reason rejected, warnings): a file's article or its rejection.
-Outcome = tuple[str, Article | None, str | None, tuple[str, ...]]
+#: (name, article, reason rejected, warnings, fingerprint): a file's article or
+#: its rejection, and the version of the file read (None: none was read).
+Outcome = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
 
 
 def read_many(
@@ -531,11 +541,11 @@ def read_many(
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = pool.map(_read_batch, batches, repeat(tz), repeat(options))
         for batch, outcomes in zip(batches, results, strict=True):
-            for name, (packed, reason, warnings) in zip(batch, outcomes, strict=True):
-                yield _unpacked(name, packed, reason, warnings, tz, options)
+            for name, (packed, reason, warnings, fingerprint) in zip(batch, outcomes, strict=True):
+                yield _unpacked(name, packed, reason, warnings, fingerprint, tz, options)
 
 
-_Packed = tuple[Packed | None, str | None, tuple[str, ...]]
+_Packed = tuple[Packed | None, str | None, tuple[str, ...], Fingerprint | None]
 
 
 def _read_batch(names: list[str], tz: tzinfo, options: ReadOptions) -> list[_Packed]:
@@ -548,9 +558,9 @@ def _read_batch(names: list[str], tz: tzinfo, options: ReadOptions) -> list[_Pac
         try:
             reading = read_seed(Path(name), tz, options)
         except ArticleError as error:
-            outcomes.append((None, error.reason, ()))
+            outcomes.append((None, error.reason, (), error.fingerprint))
         else:
-            outcomes.append((pack(reading.article), None, reading.warnings))
+            outcomes.append((pack(reading.article), None, reading.warnings, reading.fingerprint))
     return outcomes
 
 
@@ -559,13 +569,14 @@ def _unpacked(
     packed: Packed | None,
     reason: str | None,
     warnings: tuple[str, ...],
+    fingerprint: Fingerprint | None,
     tz: tzinfo,
     options: ReadOptions,
 ) -> Outcome:
     if packed is None:
-        return name, None, reason, ()
+        return name, None, reason, (), fingerprint
     try:
-        return name, unpack(packed, source=name), None, warnings
+        return name, unpack(packed, source=name), None, warnings, fingerprint
     except (TypeError, ValueError):  # never expected of our own workers; read it here
         return _outcome(name, tz, options)
 
@@ -574,5 +585,5 @@ def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
     try:
         reading = read_seed(Path(name), tz, options)
     except ArticleError as error:
-        return name, None, error.reason, ()
-    return name, reading.article, None, reading.warnings
+        return name, None, error.reason, (), error.fingerprint
+    return name, reading.article, None, reading.warnings, reading.fingerprint

@@ -30,6 +30,10 @@ _REBUILD_JOB = "rebuild"
 _EMBARGO_JOB = "embargo"
 _RESCAN_JOB = "rescan"
 _RETRY_JOB = "retry"
+#: The executor of the jobs that only ask for a rebuild (rescans, retries,
+#: embargoes): never the rebuild's own, or one rebuild that hangs holds them
+#: all back, and APScheduler warns at every rescan it cannot start.
+_REQUESTS = "requests"
 
 #: A change of the wall clock against the monotonic one larger than this, between
 #: two checks, is a jump (NTP slews far slower; a suspend looks like a jump too).
@@ -60,18 +64,27 @@ class RebuildScheduler:
         self._paths: set[Path] = set()
         self._full = False
         self._pending_since: float | None = None  # monotonic time of the oldest request
+        #: A rebuild job is scheduled or handed to the worker and has not yet
+        #: taken the pending requests: a new request joins it. Behind a rebuild
+        #: that hangs, one rebuild waits, not one per request.
+        self._armed = False
+        self._started: float | None = None  # monotonic start of the rebuild in progress
         self._embargo: datetime | None = None  # the armed embargo, until it is requested
         self._clock_offset: float | None = None  # wall minus monotonic at the last check
         # BlockingScheduler.start() runs the scheduling loop in the thread that
         # calls it, so the loop runs in a thread of ours whose liveness we can
         # check; BackgroundScheduler keeps its thread in a private attribute.
         self._scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                _REQUESTS: ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={
                 "coalesce": True,
                 # Never drop a rebuild because the machine was busy or asleep.
                 "misfire_grace_time": None,
-                # Rebuild jobs queue behind the running one on the single worker.
+                # At most one rebuild queues behind the running one (see
+                # _armed); a skipped job would leave its requests waiting.
                 "max_instances": 100,
             },
             timezone=UTC,
@@ -105,6 +118,7 @@ class RebuildScheduler:
             seconds=self.rescan_interval,
             id=_RESCAN_JOB,
             max_instances=1,
+            executor=_REQUESTS,
         )
 
     def _loop(self, started: threading.Event) -> None:
@@ -116,15 +130,20 @@ class RebuildScheduler:
             # Also when start() failed before its started event.
             started.set()
 
-    def shutdown(self) -> None:
-        """Stops the schedule; waits for a rebuild in progress to finish its writes."""
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stops the schedule; waits for a rebuild in progress to finish its
+        writes, for at most ``timeout`` seconds. Returns whether it finished:
+        if not, its thread is left running (the caller must then end the
+        process without waiting for its threads)."""
         self._stopping = True
-        with self._running:  # the rebuild in progress, if any, is done after this
-            pass
+        finished = self._running.acquire(timeout=-1 if timeout is None else timeout)
+        if finished:
+            self._running.release()
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=True)
+            self._scheduler.shutdown(wait=finished)
         if self._thread is not None:
             self._thread.join()
+        return finished
 
     def is_alive(self) -> bool:
         thread = self._thread
@@ -135,6 +154,11 @@ class RebuildScheduler:
         with self._lock:
             pending = self._pending_since is not None
         return not pending and not self._running.locked()
+
+    def running_for(self) -> float | None:
+        """Seconds the rebuild in progress has run; None when none runs."""
+        started = self._started
+        return None if started is None else time.monotonic() - started
 
     def set_rescan_interval(self, seconds: float) -> None:
         self.rescan_interval = seconds
@@ -156,15 +180,16 @@ class RebuildScheduler:
             delay = 0.0 if now else self.debounce
             due = min(current + delay, self._pending_since + self.max_delay)
             run_at = datetime.now(UTC) + timedelta(seconds=max(0.0, due - current))
-            try:
-                self._scheduler.modify_job(_REBUILD_JOB, next_run_time=run_at)
-            except JobLookupError:
-                # No rebuild waiting (or one already handed to the worker, which
-                # has not yet taken the pending paths): schedule one. A spare
-                # run that finds nothing pending is cheap.
-                self._scheduler.add_job(
-                    self._run, "date", run_date=run_at, id=_REBUILD_JOB, replace_existing=True
-                )
+            if self._armed:
+                # Scheduled: moved to the new time. Already handed to the
+                # worker: it takes these requests too when it starts.
+                with contextlib.suppress(JobLookupError):
+                    self._scheduler.modify_job(_REBUILD_JOB, next_run_time=run_at)
+                return
+            self._armed = True
+            self._scheduler.add_job(
+                self._run, "date", run_date=run_at, id=_REBUILD_JOB, replace_existing=True
+            )
 
     def request_rescan(self) -> None:
         self.request(full=True, now=True)
@@ -179,6 +204,7 @@ class RebuildScheduler:
             run_date=datetime.now(UTC) + timedelta(seconds=seconds),
             id=_RETRY_JOB,
             replace_existing=True,
+            executor=_REQUESTS,
         )
 
     def set_embargo(self, when: datetime | None) -> None:
@@ -192,7 +218,12 @@ class RebuildScheduler:
                 self._scheduler.remove_job(_EMBARGO_JOB)
             return
         self._scheduler.add_job(
-            self._embargo_due, "date", run_date=when, id=_EMBARGO_JOB, replace_existing=True
+            self._embargo_due,
+            "date",
+            run_date=when,
+            id=_EMBARGO_JOB,
+            replace_existing=True,
+            executor=_REQUESTS,
         )
 
     def _embargo_due(self) -> None:
@@ -229,13 +260,17 @@ class RebuildScheduler:
             if self._stopping:
                 return
             with self._lock:
+                self._armed = False
                 if self._pending_since is None:  # an earlier run took the requests
                     return
                 paths, full = frozenset(self._paths), self._full
                 self._paths.clear()
                 self._full = False
                 self._pending_since = None
+            self._started = time.monotonic()
             try:
                 self._work(paths, full)
             except Exception:  # a bug; the daemon must outlive it
                 log.exception("rebuild failed")
+            finally:
+                self._started = None

@@ -104,7 +104,11 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
     failing: list[tuple[Path, ArticleError]] = []
     warned: list[tuple[Path, tuple[str, ...]]] = []
     seen = 0
-    for folder, names in walk(config.seeds, config.patterns):
+    try:
+        listing = walk(config.seeds, config.patterns)
+    except OSError:  # the full build says why
+        return None
+    for folder, names in listing:
         seen += len(names)
         base = seed_key(prefix, folder)
         try:
@@ -148,7 +152,14 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
 #: Settings that change how the daemon runs and never a byte of output:
 #: `feeds run` with its own rescan interval or port must not re-render
 #: every feed that `feeds build` just wrote.
-_RUNTIME_SETTINGS = {"watch", "debounce_ms", "rescan_interval", "server", "cache_dir"}
+_RUNTIME_SETTINGS = {
+    "watch",
+    "debounce_ms",
+    "rescan_interval",
+    "rebuild_timeout",
+    "server",
+    "cache_dir",
+}
 
 
 def config_digest(config: Config) -> str:

@@ -13,12 +13,16 @@ from pathlib import Path, PurePosixPath
 
 from feeds.errors import OutputError
 from feeds.folders import MARKER, MARKER_TEXT, foreign_entry
+from feeds.regular import open_regular
 
 #: Temp files are dotfiles, so a web server that hides dotfiles never serves a
 #: half-written feed, and a later start can recognise and remove leftovers.
 TEMP_PREFIX = ".feeds-"
 TEMP_SUFFIX = ".tmp"
 FILE_MODE = 0o644
+#: O_DIRECTORY: something else renamed into a folder's place (a FIFO would
+#: block the open) is refused at once.
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 #: A batch commits at least this often, bounding its temp files and the time
@@ -215,7 +219,7 @@ def _sync_files(root: Path, names: list[str]) -> None:
     """Makes ``names`` durable: one syncfs(2) for the output's filesystem (which
     reports writeback errors since Linux 5.8), else an fsync per file."""
     if _SYNCFS is not None:
-        descriptor = os.open(root, os.O_RDONLY)
+        descriptor = os.open(root, _FOLDER_FLAGS)
         try:
             if _SYNCFS(descriptor) == 0:
                 return
@@ -225,7 +229,7 @@ def _sync_files(root: Path, names: list[str]) -> None:
         finally:
             os.close(descriptor)
     for name in names:
-        descriptor = os.open(name, os.O_RDONLY)
+        descriptor, _ = open_regular(name)
         try:
             os.fsync(descriptor)
         finally:
@@ -234,17 +238,22 @@ def _sync_files(root: Path, names: list[str]) -> None:
 
 def _has_content(path: Path, data: bytes) -> bool:
     try:
-        if path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
+        descriptor, info = open_regular(path)
     except OSError:
         return False
+    with os.fdopen(descriptor, "rb") as stream:
+        if info.st_size != len(data):
+            return False
+        try:
+            return stream.read() == data
+        except OSError:
+            return False
 
 
 def _fsync_directory(directory: Path) -> None:
     """Makes the rename itself durable; some filesystems cannot, which is fine."""
     try:
-        descriptor = os.open(directory, os.O_RDONLY)
+        descriptor = os.open(directory, _FOLDER_FLAGS)
     except OSError:
         return
     try:

@@ -290,6 +290,7 @@ def test_settings_of_the_running_daemon_alone_render_nothing_again(
     monkeypatch.setattr(Builder, "_render_within_budget", counted)
     daemon_like = make_config(
         f"cache_dir: {tmp_path / 'cache'}\nrescan_interval: 3600\ndebounce_ms: 5\n"
+        "rebuild_timeout: 60\n"
         "watch: poll\nserver: {port: 9999, cache_max_age: 5}\n"
     )
     assert build(daemon_like).written == []

@@ -39,13 +39,14 @@ def test_workers_return_the_same_articles_reasons_and_warnings(
     monkeypatch.setattr(reader, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(reader, "_BATCH", 7)  # several batches, a short last one
     parallel = list(read_many(corpus, tz, options))
-    assert [path for path, _, _, _ in parallel] == corpus
+    assert [path for path, *_ in parallel] == corpus
     assert parallel == alone
-    for (_, one, _, _), (_, other, _, _) in zip(alone, parallel, strict=True):
+    assert all(fingerprint is not None for *_, fingerprint in parallel)
+    for (_, one, *_), (_, other, *_) in zip(alone, parallel, strict=True):
         if one is not None and other is not None:  # equal instants, and equal offsets
             assert one.published.isoformat() == other.published.isoformat()
             assert one.updated.isoformat() == other.updated.isoformat()
-    assert sum(reason is not None for _, _, reason, _ in parallel) == 2
-    assert [warnings for _, _, _, warnings in parallel if warnings] == [
+    assert sum(reason is not None for _, _, reason, *_ in parallel) == 2
+    assert [warnings for _, _, _, warnings, _ in parallel if warnings] == [
         ("images[0]: expected a mapping with a url",)
     ]

@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import threading
 from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
@@ -498,32 +497,50 @@ def test_seed_bytes_are_read_the_same(tmp_path: Path) -> None:
     limit = seedfile.MAX_SEED_BYTES
     files = {"empty": b"", "small": b"---\ntitle: x\n---\n", "limit": b"x" * limit}
     files["over"] = b"x" * (limit + 1)
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
     for name, content in files.items():
-        (tmp_path / name).write_bytes(content)
+        (seeds / name).write_bytes(content)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "file").write_bytes(b"outside")
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "out").symlink_to(tmp_path / "elsewhere" / "file")
-    names = [*files, "missing", "seeds/out"]
+    (seeds / "out").symlink_to(tmp_path / "elsewhere" / "file")
+    (seeds / "in").symlink_to("small")
+    names = [*files, "missing", "out", "in"]
     for name in names:
-        path, seeds = tmp_path / name, tmp_path / "seeds"
+        path = seeds / name
         new = _bytes_or_reason(seedfile.read_seed_bytes, path, seeds)
         assert new == _bytes_or_reason(old_seedfile.read_seed_bytes, path, seeds), name
 
 
-@pytest.mark.parametrize("length", [0, 1, 70_000])
-def test_a_seed_that_grows_while_being_read_is_read_to_the_end(tmp_path: Path, length: int) -> None:
-    """A pipe says it holds nothing yet delivers bytes: the read must go on
-    past the size the file had when opened, as it did."""
-    content = bytes(index % 251 for index in range(length))
+@pytest.mark.parametrize(("before", "after"), [(0, 0), (0, 1), (0, 70_000), (10, 70_000)])
+def test_a_seed_that_grows_while_being_read_is_read_to_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, before: int, after: int
+) -> None:
+    """A file that grows once its size was taken: the read must go on past
+    the size the file had when opened, as it did. (A pipe made this case
+    before; a pipe is no longer opened at all.)"""
+    content = bytes(index % 251 for index in range(before + after))
+    fstat = os.fstat
     results: list[bytes] = []
     for read in (seedfile.read_seed_bytes, old_seedfile.read_seed_bytes):
-        pipe = tmp_path / f"pipe-{len(results)}"
-        os.mkfifo(pipe)
-        writer = threading.Thread(target=pipe.write_bytes, args=(content,))
-        writer.start()
-        results.append(read(pipe, None))
-        writer.join()
+        path = tmp_path / f"growing-{len(results)}"
+        path.write_bytes(content[:before])
+        grown: list[bool] = []
+
+        def fstat_then_grow(descriptor: int, path: Path = path, grown: list[bool] = grown) -> Any:
+            info = fstat(descriptor)
+            if not grown and info.st_ino == os.stat(path).st_ino:
+                grown.append(True)
+                with path.open("ab") as stream:
+                    stream.write(content[before:])
+            return info
+
+        monkeypatch.setattr(os, "fstat", fstat_then_grow)
+        try:
+            results.append(read(path, None))
+        finally:
+            monkeypatch.setattr(os, "fstat", fstat)
+        assert grown
     assert results == [content, content]
 
 

@@ -192,3 +192,84 @@ def test_a_dead_scheduling_loop_is_seen(
         store.failing = False
         scheduler.shutdown()
     assert "the rebuild scheduler stopped" in caplog.text
+
+
+class Stuck:
+    """A rebuild that waits for ``release`` (the first one only), counting the rest."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.calls: list[tuple[frozenset[Path], bool]] = []
+
+    def __call__(self, paths: frozenset[Path], full: bool) -> None:
+        self.calls.append((paths, full))
+        if len(self.calls) == 1:
+            self.started.set()
+            self.release.wait(60)
+
+
+def test_a_stuck_rebuild_neither_floods_the_log_nor_piles_up_rebuilds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Rescans and requests go on while a rebuild hangs: they must neither
+    queue behind it (APScheduler then warns at every rescan) nor pile up
+    more than one rebuild to run once it ends."""
+    work = Stuck()
+    scheduler = RebuildScheduler(work, debounce=0.01, rescan_interval=0.05)
+    rescans: list[float] = []
+    request_rescan = scheduler.request_rescan
+
+    def counted_rescan() -> None:
+        rescans.append(time.monotonic())
+        request_rescan()
+
+    scheduler.request_rescan = counted_rescan  # type: ignore[method-assign]
+    scheduler.start()
+    try:
+        scheduler.request([Path("/first")], now=True)
+        assert work.started.wait(10)
+        for n in range(300):
+            scheduler.request([Path(f"/{n}")], now=n % 2 == 0)
+        wait_for(lambda: len(rescans) >= 20, what="rescans while the rebuild hangs")
+        running_for = scheduler.running_for()
+        assert running_for is not None
+        assert running_for > 0
+        work.release.set()
+        wait_for(scheduler.idle, what="the queue to drain")
+    finally:
+        work.release.set()
+        scheduler.shutdown()
+    assert "maximum number of running instances" not in caplog.text
+    later = work.calls[1:]
+    assert {path for paths, _ in later for path in paths} == {Path(f"/{n}") for n in range(300)}
+    assert len(later) <= 3, f"{len(later)} rebuilds queued behind the stuck one"
+    assert scheduler.running_for() is None
+
+
+def test_shutdown_gives_up_on_a_rebuild_that_does_not_end() -> None:
+    work = Stuck()
+    scheduler = RebuildScheduler(work, debounce=0.01, rescan_interval=3600)
+    scheduler.start()
+    try:
+        scheduler.request(now=True)
+        assert work.started.wait(10)
+        outcome: list[bool] = []
+        stopper = threading.Thread(target=lambda: outcome.append(scheduler.shutdown(0.2)))
+        stopper.start()
+        stopper.join(10)
+        assert not stopper.is_alive(), "shutdown waited for the stuck rebuild"
+        assert outcome == [False]
+        assert not scheduler.is_alive()
+    finally:
+        work.release.set()
+
+
+def test_shutdown_says_when_the_rebuild_in_progress_ended(recorder: Recorder) -> None:
+    recorder.delay = 0.3
+    scheduler = RebuildScheduler(recorder, debounce=0.01, rescan_interval=3600)
+    scheduler.start()
+    scheduler.request(now=True)
+    wait_for(lambda: recorder.running == 1, what="the rebuild to start")
+    assert scheduler.shutdown(30) is True
+    assert len(recorder.calls) == 1

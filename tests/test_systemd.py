@@ -74,3 +74,20 @@ def test_the_service_user_is_unprivileged_and_cannot_write_the_seeds(unit: str) 
     assert "/srv/feeds/seeds" in (REPO / "README.md").read_text()  # where the README puts them
     for key in ("StateDirectory", "CacheDirectory", "RuntimeDirectory", "LogsDirectory"):
         assert all("/" not in value for value in settings.get(key, [])), key
+
+
+def _seconds(value: str) -> float:
+    """A systemd time span of the forms the units use ("30s", "5min")."""
+    match = re.fullmatch(r"(\d+)(s|min)", value)
+    assert match, value
+    return int(match.group(1)) * (60 if match.group(2) == "min" else 1)
+
+
+def test_the_daemon_exits_by_itself_before_systemd_kills_it() -> None:
+    """SIGTERM waits a bounded time for the rebuild in progress, then the
+    process ends whatever hangs (STOP_DEADLINE): both within TimeoutStopSec,
+    so a stop is the daemon's own, with its last log lines."""
+    from feeds.daemon import STOP_DEADLINE, STOP_WAIT
+
+    settings = _settings("feeds.service")
+    assert STOP_WAIT < STOP_DEADLINE < _seconds(settings["TimeoutStopSec"][-1])

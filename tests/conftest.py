@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -95,3 +96,20 @@ def make_config(tmp_path: Path, seeds: Path, output: Path) -> Callable[..., Conf
         return load_config(path, seeds=seeds, output=output)
 
     return make
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The seed files a build reads from now on."""
+    from feeds import build as build_module
+    from feeds import reader as reader_module
+
+    read: list[str] = []
+    original = reader_module.read_many
+
+    def counted(names: Sequence[str], *args: Any) -> Any:
+        read.extend(names)
+        return original(names, *args)
+
+    monkeypatch.setattr(build_module, "read_many", counted)
+    return read

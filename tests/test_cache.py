@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import marshal
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from feeds import build as build_module
 from feeds import cache as cache_module
-from feeds import reader as reader_module
 from feeds.build import Builder, build, parse_cache
 from feeds.cli import main
 from feeds.config import Config
@@ -252,22 +251,15 @@ def test_a_build_with_nothing_changed_still_reports_the_warnings(
 
 
 def test_warnings_of_an_unchanged_file_come_from_the_cache_when_another_changed(
-    config: Config, write_seed: SeedWriter, seeds: Path, monkeypatch: pytest.MonkeyPatch
+    config: Config, write_seed: SeedWriter, seeds: Path, reads: list[str]
 ) -> None:
     write_seed("warned.txt", link="https://e.org/w", extra="quality: high\n")
     first = build(config).warnings
-    read: list[str] = []
-    original = reader_module.read_many
-
-    def counted(names: Sequence[str], *args: Any) -> Any:
-        read.extend(names)
-        return original(names, *args)
-
-    monkeypatch.setattr(build_module, "read_many", counted)
+    reads.clear()
     path = seeds / "a.txt"
     path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
     report = build(config)
-    assert read == [str(path)]
+    assert reads == [str(path)]
     assert report.warnings == first
     assert [str(warning) for warning in first] == [
         f"{seeds / 'warned.txt'}: warning: quality: expected a number, got text; dropped"

@@ -42,7 +42,7 @@ from feeds.reader import (
     read_seed,
 )
 from feeds.slugs import assign_slugs, slug_for
-from feeds.yamlload import MAX_DEPTH, load_seed_yaml, load_yaml
+from feeds.yamlload import MAX_DEPTH
 from tests.conftest import SAMPLES, SeedWriter, seed_text
 
 PATTERNS = ("*.txt", "*.md")
@@ -1463,25 +1463,7 @@ def test_property_helpers_can_fail() -> None:
     assert isinstance(article_or_error(seed_text().encode()), Article)
 
 
-# --- nesting depth ---------------------------------------------------------------
-
-_DEEP = {
-    "block sequence": lambda depth: "- " * depth + "x",
-    "flow sequence": lambda depth: "[" * depth + "]" * depth,
-    "flow mapping": lambda depth: "{a: " * depth + "x" + "}" * depth,
-    "block mapping": lambda depth: (
-        "".join(f"{'  ' * level}k:\n" for level in range(depth)) + "  " * depth + "x"
-    ),
-}
-
-
-@pytest.mark.parametrize("shape", sorted(_DEEP))
-def test_yaml_nested_past_the_limit_is_refused_before_it_is_composed(shape: str) -> None:
-    text = _DEEP[shape](MAX_DEPTH + 1)
-    for load in (load_seed_yaml, load_yaml):
-        with pytest.raises(yaml.YAMLError, match=f"nested more than {MAX_DEPTH} levels deep"):
-            load(text)
-    assert load_yaml(_DEEP[shape](MAX_DEPTH)) is not None
+# --- nesting depth (the limit itself: tests/test_yamlload.py) ------------------
 
 
 def test_a_deeply_nested_seed_is_named_and_the_process_lives(tmp_path: Path) -> None:

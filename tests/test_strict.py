@@ -9,14 +9,11 @@ still gives exactly what a build without the cache gives.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from feeds import build as build_module
-from feeds import reader as reader_module
 from feeds.build import Builder, build, rebuild
 from feeds.config import Config
 from feeds.report import BuildReport
@@ -44,20 +41,6 @@ def site(write_seed: SeedWriter) -> Path:
 def configs(make_config: ConfigFactory, tmp_path: Path) -> dict[bool, Config]:
     cache = f"cache_dir: {tmp_path / 'cache'}\n"
     return {False: make_config(cache), True: make_config(cache + "strict: true\n")}
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The seed files read from now on."""
-    read: list[str] = []
-    original = reader_module.read_many
-
-    def counted(names: Sequence[str], *args: Any) -> Any:
-        read.extend(names)
-        return original(names, *args)
-
-    monkeypatch.setattr(build_module, "read_many", counted)
-    return read
 
 
 def _as_without_the_cache(config: Config, report: BuildReport) -> None:

@@ -2,9 +2,9 @@
 
 Starlette's ``StaticFiles`` resolves paths; small public files are answered
 from memory (``feeds.filecache``: bytes and gzip bytes made once per file
-version, 304s without a read), larger ones are streamed by Starlette's
-``FileResponse``. This module adds the policy on top and runs
-uvicorn in a thread of the daemon's process.
+version, 304s without a read), larger ones are streamed from disk
+(``feeds.streamed``). This module adds the policy on top and runs uvicorn in
+a thread of the daemon's process.
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import URL, Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -52,6 +50,7 @@ from feeds.filecache import (
     load,
     stat_etag,
 )
+from feeds.streamed import StreamedFile
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +213,7 @@ class _OutputFiles(StaticFiles):
 
     async def _file(self, full_path: str, stat_result: os.stat_result, scope: Scope) -> ASGIApp:
         request = Headers(scope=scope)
-        encoded = stat_result.st_size >= GZIP_MINIMUM and _accepts_gzip(
-            request.get("accept-encoding", "")
-        )
+        accepts_gzip = _accepts_gzip(request.get("accept-encoding", ""))
         entry: Entry | None = None
         if self.cache.cacheable(stat_result):
             # A miss reads the file once per version, for every request waiting on it.
@@ -224,8 +221,12 @@ class _OutputFiles(StaticFiles):
                 full_path, stat_result
             )
             validators = entry.etag, entry.last_modified
+            # From the bytes kept, which may be of a version newer than the stat.
+            encoded = accepts_gzip and entry.gzipped is not None
         else:
             validators = stat_etag(stat_result), last_modified(stat_result)
+            # The same rule StreamedFile applies to the file it opens.
+            encoded = accepts_gzip and stat_result.st_size >= GZIP_MINIMUM
         # Kept files answer from memory, large ones from the stat: never a read.
         current = Headers({"etag": validators[0], "last-modified": validators[1]})
         if self.is_not_modified(current, request):
@@ -240,7 +241,7 @@ class _OutputFiles(StaticFiles):
                 ],
             )
         if entry is None:
-            return self._streamed(full_path, stat_result, scope, encoded)
+            return self._streamed(full_path, scope, accepts_gzip)
         # A kept file ignores Range (RFC 9110 14.2 allows it): whole feeds are
         # what readers fetch, and a range read from disk could be of a newer version.
         return self._prepared(entry, encoded, scope)
@@ -253,7 +254,7 @@ class _OutputFiles(StaticFiles):
             (b"vary", b"Accept-Encoding"),
         ]
         body = entry.body
-        if encoded and entry.gzipped is not None:
+        if encoded and entry.gzipped is not None:  # the one implies the other
             body = entry.gzipped
             headers.append((b"content-encoding", b"gzip"))
             # A strong ETag names the identity bytes; these are other bytes.
@@ -293,19 +294,16 @@ class _OutputFiles(StaticFiles):
             del self._loading[key]
             done.set()
 
-    def _streamed(
-        self, full_path: str, stat_result: os.stat_result, scope: Scope, encoded: bool
-    ) -> ASGIApp:
-        """Files too large to keep: from disk, ranges and all, as StaticFiles would."""
-        response = FileResponse(
+    def _streamed(self, full_path: str, scope: Scope, accepts_gzip: bool) -> ASGIApp:
+        """Files too large to keep: from disk, one descriptor per response."""
+        return StreamedFile(
             full_path,
-            headers={"Cache-Control": self.cache_control},
             media_type=_content_type(full_path),
-            stat_result=stat_result,
+            cache_control=self.cache_control,
+            accepts_gzip=accepts_gzip,
+            extra_headers=self.extra_headers(scope["path"]) if self.extra_headers else {},
+            done=lambda: None,
         )
-        if self.extra_headers is not None:
-            response.headers.update(self.extra_headers(scope["path"]))
-        return GZipMiddleware(response, minimum_size=GZIP_MINIMUM) if encoded else response
 
 
 def _refusal(scope: Scope) -> Response | None:

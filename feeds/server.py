@@ -4,7 +4,8 @@ Starlette's ``StaticFiles`` resolves paths; small public files are answered
 from memory (``feeds.filecache``: bytes and gzip bytes made once per file
 version, 304s without a read), larger ones are streamed from disk
 (``feeds.streamed``). This module adds the policy on top and runs uvicorn in
-a thread of the daemon's process.
+a thread of the daemon's process, each connection behind the guard of
+``feeds.connections``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
-from typing import Any, cast
 
 import anyio.to_thread
 import uvicorn
@@ -39,6 +39,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feeds.compat.uvicorn import httptools_protocol
+from feeds.connections import (
+    HEAD_TIMEOUT,
+    MAX_HEAD_BYTES,
+    REFUSAL_LOG_INTERVAL,
+    RefusalLog,
+    guarded,
+    refusals_here,
+    serving_thread,
+    serving_thread_done,
+)
 from feeds.errors import FeedsError
 from feeds.filecache import (
     GZIP_MINIMUM,
@@ -60,15 +70,12 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
 
-# Request limits. _HeadGuard refuses (400) a request head longer than
-# _MAX_HEAD_BYTES only while it is incomplete: one that arrives in a single read is parsed
-# whatever its size, so _refusal() checks the size again, and the rest.
-_MAX_HEAD_BYTES = 16 * 1024
+# Request limits. The connection's guard (feeds.connections) refuses (400) a
+# request head longer than MAX_HEAD_BYTES only while it is incomplete: one that
+# arrives in a single read is parsed whatever its size, so _refusal() checks the
+# size again, and the rest.
 _MAX_HEADERS = 100
 _MAX_TARGET_BYTES = 2048
-# Seconds a client gets to send a whole request head, on a new connection or
-# after its last response; idle and slowloris connections are closed after it.
-_HEAD_TIMEOUT = 5
 # Seconds; Python's default is 0.005.
 _SWITCH_INTERVAL = 0.0005
 
@@ -311,7 +318,7 @@ def _refusal(scope: Scope) -> Response | None:
     if scope["method"] not in _METHODS:
         return PlainTextResponse("Method Not Allowed", status_code=405, headers=_ALLOW)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    if len(headers) > _MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > _MAX_HEAD_BYTES:
+    if len(headers) > _MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > MAX_HEAD_BYTES:
         return _closing(431, "Request Header Fields Too Large")
     if len(scope["raw_path"]) + len(scope["query_string"]) > _MAX_TARGET_BYTES:
         return _closing(414, "URI Too Long")
@@ -360,8 +367,13 @@ class _Policy:
                 await refusal(scope, receive, send_with_policy)
         except Exception:
             # Starlette has already answered 500 if it could; without this uvicorn
-            # would log the error again, to its own logger.
-            log.exception("error serving %s %r", scope["method"], scope["path"])
+            # would log the error again, to its own logger. A client asking again
+            # and again for a file that fails must not fill the log.
+            refusals = refusals_here()
+            if refusals is None:
+                log.exception("error serving %s %r", scope["method"], scope["path"])
+            else:
+                refusals.error(log, "error serving %s %r", scope["method"], scope["path"])
 
 
 def create_app(
@@ -432,154 +444,19 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-_TOO_LARGE = b"Request head too large."
-_BAD_HEAD = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE), _TOO_LARGE)
-)
-
-
-def _head_end(data: bytes, start: int) -> int:
-    """Where the first empty line at or after ``start`` ends, else -1.
-
-    Bare LF line ends count as llhttp takes them; a head never holds an empty line.
-    """
-    ends = [end for end in (data.find(b"\n\n", start), data.find(b"\n\r\n", start)) if end >= 0]
-    if not ends:
-        return -1
-    end = min(ends)
-    return end + (2 if data.startswith(b"\n\n", end) else 3)
-
-
-class _HeadGuard(asyncio.Protocol):
-    """A deadline and a size limit for each request head, in front of uvicorn's
-    httptools (llhttp) protocol, which gets every call unchanged.
-
-    uvicorn arms its keep-alive timer only after a response and cancels it on
-    any byte received, so a connection that never sends a request, or sends it
-    a byte at a time, would stay open for ever and count against
-    ``limit_concurrency``. Here each head has ``head_timeout`` seconds from the
-    connection's start, or from its first byte after the last head; only its
-    end stops the clock. llhttp has no bound on a head's size, so the bytes
-    received towards one are counted here. Heads are found by their empty
-    line alone: a request with a body is refused and its connection closed.
-    The guard is a plain asyncio protocol so that it relies on nothing of
-    uvicorn's but the class it wraps.
-    """
-
-    inner: type[asyncio.Protocol]
-    head_timeout: float
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # uvicorn's own arguments, whatever they are, are for the protocol it chose.
-        self._inner = self.inner(*args, **kwargs)
-        self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._counted = 0  # bytes of the head under way
-        self._begun = False  # a byte other than CR or LF has come for it
-        self._tail = b""  # its last bytes, to find an empty line split between reads
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        self._inner.connection_made(transport)
-        self._expect_head()
-
-    def data_received(self, data: bytes) -> None:
-        if self._heads(data):
-            self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_clock()
-        self._inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def _heads(self, data: bytes) -> bool:
-        """Follows the heads in ``data``; False once the connection is refused."""
-        position, size = 0, len(data)
-        while position < size:
-            if self._timer is None:
-                self._expect_head()
-            if not self._begun:
-                # Empty lines before a request line are allowed, and begin nothing.
-                rest = size - position
-                skipped = rest - len(data[position:].lstrip(b"\r\n"))
-                self._counted += skipped
-                position += skipped
-                if position == size:
-                    break
-                self._begun = True
-            end = -1
-            if self._tail:
-                joined = self._tail + data[position : position + 2]
-                end = _head_end(joined, 0)
-                if end >= 0:
-                    end = position + end - len(self._tail)
-            if end < 0:
-                end = _head_end(data, position)
-            if end < 0:
-                self._counted += size - position
-                self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
-                break
-            self._counted = 0
-            self._begun = False
-            self._tail = b""
-            self._stop_clock()
-            position = end
-        transport = self._transport
-        if self._counted > _MAX_HEAD_BYTES and transport is not None:
-            if not transport.is_closing():
-                transport.write(_BAD_HEAD)
-                transport.close()
-            return False
-        return True
-
-    def _expect_head(self) -> None:
-        self._counted = 0
-        self._begun = False
-        self._tail = b""
-        self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
-
-    def _stop_clock(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expired(self) -> None:
-        self._timer = None
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if not transport.is_reading():
-            # uvicorn holds the bytes back (pipelined requests wait their turn):
-            # the client is not the one late.
-            self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
-            return
-        transport.close()
-
-
 # Looked up when the server is imported, so that `feeds run` stops at start
 # if uvicorn no longer has it.
 _HTTPTOOLS = httptools_protocol()
 
 
-def _guarded(head_timeout: float) -> type[asyncio.Protocol]:
-    return type("HeadGuard", (_HeadGuard,), {"inner": _HTTPTOOLS, "head_timeout": head_timeout})
-
-
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, refusals: RefusalLog) -> None:
         super().__init__(config)
         self.ready = threading.Event()
+        self.refusals = refusals
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self.refusals.attach(asyncio.get_running_loop())
         try:
             await super().startup(sockets)
         finally:
@@ -618,7 +495,9 @@ class ServerThread:
 
     uvicorn installs no signal handlers outside the main thread (the daemon keeps
     SIGINT/SIGTERM) and, with ``log_config=None``, configures no logging; its own
-    start/stop and protocol messages stay on the ``uvicorn.error`` logger.
+    start/stop messages stay on the ``uvicorn.error`` logger, and its warnings
+    about single requests become counts in the server's refusal log, written
+    at most once per ``refusal_log_interval`` seconds.
     """
 
     def __init__(
@@ -628,14 +507,16 @@ class ServerThread:
         port: int,
         *,
         access_log: bool = False,
-        head_timeout: int = _HEAD_TIMEOUT,
+        head_timeout: int = HEAD_TIMEOUT,
+        refusal_log_interval: float = REFUSAL_LOG_INTERVAL,
     ) -> None:
         self._host = host
         self._port = port
+        self.refusals = RefusalLog(refusal_log_interval)
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             app,
-            http=_guarded(head_timeout),
+            http=guarded(_HTTPTOOLS, self.refusals, head_timeout=head_timeout),
             loop="asyncio",
             ws="none",
             lifespan="off",
@@ -647,7 +528,7 @@ class ServerThread:
             limit_concurrency=1000,
             timeout_keep_alive=head_timeout,
         )
-        self._server = _Server(config)
+        self._server = _Server(config, self.refusals)
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
         self._shortened = False
@@ -695,6 +576,7 @@ class ServerThread:
             self._shortened = False
 
     def _run(self) -> None:
+        serving_thread(self.refusals)
         try:
             self._server.run(sockets=self._sockets)
         except (Exception, SystemExit):
@@ -703,4 +585,7 @@ class ServerThread:
         finally:
             for sock in self._sockets:
                 sock.close()
+            self.refusals.attach(None)
+            self.refusals.flush()
+            serving_thread_done()
             self._server.ready.set()

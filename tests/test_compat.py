@@ -25,7 +25,8 @@ import feeds.compat.feedgen
 import feeds.compat.uvicorn
 from feeds.cli import main
 from feeds.compat import DependencyError
-from feeds.server import ServerThread, _HeadGuard, create_app
+from feeds.connections import HeadGuard
+from feeds.server import ServerThread, create_app
 
 FIX = "change the dependency's module in feeds/compat/ or bound its version in pyproject.toml"
 
@@ -51,13 +52,13 @@ def test_uvicorn_still_makes_each_connection_with_the_guard(
     """The guard relies on uvicorn making each connection's protocol from the
     class given as ``Config(http=...)``; were that ignored, nothing would guard."""
     made: list[asyncio.BaseTransport] = []
-    connection_made = _HeadGuard.connection_made
+    connection_made = HeadGuard.connection_made
 
-    def counting(self: _HeadGuard, transport: asyncio.BaseTransport) -> None:
+    def counting(self: HeadGuard, transport: asyncio.BaseTransport) -> None:
         made.append(transport)
         connection_made(self, transport)
 
-    monkeypatch.setattr(_HeadGuard, "connection_made", counting)
+    monkeypatch.setattr(HeadGuard, "connection_made", counting)
     server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
     server.start()
     try:

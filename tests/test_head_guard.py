@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from feeds.server import _MAX_HEAD_BYTES, _HeadGuard
+from feeds.connections import MAX_HEAD_BYTES, HeadGuard, RefusalLog
 
 
 class Inner(asyncio.Protocol):
@@ -47,9 +47,10 @@ class Transport(asyncio.Transport):
         return self.reading
 
 
-class Guard(_HeadGuard):
+class Guard(HeadGuard):
     inner = Inner
     head_timeout = 3600.0
+    refusals = RefusalLog()
 
 
 def feed(*reads: bytes) -> tuple[Guard, Transport]:
@@ -109,7 +110,7 @@ def test_a_head_after_a_finished_one_gets_a_clock_of_its_own() -> None:
 
 
 def test_many_small_heads_add_up_to_no_limit() -> None:
-    heads = HEAD * (_MAX_HEAD_BYTES // len(HEAD) * 3)
+    heads = HEAD * (MAX_HEAD_BYTES // len(HEAD) * 3)
     guard, transport = feed(heads)
     assert not transport.closed
     assert isinstance(guard._inner, Inner)
@@ -118,7 +119,7 @@ def test_many_small_heads_add_up_to_no_limit() -> None:
 
 def test_an_unfinished_head_over_the_limit_is_refused_unseen() -> None:
     start = b"GET / HTTP/1.1\r\nX-Big: "
-    guard, transport = feed(start, b"a" * _MAX_HEAD_BYTES)
+    guard, transport = feed(start, b"a" * MAX_HEAD_BYTES)
     assert transport.closed
     assert transport.written.startswith(b"HTTP/1.1 400 ")
     assert transport.written.endswith(b"\r\n\r\nRequest head too large.")
@@ -127,7 +128,7 @@ def test_an_unfinished_head_over_the_limit_is_refused_unseen() -> None:
 
 
 def test_a_finished_head_over_the_limit_is_left_to_the_app() -> None:
-    head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * _MAX_HEAD_BYTES + b"\r\n\r\n"
+    head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n"
     _, transport = feed(head)
     assert not transport.closed  # the app answers 431 (test_server_security.py)
 

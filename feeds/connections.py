@@ -1,0 +1,287 @@
+"""What one connection may cost the embedded server, and how refusals are told.
+
+uvicorn's httptools protocol (llhttp) gets every byte and every call through
+`HeadGuard`, a plain asyncio protocol in front of it, which bounds how long
+and how large a request head may be. It relies on nothing of uvicorn's but
+the asyncio protocol interface.
+
+Refusals are counted and logged as one line per interval (`RefusalLog`), and
+so are uvicorn's own per-request warnings: a client must not be able to fill
+the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from typing import Any, ClassVar, cast
+
+log = logging.getLogger(__name__)
+
+#: A request head's bytes: refused (400) while incomplete past this, and by
+#: the app (431) when it arrives whole in one read.
+MAX_HEAD_BYTES = 16 * 1024
+#: Seconds a client gets to send a whole request head, on a new connection or
+#: after its last response; idle and slowloris connections are closed after it.
+HEAD_TIMEOUT = 5
+REFUSAL_LOG_INTERVAL = 60.0
+# The first refusal after a quiet spell is told soon, with what came along with it.
+_FIRST_LINE_DELAY = 1.0
+
+# What the log line counts.
+SLOW_HEADS = "request heads too slow"
+LARGE_HEADS = "request heads too large"
+INVALID = "invalid requests"
+UPGRADES = "upgrade requests"
+TOO_MANY = "requests over the concurrency limit"
+ERRORS = "more errors serving requests"
+
+_TOO_LARGE = b"Request head too large."
+_BAD_HEAD = (
+    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE), _TOO_LARGE)
+)
+
+
+class RefusalLog:
+    """Counts refusals by kind; one log line per interval says how many.
+
+    Only the server's own thread calls it (connections, the app and uvicorn
+    all run on its event loop), so it needs no lock.
+    """
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._counts: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._since = 0.0  # when the first of the counts came
+        self._quiet_until = 0.0  # no line before this
+        self._errors_quiet_until = 0.0
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+
+    def count(self, reason: str, times: int = 1) -> None:
+        if not self._counts:
+            self._since = time.monotonic()
+        self._counts[reason] += times
+        if self._timer is None and self._loop is not None and not self._loop.is_closed():
+            delay = max(_FIRST_LINE_DELAY, self._quiet_until - time.monotonic())
+            self._timer = self._loop.call_later(delay, self.flush)
+
+    def error(self, logger: logging.Logger, message: str, *args: object) -> None:
+        """An error serving a request, from inside its ``except``: the first of an
+        interval to ``logger`` with its traceback, the others counted."""
+        now = time.monotonic()
+        if now >= self._errors_quiet_until:
+            self._errors_quiet_until = now + self.interval
+            logger.error(message, *args, exc_info=True)
+        else:
+            self.count(ERRORS)
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._counts:
+            return
+        now = time.monotonic()
+        counts = ", ".join(f"{times} {reason}" for reason, times in self._counts.most_common())
+        seconds = max(1, round(now - self._since))
+        log.warning("HTTP: refused or cut off in the last %d s: %s", seconds, counts)
+        self._counts.clear()
+        self._quiet_until = now + self.interval
+
+
+# The refusal log of the server running on each thread, for uvicorn's records
+# and for the app, which know nothing of the server they run in.
+_LOGS: dict[int, RefusalLog] = {}
+_LOGS_LOCK = threading.Lock()
+
+
+def refusals_here() -> RefusalLog | None:
+    """The refusal log of the server whose thread this is, if any."""
+    return _LOGS.get(threading.get_ident())
+
+
+class _UvicornWarnings(logging.Filter):
+    """uvicorn warns once per bad request on `uvicorn.error`; a server's own
+    records become counts in its refusal log."""
+
+    COUNTED: ClassVar[dict[str, str]] = {
+        "Invalid HTTP request received.": INVALID,
+        "Unsupported upgrade request.": UPGRADES,
+        "Exceeded concurrency limit.": TOO_MANY,
+    }
+    # Said along with the upgrade warning, which is counted already.
+    DROPPED = ("No supported WebSocket library detected",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        refusals = _LOGS.get(record.thread) if record.thread is not None else None
+        if refusals is None or not isinstance(record.msg, str):
+            return True
+        reason = self.COUNTED.get(record.msg)
+        if reason is not None:
+            refusals.count(reason)
+            return False
+        return not record.msg.startswith(self.DROPPED)
+
+
+_FILTER = _UvicornWarnings()
+
+
+def serving_thread(refusals: RefusalLog) -> None:
+    """Called on a server's thread before it serves: its records go to ``refusals``."""
+    with _LOGS_LOCK:
+        _LOGS[threading.get_ident()] = refusals
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        if _FILTER not in uvicorn_log.filters:
+            uvicorn_log.addFilter(_FILTER)
+
+
+def serving_thread_done() -> None:
+    with _LOGS_LOCK:
+        _LOGS.pop(threading.get_ident(), None)
+
+
+def _head_end(data: bytes, start: int) -> int:
+    """Where the first empty line at or after ``start`` ends, else -1.
+
+    Bare LF line ends count as llhttp takes them; a head never holds an empty line.
+    """
+    ends = [end for end in (data.find(b"\n\n", start), data.find(b"\n\r\n", start)) if end >= 0]
+    if not ends:
+        return -1
+    end = min(ends)
+    return end + (2 if data.startswith(b"\n\n", end) else 3)
+
+
+class HeadGuard(asyncio.Protocol):
+    """A deadline and a size limit for each request head, in front of uvicorn's
+    httptools (llhttp) protocol, which gets every call unchanged.
+
+    uvicorn arms its keep-alive timer only after a response and cancels it on
+    any byte received, so a connection that never sends a request, or sends it
+    a byte at a time, would stay open for ever and count against
+    ``limit_concurrency``. Here each head has ``head_timeout`` seconds from the
+    connection's start, or from its first byte after the last head; only its
+    end stops the clock. llhttp has no bound on a head's size, so the bytes
+    received towards one are counted here. Heads are found by their empty
+    line alone: a request with a body is refused and its connection closed.
+    """
+
+    inner: type[asyncio.Protocol]
+    head_timeout: float
+    refusals: RefusalLog
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # uvicorn's own arguments, whatever they are, are for the protocol it chose.
+        self._inner = self.inner(*args, **kwargs)
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._counted = 0  # bytes of the head under way
+        self._begun = False  # a byte other than CR or LF has come for it
+        self._tail = b""  # its last bytes, to find an empty line split between reads
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+        self._inner.connection_made(transport)
+        self._expect_head()
+
+    def data_received(self, data: bytes) -> None:
+        if self._heads(data):
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_clock()
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def _heads(self, data: bytes) -> bool:
+        """Follows the heads in ``data``; False once the connection is refused."""
+        position, size = 0, len(data)
+        while position < size:
+            if self._timer is None:
+                self._expect_head()
+            if not self._begun:
+                # Empty lines before a request line are allowed, and begin nothing.
+                rest = size - position
+                skipped = rest - len(data[position:].lstrip(b"\r\n"))
+                self._counted += skipped
+                position += skipped
+                if position == size:
+                    break
+                self._begun = True
+            end = -1
+            if self._tail:
+                joined = self._tail + data[position : position + 2]
+                end = _head_end(joined, 0)
+                if end >= 0:
+                    end = position + end - len(self._tail)
+            if end < 0:
+                end = _head_end(data, position)
+            if end < 0:
+                self._counted += size - position
+                self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
+                break
+            self._counted = 0
+            self._begun = False
+            self._tail = b""
+            self._stop_clock()
+            position = end
+        transport = self._transport
+        if self._counted > MAX_HEAD_BYTES and transport is not None:
+            if not transport.is_closing():
+                self.refusals.count(LARGE_HEADS)
+                transport.write(_BAD_HEAD)
+                transport.close()
+            return False
+        return True
+
+    def _expect_head(self) -> None:
+        self._counted = 0
+        self._begun = False
+        self._tail = b""
+        self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+
+    def _stop_clock(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if not transport.is_reading():
+            # uvicorn holds the bytes back (pipelined requests wait their turn):
+            # the client is not the one late.
+            self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+            return
+        if self._begun:
+            self.refusals.count(SLOW_HEADS)
+        transport.close()
+
+
+def guarded(
+    inner: type[asyncio.Protocol], refusals: RefusalLog, *, head_timeout: float = HEAD_TIMEOUT
+) -> type[asyncio.Protocol]:
+    """``inner`` behind a `HeadGuard` with these limits: the class uvicorn is given."""
+    return type(
+        "HeadGuard",
+        (HeadGuard,),
+        {"inner": inner, "refusals": refusals, "head_timeout": head_timeout},
+    )

@@ -2,8 +2,9 @@
 
 uvicorn's httptools protocol (llhttp) gets every byte and every call through
 `HeadGuard`, a plain asyncio protocol in front of it, which bounds how long
-and how large a request head may be. It relies on nothing of uvicorn's but
-the asyncio protocol interface.
+and how large a request head may be, and how many connections are open, idle
+ones closed first when the limit is reached (`Connections`). It relies on
+nothing of uvicorn's but the asyncio protocol interface.
 
 Refusals are counted and logged as one line per interval (`RefusalLog`), and
 so are uvicorn's own per-request warnings: a client must not be able to fill
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
+from contextvars import ContextVar
 from typing import Any, ClassVar, cast
 
 log = logging.getLogger(__name__)
@@ -27,11 +30,19 @@ MAX_HEAD_BYTES = 16 * 1024
 #: Seconds a client gets to send a whole request head, on a new connection or
 #: after its last response; idle and slowloris connections are closed after it.
 HEAD_TIMEOUT = 5
+#: Open connections at most; fewer when the open-files limit is lower
+#: (`connection_limit`). docs/RELIABILITY.md has what one costs.
+MAX_CONNECTIONS = 10_000
+#: Descriptors kept for everything else: files streamed or being read into the
+#: memory cache, the output written by rebuilds, parse workers, the watcher.
+FD_RESERVE = 1024
 REFUSAL_LOG_INTERVAL = 60.0
 # The first refusal after a quiet spell is told soon, with what came along with it.
 _FIRST_LINE_DELAY = 1.0
 
 # What the log line counts.
+IDLE_CLOSED = "idle connections closed to make room"
+REFUSED_AT_LIMIT = "connections refused at the limit"
 SLOW_HEADS = "request heads too slow"
 LARGE_HEADS = "request heads too large"
 INVALID = "invalid requests"
@@ -44,6 +55,39 @@ _BAD_HEAD = (
     b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE), _TOO_LARGE)
 )
+_FULL = b"Too many connections."
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: %d\r\nretry-after: 1\r\nconnection: close\r\n\r\n%s" % (len(_FULL), _FULL)
+)
+
+
+def raise_open_files_limit() -> int:
+    """Raises the soft limit on open files to the hard one; returns the soft limit.
+
+    The default soft limit (1024) is less than the connections the server is
+    meant to hold. Where the raise is not allowed (a seccomp filter, say), the
+    limit stays and `connection_limit` scales down to it.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, MAX_CONNECTIONS + FD_RESERVE)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (OSError, ValueError) as error:
+            log.warning("cannot raise the open-files limit from %d to %d: %s", soft, target, error)
+            return soft
+        return target
+    return soft
+
+
+def connection_limit(soft: int | None = None) -> int:
+    """How many connections fit in the open-files limit ``soft`` (now: the process's)."""
+    if soft is None:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, max(soft // 2, soft - FD_RESERVE)))
 
 
 class RefusalLog:
@@ -148,6 +192,72 @@ def serving_thread_done() -> None:
         _LOGS.pop(threading.get_ident(), None)
 
 
+class Connections:
+    """The open connections of one server: at most ``limit``, and when a new
+    one would go past it, the one idle longest is closed to make room.
+
+    Idle means waiting for a request, with nothing of one received and nothing
+    left to send: such a connection costs a descriptor and a little memory and
+    is worth less than a new one, whose client is about to ask something (the
+    way nginx reuses idle keep-alive connections when it runs short). Only
+    when none is idle is the new connection refused, with a 503.
+    """
+
+    def __init__(self, limit: int, refusals: RefusalLog) -> None:
+        self.limit = limit
+        self.refusals = refusals
+        self._open: set[HeadGuard] = set()
+        self._idle: OrderedDict[HeadGuard, None] = OrderedDict()
+
+    @property
+    def open(self) -> int:
+        return len(self._open)
+
+    def buffered(self) -> int:
+        """Bytes waiting in the server's transports for their readers, in all."""
+        return sum(guard.buffered() for guard in list(self._open))
+
+    def admit(self, guard: HeadGuard) -> bool:
+        if len(self._open) >= self.limit and not self._make_room():
+            self.refusals.count(REFUSED_AT_LIMIT)
+            return False
+        self._open.add(guard)
+        return True
+
+    def idle(self, guard: HeadGuard) -> None:
+        if guard in self._open:
+            self._idle[guard] = None
+            self._idle.move_to_end(guard)
+
+    def busy(self, guard: HeadGuard) -> None:
+        self._idle.pop(guard, None)
+
+    def closed(self, guard: HeadGuard) -> None:
+        self._idle.pop(guard, None)
+        self._open.discard(guard)
+
+    def _make_room(self) -> bool:
+        while self._idle:
+            guard, _ = self._idle.popitem(last=False)
+            if guard.close_if_idle():
+                self._open.discard(guard)
+                self.refusals.count(IDLE_CLOSED)
+                return True
+        return False
+
+
+# The connection whose bytes are being parsed; a request's task is created
+# while they are, so the app finds its connection here (`request_answered`).
+_CURRENT: ContextVar[HeadGuard | None] = ContextVar("feeds_connection", default=None)
+
+
+def request_answered() -> None:
+    """Called by the app wrapper once a request has its whole answer."""
+    guard = _CURRENT.get()
+    if guard is not None:
+        guard.answered()
+
+
 def _head_end(data: bytes, start: int) -> int:
     """Where the first empty line at or after ``start`` ends, else -1.
 
@@ -166,8 +276,7 @@ class HeadGuard(asyncio.Protocol):
 
     uvicorn arms its keep-alive timer only after a response and cancels it on
     any byte received, so a connection that never sends a request, or sends it
-    a byte at a time, would stay open for ever and count against
-    ``limit_concurrency``. Here each head has ``head_timeout`` seconds from the
+    a byte at a time, would stay open for ever. Here each head has ``head_timeout`` seconds from the
     connection's start, or from its first byte after the last head; only its
     end stops the clock. llhttp has no bound on a head's size, so the bytes
     received towards one are counted here. Heads are found by their empty
@@ -176,38 +285,87 @@ class HeadGuard(asyncio.Protocol):
 
     inner: type[asyncio.Protocol]
     head_timeout: float
-    refusals: RefusalLog
+    connections: Connections
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # uvicorn's own arguments, whatever they are, are for the protocol it chose.
         self._inner = self.inner(*args, **kwargs)
         self._transport: asyncio.Transport | None = None
+        self._admitted = False
         self._timer: asyncio.TimerHandle | None = None
         self._counted = 0  # bytes of the head under way
         self._begun = False  # a byte other than CR or LF has come for it
         self._tail = b""  # its last bytes, to find an empty line split between reads
+        self._unanswered = 0  # heads passed on whose requests have no answer yet
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
+        if not self.connections.admit(self):
+            self._transport.write(_UNAVAILABLE)
+            self._transport.close()
+            return
+        self._admitted = True
         self._inner.connection_made(transport)
         self._expect_head()
+        self._maybe_idle()
 
     def data_received(self, data: bytes) -> None:
-        if self._heads(data):
+        if not self._admitted or not self._heads(data):
+            return
+        token = _CURRENT.set(self)
+        try:
             self._inner.data_received(data)
+        finally:
+            _CURRENT.reset(token)
 
     def eof_received(self) -> bool | None:
+        if not self._admitted:
+            return None
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_clock()
-        self._inner.connection_lost(exc)
+        self.connections.closed(self)
+        if self._admitted:
+            self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._inner.pause_writing()
+        if self._admitted:
+            self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self._inner.resume_writing()
+        if self._admitted:
+            self._inner.resume_writing()
+
+    def buffered(self) -> int:
+        transport = self._transport
+        return 0 if transport is None else transport.get_write_buffer_size()
+
+    def close_if_idle(self) -> bool:
+        if not self._idle():
+            return False
+        assert self._transport is not None
+        self._transport.close()
+        return True
+
+    def answered(self) -> None:
+        self._unanswered = max(0, self._unanswered - 1)
+        self._maybe_idle()
+
+    def _idle(self) -> bool:
+        transport = self._transport
+        return (
+            self._admitted
+            and not self._begun
+            and not self._unanswered
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() == 0
+        )
+
+    def _maybe_idle(self) -> None:
+        if self._idle():
+            self.connections.idle(self)
 
     def _heads(self, data: bytes) -> bool:
         """Follows the heads in ``data``; False once the connection is refused."""
@@ -224,6 +382,7 @@ class HeadGuard(asyncio.Protocol):
                 if position == size:
                     break
                 self._begun = True
+                self.connections.busy(self)
             end = -1
             if self._tail:
                 joined = self._tail + data[position : position + 2]
@@ -240,11 +399,12 @@ class HeadGuard(asyncio.Protocol):
             self._begun = False
             self._tail = b""
             self._stop_clock()
+            self._unanswered += 1
             position = end
         transport = self._transport
         if self._counted > MAX_HEAD_BYTES and transport is not None:
             if not transport.is_closing():
-                self.refusals.count(LARGE_HEADS)
+                self.connections.refusals.count(LARGE_HEADS)
                 transport.write(_BAD_HEAD)
                 transport.close()
             return False
@@ -272,16 +432,16 @@ class HeadGuard(asyncio.Protocol):
             self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
             return
         if self._begun:
-            self.refusals.count(SLOW_HEADS)
+            self.connections.refusals.count(SLOW_HEADS)
         transport.close()
 
 
 def guarded(
-    inner: type[asyncio.Protocol], refusals: RefusalLog, *, head_timeout: float = HEAD_TIMEOUT
+    inner: type[asyncio.Protocol], connections: Connections, *, head_timeout: float = HEAD_TIMEOUT
 ) -> type[asyncio.Protocol]:
     """``inner`` behind a `HeadGuard` with these limits: the class uvicorn is given."""
     return type(
         "HeadGuard",
         (HeadGuard,),
-        {"inner": inner, "refusals": refusals, "head_timeout": head_timeout},
+        {"inner": inner, "connections": connections, "head_timeout": head_timeout},
     )

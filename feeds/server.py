@@ -4,7 +4,7 @@ Starlette's ``StaticFiles`` resolves paths; small public files are answered
 from memory (``feeds.filecache``: bytes and gzip bytes made once per file
 version, 304s without a read), larger ones are streamed from disk
 (``feeds.streamed``). This module adds the policy on top and runs uvicorn in
-a thread of the daemon's process, each connection behind the guard of
+a thread of the daemon's process, each connection behind the limits of
 ``feeds.connections``.
 """
 
@@ -43,9 +43,12 @@ from feeds.connections import (
     HEAD_TIMEOUT,
     MAX_HEAD_BYTES,
     REFUSAL_LOG_INTERVAL,
+    Connections,
     RefusalLog,
+    connection_limit,
     guarded,
     refusals_here,
+    request_answered,
     serving_thread,
     serving_thread_done,
 )
@@ -449,6 +452,20 @@ def _bind(host: str, port: int) -> list[socket.socket]:
 _HTTPTOOLS = httptools_protocol()
 
 
+class _Answered:
+    """Tells the request's connection once the app has answered it: only then,
+    with nothing more received, is the connection idle (feeds.connections)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            request_answered()
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, refusals: RefusalLog) -> None:
         super().__init__(config)
@@ -498,6 +515,9 @@ class ServerThread:
     start/stop messages stay on the ``uvicorn.error`` logger, and its warnings
     about single requests become counts in the server's refusal log, written
     at most once per ``refusal_log_interval`` seconds.
+
+    ``max_connections`` defaults to what the open-files limit allows
+    (`feeds.connections.connection_limit`).
     """
 
     def __init__(
@@ -508,15 +528,19 @@ class ServerThread:
         *,
         access_log: bool = False,
         head_timeout: int = HEAD_TIMEOUT,
+        max_connections: int | None = None,
         refusal_log_interval: float = REFUSAL_LOG_INTERVAL,
     ) -> None:
         self._host = host
         self._port = port
         self.refusals = RefusalLog(refusal_log_interval)
+        self.connections = Connections(
+            connection_limit() if max_connections is None else max_connections, self.refusals
+        )
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
-            app,
-            http=guarded(_HTTPTOOLS, self.refusals, head_timeout=head_timeout),
+            _Answered(app),
+            http=guarded(_HTTPTOOLS, self.connections, head_timeout=head_timeout),
             loop="asyncio",
             ws="none",
             lifespan="off",
@@ -524,8 +548,11 @@ class ServerThread:
             # uvicorn mutes its "uvicorn.access" logger for this; that is all it changes.
             access_log=access_log,
             server_header=False,
-            # Past this many connections uvicorn answers 503 rather than queueing.
-            limit_concurrency=1000,
+            # uvicorn's limit counts every open connection, idle ones too: 1,000
+            # that never sent a byte made it answer 503 to every request. The
+            # connection limit above bounds connections (idle ones make room),
+            # and with one request at a time per connection, requests.
+            limit_concurrency=None,
             timeout_keep_alive=head_timeout,
         )
         self._server = _Server(config, self.refusals)

@@ -74,6 +74,32 @@ def test_uvicorn_still_makes_each_connection_with_the_guard(
     )
 
 
+def test_uvicorn_still_starts_a_request_while_its_bytes_are_parsed(tmp_path: Path) -> None:
+    """A connection is idle (and may make room for a new one) only once its
+    request is answered; the app learns its connection from the context the
+    guard sets while passing the bytes on, which reaches the request's task
+    only if uvicorn makes the task then. Were it not, a kept-alive connection
+    would never count as idle and the new one would be refused."""
+    (tmp_path / "all.json").write_bytes(b"{}")
+    server = ServerThread(create_app(tmp_path), "127.0.0.1", 0, max_connections=1)
+    server.start()
+    try:
+        kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        kept.request("GET", "/all.json")
+        assert kept.getresponse().read() == b"{}"
+        fresh = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        fresh.request("GET", "/all.json")
+        status = fresh.getresponse().status
+        kept.close()
+        fresh.close()
+    finally:
+        server.stop()
+    assert status == 200, (
+        f"uvicorn {_version('uvicorn')} no longer starts a request's task while "
+        f"the guard passes its bytes on: kept-alive connections never count as idle; {FIX}"
+    )
+
+
 def test_a_uvicorn_without_it_is_named_with_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
     with pytest.raises(DependencyError) as caught:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from feeds.connections import MAX_HEAD_BYTES, HeadGuard, RefusalLog
+from feeds.connections import MAX_HEAD_BYTES, Connections, HeadGuard, RefusalLog
 
 
 class Inner(asyncio.Protocol):
@@ -46,11 +46,14 @@ class Transport(asyncio.Transport):
     def is_reading(self) -> bool:
         return self.reading
 
+    def get_write_buffer_size(self) -> int:
+        return 0
+
 
 class Guard(HeadGuard):
     inner = Inner
     head_timeout = 3600.0
-    refusals = RefusalLog()
+    connections = Connections(1000, RefusalLog())
 
 
 def feed(*reads: bytes) -> tuple[Guard, Transport]:

@@ -1,5 +1,9 @@
 """What many connections may cost the embedded server (issue 13, item 4):
-refusals reach the log as a count per interval, never a line per request.
+requests and /healthz keep being answered however many connections are idle,
+and refusals reach the log as a count per interval, never a line per request.
+
+The full-size scenario (2,000 idle and 1,000 slow connections against
+`feeds run`) is bench/connections.py; these are small, in-process versions.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ import logging
 import re
 import resource
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -17,6 +23,7 @@ import pytest
 
 from feeds.filecache import FileCache
 from feeds.server import ServerThread, create_app
+from tests.daemon_harness import wait_for
 
 BIG = 6 * 1024 * 1024  # more than loopback's socket buffers take in at once
 
@@ -88,6 +95,53 @@ def closed_by_server(sock: socket.socket, within: float = 0.0) -> bool:
     return True
 
 
+# --- idle connections -----------------------------------------------------------------
+
+
+def test_a_thousand_idle_connections_leave_requests_and_healthz_answered(output: Path) -> None:
+    """Was: uvicorn's limit_concurrency counted idle connections, so 1,000 of
+    them made every request, /healthz included, a 503."""
+    enough_descriptors(2200)
+    with serving(output, head_timeout=60) as server, ExitStack() as stack:
+        open_idle(server.port, 1000, stack)
+        for path in ("/all.json", "/healthz", "/all.json"):
+            assert get(server.port, path)[0] == 200, path
+
+
+def test_at_the_connection_limit_the_longest_idle_connection_makes_room(output: Path) -> None:
+    with serving(output, head_timeout=60, max_connections=20) as server, ExitStack() as stack:
+        idle = open_idle(server.port, 20, stack)
+        wait_for(lambda: server.connections.open == 20, what="20 open connections")
+        assert get(server.port, "/all.json")[0] == 200
+        assert closed_by_server(idle[0], within=10)
+        assert not any(closed_by_server(sock) for sock in idle[1:])
+        # Full again: the next longest idle makes room for the next request.
+        idle += open_idle(server.port, 1, stack)
+        wait_for(lambda: server.connections.open == 20, what="20 open connections")
+        assert get(server.port, "/healthz")[0] == 200
+        assert closed_by_server(idle[1], within=10)
+        assert not any(closed_by_server(sock) for sock in idle[2:])
+
+
+def test_when_no_connection_is_idle_a_new_one_is_refused_with_503(output: Path) -> None:
+    with serving(output, head_timeout=60, max_connections=5) as server, ExitStack() as stack:
+        busy = open_idle(server.port, 5, stack)
+        for sock in busy:
+            sock.sendall(b"GET /all.json HT")  # a request under way is not idle
+        wait_for(lambda: server.connections.open == 5, what="5 open connections")
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as refused:
+            answer = b""
+            while chunk := refused.recv(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 503 ")
+        assert b"\r\nretry-after: " in answer.lower()
+        # The busy ones finish their requests and are served.
+        busy[0].sendall(b"TP/1.1\r\nHost: t\r\n\r\n")
+        response = http.client.HTTPResponse(busy[0])
+        response.begin()
+        assert response.status == 200
+
+
 # --- the log ----------------------------------------------------------------------------
 
 BAD = [
@@ -128,13 +182,22 @@ def test_refusals_are_logged_as_one_line_per_interval_with_counts(
     output: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    with serving(output, refusal_log_interval=3600) as server:
+    with serving(output, refusal_log_interval=3600, head_timeout=60, max_connections=3) as server:
         send_bad_requests(server.port, 20)
         for _ in range(5):
             with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
                 sock.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 20_000)
                 while sock.recv(4096):
                     pass
+        with ExitStack() as stack:
+            idle = open_idle(server.port, 3, stack)
+            wait_for(lambda: server.connections.open == 3, what="3 open connections")
+            for sock in idle:
+                sock.sendall(b"GET / HT")
+            for _ in range(5):
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+                    while sock.recv(4096):
+                        pass
     summaries = [
         record.getMessage()
         for record in caplog.records
@@ -148,6 +211,7 @@ def test_refusals_are_logged_as_one_line_per_interval_with_counts(
     assert _count(text, "invalid requests") == 40
     assert _count(text, "upgrade requests") == 20
     assert _count(text, "request heads too large") == 5
+    assert _count(text, "connections refused at the limit") == 5
 
 
 def test_a_request_failing_again_and_again_logs_one_traceback_and_a_count(
@@ -177,3 +241,46 @@ def test_a_request_failing_again_and_again_logs_one_traceback_and_a_count(
 
 def _count(text: str, what: str) -> int:
     return sum(int(n) for n in re.findall(rf"(\d+) {re.escape(what)}", text))
+
+
+# --- open files ----------------------------------------------------------------------------
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
+    script = (
+        "import resource\n"
+        "from feeds.connections import raise_open_files_limit\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "raised = raise_open_files_limit()\n"
+        "print(raised, resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    raised, soft, hard = (int(n) for n in result.stdout.split())
+    expected = hard if hard != resource.RLIM_INFINITY else raised
+    assert raised == soft == expected
+    assert soft > 256
+
+
+@pytest.mark.parametrize(
+    ("soft", "limit"),
+    [(256, 128), (1024, 512), (4096, 3072), (16384, 10000), (1 << 20, 10000)],
+)
+def test_the_connection_limit_leaves_descriptors_for_files(soft: int, limit: int) -> None:
+    from feeds.connections import connection_limit
+
+    assert connection_limit(soft) == limit
+
+
+def test_the_service_states_its_open_files_limit() -> None:
+    from feeds.connections import FD_RESERVE, MAX_CONNECTIONS
+    from tests.conftest import REPO
+
+    unit = (REPO / "systemd" / "feeds.service").read_text()
+    values = [
+        line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")
+    ]
+    assert len(values) == 1
+    assert int(values[0]) >= MAX_CONNECTIONS + FD_RESERVE

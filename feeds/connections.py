@@ -1,10 +1,13 @@
 """What one connection may cost the embedded server, and how refusals are told.
 
 uvicorn's httptools protocol (llhttp) gets every byte and every call through
-`HeadGuard`, a plain asyncio protocol in front of it, which bounds how long
-and how large a request head may be, and how many connections are open, idle
-ones closed first when the limit is reached (`Connections`). It relies on
-nothing of uvicorn's but the asyncio protocol interface.
+`HeadGuard`, a plain asyncio protocol in front of it, and writes through
+`_Wire`, a transport in front of the real one. Between them they bound, for
+each connection: how long and how large a request head may be, how many
+bytes wait for a reader and how slowly it may take them; and for the server,
+how many connections are open, idle ones closed first when the limit is
+reached. They rely on nothing of uvicorn's but the asyncio protocol and
+transport interfaces.
 
 Refusals are counted and logged as one line per interval (`RefusalLog`), and
 so are uvicorn's own per-request warnings: a client must not be able to fill
@@ -14,8 +17,11 @@ the journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
+import socket
+import struct
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -30,6 +36,10 @@ MAX_HEAD_BYTES = 16 * 1024
 #: Seconds a client gets to send a whole request head, on a new connection or
 #: after its last response; idle and slowloris connections are closed after it.
 HEAD_TIMEOUT = 5
+#: A reader must take MIN_SEND_RATE bytes a second, measured over each
+#: SEND_WINDOW seconds in which bytes wait for it, or be cut off.
+SEND_WINDOW = 10.0
+MIN_SEND_RATE = 1024
 #: Open connections at most; fewer when the open-files limit is lower
 #: (`connection_limit`). docs/RELIABILITY.md has what one costs.
 MAX_CONNECTIONS = 10_000
@@ -43,6 +53,7 @@ _FIRST_LINE_DELAY = 1.0
 # What the log line counts.
 IDLE_CLOSED = "idle connections closed to make room"
 REFUSED_AT_LIMIT = "connections refused at the limit"
+SLOW_READERS = "slow readers cut off"
 SLOW_HEADS = "request heads too slow"
 LARGE_HEADS = "request heads too large"
 INVALID = "invalid requests"
@@ -258,6 +269,66 @@ def request_answered() -> None:
         guard.answered()
 
 
+class _Wire(asyncio.Transport):
+    """The transport uvicorn's protocol is given: the real one, with every byte
+    it writes counted (for the send floor)."""
+
+    def __init__(self, guard: HeadGuard, real: asyncio.Transport) -> None:
+        super().__init__()
+        self._guard = guard
+        self._real = real
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._real.write(data)
+        self._guard.wrote(memoryview(data).nbytes)
+
+    def writelines(self, list_of_data: Any) -> None:
+        for data in list_of_data:
+            self.write(data)
+
+    def pause_reading(self) -> None:
+        self._real.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._real.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._real.is_reading()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._real.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._real.is_closing()
+
+    def close(self) -> None:
+        self._real.close()
+
+    def abort(self) -> None:
+        self._real.abort()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._real.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._real.get_protocol()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._real.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._real.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._real.get_write_buffer_limits()
+
+    def write_eof(self) -> None:
+        self._real.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._real.can_write_eof()
+
+
 def _head_end(data: bytes, start: int) -> int:
     """Where the first empty line at or after ``start`` ends, else -1.
 
@@ -271,20 +342,28 @@ def _head_end(data: bytes, start: int) -> int:
 
 
 class HeadGuard(asyncio.Protocol):
-    """A deadline and a size limit for each request head, in front of uvicorn's
-    httptools (llhttp) protocol, which gets every call unchanged.
+    """A deadline and a size limit for each request head, a floor under the
+    rate a reader takes its answer, and the connection limit, in front of
+    uvicorn's httptools (llhttp) protocol.
 
-    uvicorn arms its keep-alive timer only after a response and cancels it on
+    Heads: uvicorn arms its keep-alive timer only after a response and cancels it on
     any byte received, so a connection that never sends a request, or sends it
     a byte at a time, would stay open for ever. Here each head has ``head_timeout`` seconds from the
     connection's start, or from its first byte after the last head; only its
     end stops the clock. llhttp has no bound on a head's size, so the bytes
     received towards one are counted here. Heads are found by their empty
     line alone: a request with a body is refused and its connection closed.
+
+    Readers: asyncio keeps every byte written that the socket does not take.
+    Once bytes wait for a reader it must take ``min_send_rate`` a second over
+    each ``send_window``, or the connection is cut off: else a reader taking
+    a few bytes a second holds its connection, and its buffer, for hours.
     """
 
     inner: type[asyncio.Protocol]
     head_timeout: float
+    send_window: float
+    min_send_rate: float
     connections: Connections
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -297,6 +376,10 @@ class HeadGuard(asyncio.Protocol):
         self._begun = False  # a byte other than CR or LF has come for it
         self._tail = b""  # its last bytes, to find an empty line split between reads
         self._unanswered = 0  # heads passed on whose requests have no answer yet
+        self._wire: _Wire | None = None
+        self._written = 0  # bytes uvicorn has written
+        self._send_timer: asyncio.TimerHandle | None = None
+        self._send_mark = 0  # bytes gone to the socket at the last check
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -305,7 +388,8 @@ class HeadGuard(asyncio.Protocol):
             self._transport.close()
             return
         self._admitted = True
-        self._inner.connection_made(transport)
+        self._wire = _Wire(self, self._transport)
+        self._inner.connection_made(self._wire)
         self._expect_head()
         self._maybe_idle()
 
@@ -325,6 +409,9 @@ class HeadGuard(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_clock()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         self.connections.closed(self)
         if self._admitted:
             self._inner.connection_lost(exc)
@@ -351,6 +438,14 @@ class HeadGuard(asyncio.Protocol):
     def answered(self) -> None:
         self._unanswered = max(0, self._unanswered - 1)
         self._maybe_idle()
+
+    def wrote(self, size: int) -> None:
+        self._written += size
+        if self._send_timer is None and self.buffered() > 0:
+            self._send_mark = self._written - self.buffered()
+            self._send_timer = asyncio.get_running_loop().call_later(
+                self.send_window, self._check_sending
+            )
 
     def _idle(self) -> bool:
         transport = self._transport
@@ -435,13 +530,49 @@ class HeadGuard(asyncio.Protocol):
             self.connections.refusals.count(SLOW_HEADS)
         transport.close()
 
+    def _check_sending(self) -> None:
+        self._send_timer = None
+        transport = self._transport
+        if transport is None:
+            return
+        waiting = transport.get_write_buffer_size()
+        if waiting == 0:
+            self._maybe_idle()
+            return
+        sent = self._written - waiting
+        if sent - self._send_mark < self.min_send_rate * self.send_window:
+            self.connections.refusals.count(SLOW_READERS)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # A reset, not a close: else the kernel keeps what the reader has
+                # not taken and goes on trickling it out after the socket is gone.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+            return
+        self._send_mark = sent
+        self._send_timer = asyncio.get_running_loop().call_later(
+            self.send_window, self._check_sending
+        )
+
 
 def guarded(
-    inner: type[asyncio.Protocol], connections: Connections, *, head_timeout: float = HEAD_TIMEOUT
+    inner: type[asyncio.Protocol],
+    connections: Connections,
+    *,
+    head_timeout: float = HEAD_TIMEOUT,
+    send_window: float = SEND_WINDOW,
+    min_send_rate: float = MIN_SEND_RATE,
 ) -> type[asyncio.Protocol]:
     """``inner`` behind a `HeadGuard` with these limits: the class uvicorn is given."""
     return type(
         "HeadGuard",
         (HeadGuard,),
-        {"inner": inner, "connections": connections, "head_timeout": head_timeout},
+        {
+            "inner": inner,
+            "connections": connections,
+            "head_timeout": head_timeout,
+            "send_window": send_window,
+            "min_send_rate": min_send_rate,
+        },
     )

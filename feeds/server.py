@@ -42,7 +42,9 @@ from feeds.compat.uvicorn import httptools_protocol
 from feeds.connections import (
     HEAD_TIMEOUT,
     MAX_HEAD_BYTES,
+    MIN_SEND_RATE,
     REFUSAL_LOG_INTERVAL,
+    SEND_WINDOW,
     Connections,
     RefusalLog,
     connection_limit,
@@ -63,7 +65,7 @@ from feeds.filecache import (
     load,
     stat_etag,
 )
-from feeds.streamed import StreamedFile
+from feeds.streamed import CHUNK, StreamedFile
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,13 @@ class _Prepared:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         body = b"" if scope["method"] == "HEAD" else self.body
-        await send({"type": "http.response.body", "body": body})
+        # A chunk at a time: uvicorn waits for a slow reader between chunks, so a
+        # connection buffers a chunk or so, not a copy of the rest of the file.
+        last = max(0, (len(body) - 1) // CHUNK * CHUNK)
+        for start in range(0, last, CHUNK):
+            chunk = body[start : start + CHUNK]
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": body[last:]})
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
@@ -517,7 +525,8 @@ class ServerThread:
     at most once per ``refusal_log_interval`` seconds.
 
     ``max_connections`` defaults to what the open-files limit allows
-    (`feeds.connections.connection_limit`).
+    (`feeds.connections.connection_limit`); ``send_window`` and
+    ``min_send_rate`` are the send floor.
     """
 
     def __init__(
@@ -529,6 +538,8 @@ class ServerThread:
         access_log: bool = False,
         head_timeout: int = HEAD_TIMEOUT,
         max_connections: int | None = None,
+        send_window: float = SEND_WINDOW,
+        min_send_rate: float = MIN_SEND_RATE,
         refusal_log_interval: float = REFUSAL_LOG_INTERVAL,
     ) -> None:
         self._host = host
@@ -540,7 +551,13 @@ class ServerThread:
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             _Answered(app),
-            http=guarded(_HTTPTOOLS, self.connections, head_timeout=head_timeout),
+            http=guarded(
+                _HTTPTOOLS,
+                self.connections,
+                head_timeout=head_timeout,
+                send_window=send_window,
+                min_send_rate=min_send_rate,
+            ),
             loop="asyncio",
             ws="none",
             lifespan="off",

@@ -53,6 +53,8 @@ class Transport(asyncio.Transport):
 class Guard(HeadGuard):
     inner = Inner
     head_timeout = 3600.0
+    send_window = 3600.0
+    min_send_rate = 1.0
     connections = Connections(1000, RefusalLog())
 
 

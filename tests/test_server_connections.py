@@ -1,6 +1,7 @@
-"""What many connections may cost the embedded server (issue 13, item 4):
-requests and /healthz keep being answered however many connections are idle,
-and refusals reach the log as a count per interval, never a line per request.
+"""What many connections, idle or slow, may cost the embedded server (issue
+13, item 4): requests and /healthz keep being answered, readers under the send
+floor are cut off, a connection holds a bounded amount of memory, and
+refusals reach the log as a count per interval.
 
 The full-size scenario (2,000 idle and 1,000 slow connections against
 `feeds run`) is bench/connections.py; these are small, in-process versions.
@@ -15,6 +16,7 @@ import resource
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -140,6 +142,79 @@ def test_when_no_connection_is_idle_a_new_one_is_refused_with_503(output: Path) 
         response = http.client.HTTPResponse(busy[0])
         response.begin()
         assert response.status == 200
+
+
+# --- slow readers ----------------------------------------------------------------------
+
+
+def slow_reader(port: int, path: str = "/big.json") -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: identity\r\n\r\n".encode())
+    return sock
+
+
+def read_slowly(sock: socket.socket, within: float) -> tuple[bool, int]:
+    """Reads a little at a time until the server hangs up; (hung up, bytes read)."""
+    sock.settimeout(0.05)
+    deadline = time.monotonic() + within
+    received = 0
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(1024)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return True, received
+        if not chunk:
+            return True, received
+        received += len(chunk)
+        time.sleep(0.05)
+    return False, received
+
+
+MEMORY_AND_DISK = [
+    pytest.param(None, id="kept in memory"),
+    pytest.param(FileCache(max_file_bytes=64 * 1024), id="streamed from disk"),
+]
+
+
+@pytest.mark.parametrize("cache", MEMORY_AND_DISK)
+def test_a_reader_slower_than_the_floor_is_cut_off(output: Path, cache: FileCache | None) -> None:
+    """Was: such a reader held its connection (and a copy of the rest of the
+    body) for as long as it kept reading, at any rate."""
+    with (
+        serving(output, cache=cache, send_window=0.5, min_send_rate=256 * 1024) as server,
+        slow_reader(server.port) as sock,
+    ):
+        hung_up, received = read_slowly(sock, within=60)
+        assert hung_up
+        assert received < BIG
+        wait_for(lambda: server.connections.open == 0, what="the connection gone")
+
+
+@pytest.mark.parametrize("cache", MEMORY_AND_DISK)
+def test_a_slow_reader_holds_a_bounded_buffer(output: Path, cache: FileCache | None) -> None:
+    with serving(output, cache=cache, send_window=60) as server, slow_reader(server.port):
+        wait_for(lambda: server.connections.open == 1, what="the connection")
+
+        def settled() -> int | None:
+            first = server.connections.buffered()
+            time.sleep(0.2)
+            second = server.connections.buffered()
+            return second if second == first and second > 0 else None
+
+        # Without the bound: the rest of the body beyond the kernel's buffers.
+        assert wait_for(settled, what="the server's buffer settling") <= 256 * 1024
+
+
+@pytest.mark.parametrize("cache", MEMORY_AND_DISK)
+def test_a_reader_at_full_speed_gets_the_whole_file(output: Path, cache: FileCache | None) -> None:
+    with serving(output, cache=cache, send_window=0.5, min_send_rate=256 * 1024) as server:
+        status, body = get(server.port, "/big.json", Accept_Encoding="identity")
+        assert status == 200
+        assert body == (output / "big.json").read_bytes()
 
 
 # --- the log ----------------------------------------------------------------------------

@@ -4,10 +4,10 @@ uvicorn's httptools protocol (llhttp) gets every byte and every call through
 `HeadGuard`, a plain asyncio protocol in front of it, and writes through
 `_Wire`, a transport in front of the real one. Between them they bound, for
 each connection: how long and how large a request head may be, how many
-bytes wait for a reader and how slowly it may take them; and for the server,
-how many connections are open, idle ones closed first when the limit is
-reached. They rely on nothing of uvicorn's but the asyncio protocol and
-transport interfaces.
+requests are parsed ahead of their turn, how many bytes wait for a reader and
+how slowly it may take them; and for the server, how many connections are
+open, idle ones closed first when the limit is reached. They rely on nothing
+of uvicorn's but the asyncio protocol and transport interfaces.
 
 Refusals are counted and logged as one line per interval (`RefusalLog`), and
 so are uvicorn's own per-request warnings: a client must not be able to fill
@@ -271,12 +271,14 @@ def request_answered() -> None:
 
 class _Wire(asyncio.Transport):
     """The transport uvicorn's protocol is given: the real one, with every byte
-    it writes counted (for the send floor)."""
+    it writes counted (for the send floor) and its pauses of reading kept apart
+    from the guard's own (for requests held back)."""
 
     def __init__(self, guard: HeadGuard, real: asyncio.Transport) -> None:
         super().__init__()
         self._guard = guard
         self._real = real
+        self.paused = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._real.write(data)
@@ -287,13 +289,15 @@ class _Wire(asyncio.Transport):
             self.write(data)
 
     def pause_reading(self) -> None:
-        self._real.pause_reading()
+        self.paused = True
+        self._guard.reading_changed()
 
     def resume_reading(self) -> None:
-        self._real.resume_reading()
+        self.paused = False
+        self._guard.reading_changed()
 
     def is_reading(self) -> bool:
-        return self._real.is_reading()
+        return not self.paused and not self._real.is_closing()
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._real.get_extra_info(name, default)
@@ -342,17 +346,24 @@ def _head_end(data: bytes, start: int) -> int:
 
 
 class HeadGuard(asyncio.Protocol):
-    """A deadline and a size limit for each request head, a floor under the
-    rate a reader takes its answer, and the connection limit, in front of
-    uvicorn's httptools (llhttp) protocol.
+    """A deadline and a size limit for each request head, one request parsed at
+    a time, a floor under the rate a reader takes its answer, and the
+    connection limit, in front of uvicorn's httptools (llhttp) protocol.
 
-    Heads: uvicorn arms its keep-alive timer only after a response and cancels it on
-    any byte received, so a connection that never sends a request, or sends it
-    a byte at a time, would stay open for ever. Here each head has ``head_timeout`` seconds from the
-    connection's start, or from its first byte after the last head; only its
-    end stops the clock. llhttp has no bound on a head's size, so the bytes
-    received towards one are counted here. Heads are found by their empty
-    line alone: a request with a body is refused and its connection closed.
+    Heads: uvicorn arms its keep-alive timer only after a response and cancels
+    it on any byte received, so a connection that never sends a request, or
+    sends it a byte at a time, would stay open for ever. Here each head has
+    ``head_timeout`` seconds from the connection's start, or from its first
+    byte after the last head; only its end stops the clock. llhttp has no bound
+    on a head's size, so the bytes received towards one are counted here.
+    Heads are found by their empty line alone: a request with a body is
+    refused and its connection closed.
+
+    Pipelining: llhttp parses every request in a read, and uvicorn keeps all
+    but the first waiting (about 60 times the bytes received). Bytes go to
+    uvicorn a head at a time; once it pauses reading (a request is waiting
+    its turn) the rest is held here, in the bytes it came in, with the socket
+    no longer read, until uvicorn resumes.
 
     Readers: asyncio keeps every byte written that the socket does not take.
     Once bytes wait for a reader it must take ``min_send_rate`` a second over
@@ -370,16 +381,20 @@ class HeadGuard(asyncio.Protocol):
         # uvicorn's own arguments, whatever they are, are for the protocol it chose.
         self._inner = self.inner(*args, **kwargs)
         self._transport: asyncio.Transport | None = None
+        self._wire: _Wire | None = None
         self._admitted = False
         self._timer: asyncio.TimerHandle | None = None
         self._counted = 0  # bytes of the head under way
         self._begun = False  # a byte other than CR or LF has come for it
         self._tail = b""  # its last bytes, to find an empty line split between reads
         self._unanswered = 0  # heads passed on whose requests have no answer yet
-        self._wire: _Wire | None = None
+        self._held = b""  # bytes received beyond the request waiting its turn
+        self._release: asyncio.Handle | None = None
         self._written = 0  # bytes uvicorn has written
         self._send_timer: asyncio.TimerHandle | None = None
         self._send_mark = 0  # bytes gone to the socket at the last check
+
+    # --- asyncio.Protocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)
@@ -390,17 +405,16 @@ class HeadGuard(asyncio.Protocol):
         self._admitted = True
         self._wire = _Wire(self, self._transport)
         self._inner.connection_made(self._wire)
-        self._expect_head()
+        self._start_clock()
         self._maybe_idle()
 
     def data_received(self, data: bytes) -> None:
-        if not self._admitted or not self._heads(data):
+        if not self._admitted:
             return
-        token = _CURRENT.set(self)
-        try:
-            self._inner.data_received(data)
-        finally:
-            _CURRENT.reset(token)
+        if self._held:
+            self._held += data
+            return
+        self._feed(data)
 
     def eof_received(self) -> bool | None:
         if not self._admitted:
@@ -412,6 +426,10 @@ class HeadGuard(asyncio.Protocol):
         if self._send_timer is not None:
             self._send_timer.cancel()
             self._send_timer = None
+        if self._release is not None:
+            self._release.cancel()
+            self._release = None
+        self._held = b""
         self.connections.closed(self)
         if self._admitted:
             self._inner.connection_lost(exc)
@@ -423,6 +441,8 @@ class HeadGuard(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._admitted:
             self._inner.resume_writing()
+
+    # --- for the connections, the wire and the app ------------------------------
 
     def buffered(self) -> int:
         transport = self._transport
@@ -447,68 +467,83 @@ class HeadGuard(asyncio.Protocol):
                 self.send_window, self._check_sending
             )
 
-    def _idle(self) -> bool:
-        transport = self._transport
-        return (
-            self._admitted
-            and not self._begun
-            and not self._unanswered
-            and transport is not None
-            and not transport.is_closing()
-            and transport.get_write_buffer_size() == 0
-        )
+    def reading_changed(self) -> None:
+        wire = self._wire
+        if wire is not None and not wire.paused and self._held and self._release is None:
+            # Not from inside uvicorn's own call: it may be about to start the
+            # request that was waiting, which must go before any held one.
+            self._release = asyncio.get_running_loop().call_soon(self._release_held)
+        self._update_reading()
 
-    def _maybe_idle(self) -> None:
-        if self._idle():
-            self.connections.idle(self)
+    # --- request heads ----------------------------------------------------------
 
-    def _heads(self, data: bytes) -> bool:
-        """Follows the heads in ``data``; False once the connection is refused."""
+    def _feed(self, data: bytes) -> None:
+        """Passes ``data`` on a head at a time, holding what uvicorn is not ready for."""
         position, size = 0, len(data)
         while position < size:
-            if self._timer is None:
-                self._expect_head()
-            if not self._begun:
-                # Empty lines before a request line are allowed, and begin nothing.
-                rest = size - position
-                skipped = rest - len(data[position:].lstrip(b"\r\n"))
-                self._counted += skipped
-                position += skipped
-                if position == size:
-                    break
-                self._begun = True
-                self.connections.busy(self)
-            end = -1
-            if self._tail:
-                joined = self._tail + data[position : position + 2]
-                end = _head_end(joined, 0)
-                if end >= 0:
-                    end = position + end - len(self._tail)
+            end = self._scan(data, position)
             if end < 0:
-                end = _head_end(data, position)
-            if end < 0:
-                self._counted += size - position
-                self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
-                break
-            self._counted = 0
-            self._begun = False
-            self._tail = b""
-            self._stop_clock()
-            self._unanswered += 1
+                return
+            piece = data if position == 0 and end == size else data[position:end]
+            token = _CURRENT.set(self)
+            try:
+                self._inner.data_received(piece)
+            finally:
+                _CURRENT.reset(token)
             position = end
-        transport = self._transport
-        if self._counted > MAX_HEAD_BYTES and transport is not None:
-            if not transport.is_closing():
-                self.connections.refusals.count(LARGE_HEADS)
-                transport.write(_BAD_HEAD)
-                transport.close()
-            return False
-        return True
+            wire, transport = self._wire, self._transport
+            if transport is None or transport.is_closing():
+                return  # refused by uvicorn: the rest is not for it
+            if position < size and wire is not None and wire.paused:
+                self._held = data[position:]
+                self._update_reading()
+                return
 
-    def _expect_head(self) -> None:
+    def _scan(self, data: bytes, position: int) -> int:
+        """Follows the head under way through ``data[position:]``: where the
+        first head to end there ends, else ``len(data)``; -1 once refused."""
+        size = len(data)
+        if self._timer is None:
+            self._start_clock()
+        if not self._begun:
+            # Empty lines before a request line are allowed, and begin nothing.
+            skipped = (size - position) - len(data[position:].lstrip(b"\r\n"))
+            self._counted += skipped
+            position += skipped
+            if position == size:
+                return self._within_limit(size)
+            self._begun = True
+            self.connections.busy(self)
+        end = -1
+        if self._tail:
+            joined = self._tail + data[position : position + 2]
+            end = _head_end(joined, 0)
+            if end >= 0:
+                end = position + end - len(self._tail)
+        if end < 0:
+            end = _head_end(data, position)
+        if end < 0:
+            self._counted += size - position
+            self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
+            return self._within_limit(size)
         self._counted = 0
         self._begun = False
         self._tail = b""
+        self._stop_clock()
+        self._unanswered += 1
+        return end
+
+    def _within_limit(self, end: int) -> int:
+        transport = self._transport
+        if self._counted <= MAX_HEAD_BYTES or transport is None:
+            return end
+        if not transport.is_closing():
+            self.connections.refusals.count(LARGE_HEADS)
+            transport.write(_BAD_HEAD)
+            transport.close()
+        return -1
+
+    def _start_clock(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
 
     def _stop_clock(self) -> None:
@@ -522,13 +557,52 @@ class HeadGuard(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         if not transport.is_reading():
-            # uvicorn holds the bytes back (pipelined requests wait their turn):
-            # the client is not the one late.
-            self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+            # Bytes are held back (pipelined requests wait their turn): the
+            # client is not the one late.
+            self._start_clock()
             return
         if self._begun:
             self.connections.refusals.count(SLOW_HEADS)
         transport.close()
+
+    # --- requests held back --------------------------------------------------------
+
+    def _release_held(self) -> None:
+        self._release = None
+        transport, wire = self._transport, self._wire
+        if transport is None or wire is None or transport.is_closing() or wire.paused:
+            return
+        data, self._held = self._held, b""
+        self._feed(data)
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport, wire = self._transport, self._wire
+        if transport is None or wire is None or transport.is_closing():
+            return
+        if wire.paused or self._held:
+            if transport.is_reading():
+                transport.pause_reading()
+        elif not transport.is_reading():
+            transport.resume_reading()
+
+    # --- idleness and the send floor ------------------------------------------------
+
+    def _idle(self) -> bool:
+        transport = self._transport
+        return (
+            self._admitted
+            and not self._begun
+            and not self._unanswered
+            and not self._held
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() == 0
+        )
+
+    def _maybe_idle(self) -> None:
+        if self._idle():
+            self.connections.idle(self)
 
     def _check_sending(self) -> None:
         self._send_timer = None

@@ -46,6 +46,12 @@ class Transport(asyncio.Transport):
     def is_reading(self) -> bool:
         return self.reading
 
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
     def get_write_buffer_size(self) -> int:
         return 0
 
@@ -154,3 +160,49 @@ def test_the_deadline_closes_the_connection_unless_uvicorn_holds_the_bytes_back(
         return held_back, rearmed
 
     assert asyncio.run(run()) == (False, True)
+
+
+class Uvicornish(Inner):
+    """Like uvicorn: one request at a time, reading paused while one waits its turn."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.waiting = 0
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if data.endswith(b"\r\n\r\n"):
+            self.waiting += 1
+            if self.waiting > 1:
+                assert isinstance(self.transport, asyncio.ReadTransport)
+                self.transport.pause_reading()
+
+    def answer(self) -> None:
+        self.waiting -= 1
+        assert isinstance(self.transport, asyncio.ReadTransport)
+        self.transport.resume_reading()
+
+
+class PipelineGuard(Guard):
+    inner = Uvicornish
+
+
+def test_requests_beyond_the_one_waiting_its_turn_are_held_and_the_socket_not_read() -> None:
+    async def run() -> list[int]:
+        guard, transport = PipelineGuard(), Transport()
+        guard.connection_made(transport)
+        inner = guard._inner
+        assert isinstance(inner, Uvicornish)
+        guard.data_received(HEAD * 5)
+        seen = [inner.received.count(HEAD)]
+        assert not transport.reading  # the rest waits in the guard, and the socket unread
+        for _ in range(4):
+            inner.answer()
+            await asyncio.sleep(0)  # handed on from the loop, not inside uvicorn's call
+            seen.append(inner.received.count(HEAD))
+        assert inner.received == HEAD * 5
+        assert transport.reading
+        guard.connection_lost(None)
+        return seen
+
+    assert asyncio.run(run()) == [2, 3, 4, 5, 5]

@@ -1,7 +1,7 @@
-"""What many connections, idle or slow, may cost the embedded server (issue
-13, item 4): requests and /healthz keep being answered, readers under the send
-floor are cut off, a connection holds a bounded amount of memory, and
-refusals reach the log as a count per interval.
+"""What many connections, idle, slow or pipelining, may cost the embedded
+server (issue 13, item 4): requests and /healthz keep being answered, readers
+under the send floor are cut off, a connection holds a bounded amount of
+memory, and refusals reach the log as a count per interval.
 
 The full-size scenario (2,000 idle and 1,000 slow connections against
 `feeds run`) is bench/connections.py; these are small, in-process versions.
@@ -9,6 +9,7 @@ The full-size scenario (2,000 idle and 1,000 slow connections against
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import re
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -215,6 +217,54 @@ def test_a_reader_at_full_speed_gets_the_whole_file(output: Path, cache: FileCac
         status, body = get(server.port, "/big.json", Accept_Encoding="identity")
         assert status == 200
         assert body == (output / "big.json").read_bytes()
+
+
+# --- pipelining -------------------------------------------------------------------------
+
+
+def test_pipelined_requests_are_not_parsed_ahead_of_their_turn(output: Path) -> None:
+    """Was: every request in a read (thousands in 256 KiB) was parsed and queued
+    at once, some 60 times the memory of the bytes received."""
+    request = b"GET /medium.json HTTP/1.1\r\nHost: t\r\n\r\n"
+    stream = request * ((1 << 20) // len(request))
+    with serving(output) as server:
+        get(server.port, "/medium.json")  # first-use imports and the file's load, uncounted
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            with socket.socket() as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect(("127.0.0.1", server.port))
+                sock.setblocking(False)
+                sent = 0
+                with contextlib.suppress(BlockingIOError):
+                    while sent < len(stream):
+                        sent += sock.send(memoryview(stream)[sent:])
+
+                def stalled() -> bool:
+                    # The answers fill the buffers of a client that reads none.
+                    first = server.connections.buffered()
+                    time.sleep(0.3)
+                    return first > 0 and server.connections.buffered() == first
+
+                wait_for(stalled, what="the server waiting for the client")
+                grown = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+    assert grown < 2 * 1024 * 1024, grown
+
+
+def test_pipelined_requests_are_still_answered_in_order(output: Path) -> None:
+    paths = [b"/all.json", b"/healthz", b"/missing.json"] * 20
+    stream = b"".join(b"GET " + path + b" HTTP/1.1\r\nHost: t\r\n\r\n" for path in paths)
+    with serving(output) as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(30)
+        sock.sendall(stream + b"GET /all.json HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", received)]
+    assert statuses == [200, 200, 404] * 20 + [200]
 
 
 # --- the log ----------------------------------------------------------------------------

@@ -59,6 +59,7 @@ LARGE_HEADS = "request heads too large"
 INVALID = "invalid requests"
 UPGRADES = "upgrade requests"
 TOO_MANY = "requests over the concurrency limit"
+BUSY = "large files refused as too many at once"
 ERRORS = "more errors serving requests"
 
 _TOO_LARGE = b"Request head too large."

@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feeds.compat.uvicorn import httptools_protocol
 from feeds.connections import (
+    BUSY,
     HEAD_TIMEOUT,
     MAX_HEAD_BYTES,
     MIN_SEND_RATE,
@@ -81,6 +82,8 @@ _ALLOW = {"Allow": ", ".join(_METHODS)}
 # size again, and the rest.
 _MAX_HEADERS = 100
 _MAX_TARGET_BYTES = 2048
+# Large files streamed at once: each holds a descriptor and a compressor.
+_MAX_STREAMED = 64
 # Seconds; Python's default is 0.005.
 _SWITCH_INTERVAL = 0.0005
 
@@ -196,6 +199,7 @@ class _OutputFiles(StaticFiles):
         self._root = os.path.realpath(output)
         # Loads in flight: requests for a version being read wait for that read.
         self._loading: dict[tuple[str, Identity], asyncio.Event] = {}
+        self._streaming = 0  # large files being sent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._respond(scope)
@@ -313,14 +317,26 @@ class _OutputFiles(StaticFiles):
             done.set()
 
     def _streamed(self, full_path: str, scope: Scope, accepts_gzip: bool) -> ASGIApp:
-        """Files too large to keep: from disk, one descriptor per response."""
+        """Files too large to keep: from disk, as many at once as descriptors allow."""
+        if self._streaming >= _MAX_STREAMED:
+            refusals = refusals_here()
+            if refusals is not None:
+                refusals.count(BUSY)
+            return PlainTextResponse(
+                "Service Unavailable", status_code=503, headers={"Retry-After": "1"}
+            )
+        self._streaming += 1
+
+        def done() -> None:
+            self._streaming -= 1
+
         return StreamedFile(
             full_path,
             media_type=_content_type(full_path),
             cache_control=self.cache_control,
             accepts_gzip=accepts_gzip,
             extra_headers=self.extra_headers(scope["path"]) if self.extra_headers else {},
-            done=lambda: None,
+            done=done,
         )
 
 
@@ -521,12 +537,12 @@ class ServerThread:
     uvicorn installs no signal handlers outside the main thread (the daemon keeps
     SIGINT/SIGTERM) and, with ``log_config=None``, configures no logging; its own
     start/stop messages stay on the ``uvicorn.error`` logger, and its warnings
-    about single requests become counts in the server's refusal log, written
-    at most once per ``refusal_log_interval`` seconds.
+    about single requests become counts in the server's refusal log.
 
     ``max_connections`` defaults to what the open-files limit allows
     (`feeds.connections.connection_limit`); ``send_window`` and
-    ``min_send_rate`` are the send floor.
+    ``min_send_rate`` are the send floor, ``refusal_log_interval`` how often
+    refusals may be logged.
     """
 
     def __init__(
@@ -548,16 +564,17 @@ class ServerThread:
         self.connections = Connections(
             connection_limit() if max_connections is None else max_connections, self.refusals
         )
+        protocol = guarded(
+            _HTTPTOOLS,
+            self.connections,
+            head_timeout=head_timeout,
+            send_window=send_window,
+            min_send_rate=min_send_rate,
+        )
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
             _Answered(app),
-            http=guarded(
-                _HTTPTOOLS,
-                self.connections,
-                head_timeout=head_timeout,
-                send_window=send_window,
-                min_send_rate=min_send_rate,
-            ),
+            http=protocol,
             loop="asyncio",
             ws="none",
             lifespan="off",
@@ -568,7 +585,7 @@ class ServerThread:
             # uvicorn's limit counts every open connection, idle ones too: 1,000
             # that never sent a byte made it answer 503 to every request. The
             # connection limit above bounds connections (idle ones make room),
-            # and with one request at a time per connection, requests.
+            # and with one request at a time per connection (HeadGuard), requests.
             limit_concurrency=None,
             timeout_keep_alive=head_timeout,
         )

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import feeds.server
 from feeds.filecache import FileCache
 from feeds.server import ServerThread, create_app
 from tests.daemon_harness import wait_for
@@ -217,6 +218,25 @@ def test_a_reader_at_full_speed_gets_the_whole_file(output: Path, cache: FileCac
         status, body = get(server.port, "/big.json", Accept_Encoding="identity")
         assert status == 200
         assert body == (output / "big.json").read_bytes()
+
+
+def test_large_files_sent_at_once_are_bounded_and_the_rest_answered_503(
+    output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each streamed file holds a descriptor of its own besides the connection's."""
+    monkeypatch.setattr(feeds.server, "_MAX_STREAMED", 2)
+    streamed = FileCache(max_file_bytes=64 * 1024)
+    with (
+        serving(output, cache=streamed, send_window=60) as server,
+        slow_reader(server.port),
+        slow_reader(server.port),
+    ):
+        wait_for(lambda: server.connections.buffered() > 0, what="both files under way")
+        status, _ = get(server.port, "/big.json")
+        assert status == 503
+        assert get(server.port, "/all.json")[0] == 200  # kept in memory: unaffected
+    with serving(output, cache=streamed) as server:
+        assert get(server.port, "/big.json")[0] == 200
 
 
 # --- pipelining -------------------------------------------------------------------------

@@ -166,12 +166,26 @@ class StreamedFile:
                 compressed += compressor.flush()
             return compressed
 
-        while position < end:
-            chunk = await anyio.to_thread.run_sync(next_chunk)
-            more = position < end
-            if chunk or not more:
-                await send({"type": "http.response.body", "body": chunk, "more_body": more})
-        if start == end:
-            await send(
-                {"type": "http.response.body", "body": compressor.flush() if compressor else b""}
-            )
+        async def stream() -> None:
+            while position < end:
+                chunk = await anyio.to_thread.run_sync(next_chunk)
+                more = position < end
+                if chunk or not more:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
+            if start == end:
+                last = compressor.flush() if compressor else b""
+                await send({"type": "http.response.body", "body": last})
+
+        # uvicorn takes what is sent to a connection gone as sent: without
+        # listening for the end, the rest of the file would still be read (and
+        # compressed), and its slot held, for nobody.
+        async with anyio.create_task_group() as group:
+
+            async def then_stop() -> None:
+                await stream()
+                group.cancel_scope.cancel()
+
+            group.start_soon(then_stop)
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            group.cancel_scope.cancel()

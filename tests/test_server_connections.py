@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import logging
+import os
 import re
 import resource
 import socket
@@ -22,10 +24,12 @@ import tracemalloc
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 
 import feeds.server
+import feeds.streamed
 from feeds.filecache import FileCache
 from feeds.server import ServerThread, create_app
 from tests.daemon_harness import wait_for
@@ -237,6 +241,48 @@ def test_large_files_sent_at_once_are_bounded_and_the_rest_answered_503(
         assert get(server.port, "/all.json")[0] == 200  # kept in memory: unaffected
     with serving(output, cache=streamed) as server:
         assert get(server.port, "/big.json")[0] == 200
+
+
+def test_a_streamed_file_stops_being_read_once_its_reader_is_gone(
+    output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn takes what is sent to a closed connection as sent; the rest of
+    the file must not be read, and its slot held, for nobody."""
+    reads: list[list[int]] = []  # per file opened, the size of each read
+    opened = feeds.streamed._open
+
+    class Counting(io.RawIOBase):
+        def __init__(self, file: BinaryIO) -> None:
+            self.file = file
+            self.read_sizes: list[int] = []
+            reads.append(self.read_sizes)
+
+        def fileno(self) -> int:
+            return self.file.fileno()
+
+        def read(self, size: int = -1) -> bytes:
+            data = self.file.read(size)
+            self.read_sizes.append(len(data))
+            return data
+
+        def close(self) -> None:
+            self.file.close()
+
+    def counting(path: str) -> tuple[BinaryIO, os.stat_result]:
+        file, stat = opened(path)
+        return cast(BinaryIO, Counting(file)), stat
+
+    monkeypatch.setattr(feeds.streamed, "_open", counting)
+    monkeypatch.setattr(feeds.server, "_MAX_STREAMED", 1)
+    with serving(output, cache=FileCache(max_file_bytes=64 * 1024), send_window=60) as server:
+        with slow_reader(server.port) as sock:
+            sock.recv(1024)
+            wait_for(lambda: server.connections.buffered() > 0, what="the file under way")
+        # The one slot is free again, and the file was not read to its end for nobody.
+        wait_for(lambda: get(server.port, "/big.json")[0] == 200, what="the slot free")
+    first, second = reads
+    assert sum(first) < BIG // 2
+    assert sum(second) == BIG
 
 
 # --- pipelining -------------------------------------------------------------------------

@@ -282,6 +282,10 @@ class _Wire(asyncio.Transport):
         self.paused = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._real.is_closing():
+            # Gone (a reset, a cut-off) before uvicorn hears of it: asyncio would
+            # drop these too, with a warning for each from the fifth on.
+            return
         self._real.write(data)
         self._guard.wrote(memoryview(data).nbytes)
 

@@ -17,6 +17,7 @@ import os
 import re
 import resource
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -403,6 +404,22 @@ def test_refusals_are_logged_as_one_line_per_interval_with_counts(
     assert _count(text, "upgrade requests") == 20
     assert _count(text, "request heads too large") == 5
     assert _count(text, "connections refused at the limit") == 5
+
+
+def test_a_client_resetting_mid_answer_leaves_nothing_in_the_log(
+    output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Was: a large body goes out a chunk at a time, and every chunk written
+    after the reset, before uvicorn heard of it, was an asyncio warning."""
+    caplog.set_level(logging.INFO)
+    with serving(output) as server:
+        assert get(server.port, "/big.json")[0] == 200  # kept: answered at once from now on
+        for _ in range(5):
+            with socket.create_connection(("127.0.0.1", server.port)) as sock:
+                sock.sendall(b"GET /big.json HTTP/1.1\r\nHost: t\r\n\r\n")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert get(server.port, "/all.json")[0] == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_request_failing_again_and_again_logs_one_traceback_and_a_count(

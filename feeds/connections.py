@@ -46,6 +46,9 @@ MAX_CONNECTIONS = 10_000
 #: Descriptors kept for everything else: files streamed or being read into the
 #: memory cache, the output written by rebuilds, parse workers, the watcher.
 FD_RESERVE = 1024
+#: The listen queue, and so the connections asyncio accepts in one go, before
+#: any of them is counted against the limit (`listen_backlog`).
+MAX_BACKLOG = 512
 REFUSAL_LOG_INTERVAL = 60.0
 # The first refusal after a quiet spell is told soon, with what came along with it.
 _FIRST_LINE_DELAY = 1.0
@@ -60,6 +63,7 @@ INVALID = "invalid requests"
 UPGRADES = "upgrade requests"
 TOO_MANY = "requests over the concurrency limit"
 BUSY = "large files refused as too many at once"
+OUT_OF_FILES = "connections not accepted for want of descriptors"
 ERRORS = "more errors serving requests"
 
 _TOO_LARGE = b"Request head too large."
@@ -93,13 +97,30 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+def _soft_limit() -> int:
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return 1 << 30 if soft == resource.RLIM_INFINITY else soft
+
+
+def listen_backlog(soft: int | None = None) -> int:
+    """The listen backlog for the open-files limit ``soft`` (now: the process's).
+
+    asyncio accepts up to this many connections in one go, each a descriptor,
+    before any is offered to `Connections`; so it is part of what the limit
+    must leave room for. Out of descriptors, asyncio's accept loop logs an
+    error for every try, up to this many times on each wake-up.
+    """
+    soft = _soft_limit() if soft is None else soft
+    return max(16, min(MAX_BACKLOG, soft // 16))
+
+
 def connection_limit(soft: int | None = None) -> int:
-    """How many connections fit in the open-files limit ``soft`` (now: the process's)."""
-    if soft is None:
-        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNECTIONS
-    return max(1, min(MAX_CONNECTIONS, max(soft // 2, soft - FD_RESERVE)))
+    """How many connections fit in the open-files limit ``soft`` (now: the
+    process's): with room for a backlog accepted at once and as many closing,
+    and for `FD_RESERVE` or half the limit, whichever is less."""
+    soft = _soft_limit() if soft is None else soft
+    bursts = 2 * listen_backlog(soft)
+    return max(1, min(MAX_CONNECTIONS, max(soft // 2, soft - FD_RESERVE) - bursts))
 
 
 class RefusalLog:

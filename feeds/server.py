@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 import uvicorn
@@ -44,12 +45,14 @@ from feeds.connections import (
     HEAD_TIMEOUT,
     MAX_HEAD_BYTES,
     MIN_SEND_RATE,
+    OUT_OF_FILES,
     REFUSAL_LOG_INTERVAL,
     SEND_WINDOW,
     Connections,
     RefusalLog,
     connection_limit,
     guarded,
+    listen_backlog,
     refusals_here,
     request_answered,
     serving_thread,
@@ -497,11 +500,21 @@ class _Server(uvicorn.Server):
         self.refusals = refusals
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self.refusals.attach(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.refusals.attach(loop)
+        loop.set_exception_handler(self._exception)
         try:
             await super().startup(sockets)
         finally:
             self.ready.set()
+
+    def _exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # Out of descriptors, asyncio's accept loop reports every try, up to the
+        # backlog's worth on each wake-up, each with a traceback.
+        if context.get("message") == "socket.accept() out of system resource":
+            self.refusals.count(OUT_OF_FILES)
+        else:
+            loop.default_exception_handler(context)
 
 
 class _SwitchInterval:
@@ -581,6 +594,7 @@ class ServerThread:
             log_config=None,
             # uvicorn mutes its "uvicorn.access" logger for this; that is all it changes.
             access_log=access_log,
+            backlog=listen_backlog(),
             server_header=False,
             # uvicorn's limit counts every open connection, idle ones too: 1,000
             # that never sent a byte made it answer 503 to every request. The

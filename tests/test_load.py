@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -95,6 +96,51 @@ def test_readers_and_healthz_are_answered_beside_a_thousand_idle_and_some_slow_c
     assert min(opened) > idle * 0.9  # held open, and kept being answered beside them
     # Nothing per request in the log: at most one summary line while it ran.
     assert daemon.log.count("refused or cut off") <= 1
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
+def test_under_a_low_open_files_limit_idle_connections_make_room_and_nothing_floods_the_log(
+    tmp_path: Path,
+) -> None:
+    """With few descriptors the connection limit is low and idle connections
+    are closed to make room all the time. Was: asyncio accepted a whole
+    backlog at once past the limit, ran out of descriptors, and logged an
+    error with a traceback for every try (over half a million lines in 30 s),
+    while requests failed for want of a descriptor to open a file."""
+    write_corpus(tmp_path / "seeds", 20)
+    config = tmp_path / "feeds.yaml"
+    config.write_text("seeds: seeds\noutput: output\nrescan_interval: 3600\n")
+    running = RunningDaemon(config, wrapper=["prlimit", "--nofile=256"])
+    try:
+        running.wait_ready()
+        limit = int(running.wait_for_log(r"HTTP: up to (\d+) connections").group(1))
+        urls = feed_urls(tmp_path / "output", running.url("/"))
+        start_at = time.monotonic() + 3
+        probes: list[Probe] = []
+        prober = threading.Timer(
+            start_at - time.monotonic(),
+            lambda: probes.append(probe_health(running.url("/healthz"), 4)),
+        )
+        prober.start()
+
+        async def run() -> tuple[Hostile, Stats]:
+            return await asyncio.gather(
+                hold("127.0.0.1", running.port, 4 * limit, 0, start_at, 4),
+                run_clients(urls, clients=5, seconds=4, start_at=start_at),
+            )
+
+        try:
+            hostile, readers = asyncio.run(run())
+        finally:
+            prober.join()
+        assert readers.errors == 0, readers.error_samples
+        [health] = probes
+        assert health.ok == health.asked > 0, health.statuses
+        assert hostile.idle_closed > limit  # room was made, again and again
+        assert len(running.lines) < 20, running.log
+        assert "Too many open files" not in running.log
+    finally:
+        assert running.stop() == 0, running.log
 
 
 @pytest.mark.parametrize(

@@ -474,7 +474,7 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
 
 @pytest.mark.parametrize(
     ("soft", "limit"),
-    [(256, 128), (1024, 512), (4096, 3072), (16384, 10000), (1 << 20, 10000)],
+    [(256, 96), (1024, 384), (4096, 2560), (16384, 10000), (1 << 20, 10000)],
 )
 def test_the_connection_limit_leaves_descriptors_for_files(soft: int, limit: int) -> None:
     from feeds.connections import connection_limit
@@ -483,7 +483,7 @@ def test_the_connection_limit_leaves_descriptors_for_files(soft: int, limit: int
 
 
 def test_the_service_states_its_open_files_limit() -> None:
-    from feeds.connections import FD_RESERVE, MAX_CONNECTIONS
+    from feeds.connections import MAX_CONNECTIONS, connection_limit
     from tests.conftest import REPO
 
     unit = (REPO / "systemd" / "feeds.service").read_text()
@@ -491,4 +491,4 @@ def test_the_service_states_its_open_files_limit() -> None:
         line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("LimitNOFILE=")
     ]
     assert len(values) == 1
-    assert int(values[0]) >= MAX_CONNECTIONS + FD_RESERVE
+    assert connection_limit(int(values[0])) == MAX_CONNECTIONS

@@ -1,8 +1,8 @@
 """Idle and slow connections against `feeds run`, while readers poll it.
 
     python -m bench.connections [--idle 2000] [--slow 1000] [--readers 20]
-                                [--seconds 30] [--articles 1000] [--nginx]
-                                [--no-results] [--log FILE]
+                                [--seconds 30] [--articles 1000] [--baseline]
+                                [--open-files N] [--nginx] [--no-results] [--log FILE]
 
 A real `feeds run` subprocess serves a generated corpus while one process
 holds ``--idle`` TCP connections that never send a byte (each one opened
@@ -15,8 +15,10 @@ memory) and one of 12 MB (streamed from disk), half each. Once every
 connection is open, ``--readers`` feed readers (bench/load.py's clients, in
 a process of their own) poll the feeds with conditional GETs, and a probe
 asks for /healthz five times a second on a new connection each time. The
-server's memory and open descriptors are sampled every second. ``--nginx``
-runs the same against nginx serving the same folder. Results go between the
+server's memory and open descriptors are sampled every second. ``--baseline``
+first measures the readers with no other connections; ``--open-files`` runs
+the daemon under a lower open-files limit, and so a lower connection limit;
+``--nginx`` runs the same against nginx serving the same folder. Results go between the
 `connections` markers of bench/RESULTS.md.
 """
 
@@ -81,6 +83,8 @@ class Hostile:
     slow_closed: int = 0
     slow_failed: int = 0
     slow_lifetimes: list[float] = field(default_factory=list)
+    # Of those answered 200: cut off by the server while their file was under way.
+    slow_cut_lifetimes: list[float] = field(default_factory=list)
     slow_bytes: list[int] = field(default_factory=list)  # read before the server closed
     slow_statuses: dict[str, int] = field(default_factory=dict)
     open_samples: list[tuple[int, int]] = field(default_factory=list)  # (idle, slow) open
@@ -176,9 +180,12 @@ class _Holder:
                         chunk = b""
                     if chunk == b"" or not _established(sock):
                         if self._counted():
+                            lifetime = time.monotonic() - opened
                             self.stats.slow_closed += 1
-                            self.stats.slow_lifetimes.append(time.monotonic() - opened)
+                            self.stats.slow_lifetimes.append(lifetime)
                             self.stats.slow_bytes.append(received)
+                            if head.startswith(b"HTTP/1.1 200"):
+                                self.stats.slow_cut_lifetimes.append(lifetime)
                         break
                     if chunk:
                         received += len(chunk)
@@ -319,7 +326,7 @@ def measure(
     log_before = len(log.read_text().splitlines()) if log is not None else 0
     rss_before = process_sample(pid)[0]
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
-        start_at = time.monotonic() + RAMP_SECONDS
+        start_at = time.monotonic() + (RAMP_SECONDS if args.idle or args.slow else 5.0)
         hostile = pool.submit(
             _hold_process, host, port, args.idle, args.slow, start_at, args.seconds
         )
@@ -371,7 +378,9 @@ def scenario(args: argparse.Namespace) -> list[Outcome]:
         (root / "feeds.yaml").write_text(
             "seeds: seeds\noutput: output\ncache_dir: cache\nrescan_interval: 3600\n"
         )
-        daemon = Daemon(root / "feeds.yaml", root / "daemon.log")
+        # prlimit (util-linux) sets the limit the daemon cannot raise past.
+        wrapper = ["prlimit", f"--nofile={args.open_files}"] if args.open_files else []
+        daemon = Daemon(root / "feeds.yaml", root / "daemon.log", wrapper)
         try:
             port = int(daemon.wait_for(r"serving .* on http://127\.0\.0\.1:(\d+)/").group(1))
             daemon.wait_for(r"\bready\b")
@@ -379,6 +388,13 @@ def scenario(args: argparse.Namespace) -> list[Outcome]:
             base = f"http://127.0.0.1:{port}/"
             urls = feed_urls(root / "output", base)
             urls = [url for url in urls if "slow-" not in url]
+            if args.baseline:
+                alone = argparse.Namespace(**{**vars(args), "idle": 0, "slow": 0})
+                outcome = measure(
+                    "feeds run, readers alone", base, daemon.process.pid, urls, alone, None
+                )
+                outcomes.append(outcome)
+                print(summary(outcome), flush=True)
             outcome = measure("feeds run", base, daemon.process.pid, urls, args, daemon.log_path)
             outcomes.append(outcome)
             print(summary(outcome), flush=True)
@@ -424,7 +440,10 @@ def summary(outcome: Outcome) -> str:
             f"closed by the server {hostile.slow_closed} "
             f"(held p50 {percentile(hostile.slow_lifetimes, 0.5):.1f} s, "
             f"max {max(hostile.slow_lifetimes, default=float('nan')):.1f} s; "
-            f"read p50 {percentile([float(b) for b in hostile.slow_bytes], 0.5):.0f} bytes), "
+            f"read p50 {percentile([float(b) for b in hostile.slow_bytes], 0.5):.0f} bytes; "
+            f"{len(hostile.slow_cut_lifetimes)} cut off while sent a file, after "
+            f"p50 {percentile(hostile.slow_cut_lifetimes, 0.5):.1f} s, "
+            f"max {max(hostile.slow_cut_lifetimes, default=float('nan')):.1f} s), "
             f"failed to connect {hostile.slow_failed}, statuses {hostile.slow_statuses}",
             f"  server: RSS {outcome.rss_before_mb:.0f} MB before, "
             f"max {max(outcome.rss_mb, default=0):.0f} MB, "
@@ -452,9 +471,10 @@ def section(outcomes: list[Outcome], args: argparse.Namespace) -> str:
         f"{platform.python_version()}: clients and server share them.",
         "",
         "| server | reader req/s | p50 ms | p99 ms | reader errors | /healthz 200 | idle open "
-        "| idle closed by server (held p50) | slow closed by server (held p50) | RSS MB before "
-        "→ max | descriptors max | server CPU | refusal log lines |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| idle closed by server (held p50) | slow closed by server (held p50) "
+        "| slow cut off mid-file (held p50, max) | RSS MB before → max | descriptors max "
+        "| server CPU | refusal log lines |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for outcome in outcomes:
         readers, hostile, health = outcome.readers, outcome.hostile, outcome.health
@@ -466,6 +486,9 @@ def section(outcomes: list[Outcome], args: argparse.Namespace) -> str:
             f"| {readers.errors} | {health.ok}/{health.asked} | {_range(idle_open)} "
             f"| {hostile.idle_closed} ({percentile(hostile.idle_lifetimes, 0.5):.1f} s) "
             f"| {hostile.slow_closed} ({percentile(hostile.slow_lifetimes, 0.5):.1f} s) "
+            f"| {len(hostile.slow_cut_lifetimes)} "
+            f"({percentile(hostile.slow_cut_lifetimes, 0.5):.1f} s, "
+            f"{max(hostile.slow_cut_lifetimes, default=float('nan')):.1f} s) "
             f"| {outcome.rss_before_mb:.0f} → {max(outcome.rss_mb, default=0):.0f} "
             f"| {max(outcome.fds, default=0)} "
             f"| {outcome.server_cpu / readers.seconds:.2f} cores "
@@ -489,6 +512,14 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--nginx", action="store_true")
+    parser.add_argument(
+        "--baseline", action="store_true", help="first, the readers with no other connections"
+    )
+    parser.add_argument(
+        "--open-files",
+        type=int,
+        help="the daemon's open-files limit, to try a lower connection limit",
+    )
     parser.add_argument("--no-results", action="store_true", help="print only")
     parser.add_argument("--log", type=Path, help="keep the daemon's log here")
     args = parser.parse_args()

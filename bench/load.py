@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -263,11 +263,15 @@ class Editor(threading.Thread):
 class Daemon:
     """`feeds run` on a config, its log in a file."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, wrapper: Sequence[str] = ()) -> None:
         self.log_path = log
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feeds", "run", "--config", str(config), "--port", "0"],
+            [
+                *wrapper,
+                sys.executable,
+                *("-m", "feeds", "run", "--config", str(config), "--port", "0"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=self._log,
         )

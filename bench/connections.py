@@ -413,6 +413,13 @@ def scenario(args: argparse.Namespace) -> list[Outcome]:
     return outcomes
 
 
+def _seconds(values: list[float], fraction: float | None = None) -> str:
+    """The ``fraction`` percentile of ``values``, or their largest, in seconds."""
+    if not values:
+        return "–"
+    return f"{percentile(values, fraction) if fraction is not None else max(values):.1f} s"
+
+
 def _range(values: list[int]) -> str:
     return f"{min(values)}–{max(values)}" if values else "–"
 
@@ -460,7 +467,8 @@ def section(outcomes: list[Outcome], args: argparse.Namespace) -> str:
         MARKERS[0],
         "## Connections: idle and slow clients while readers poll",
         "",
-        f"`python -m bench.connections`: {args.articles} articles; {args.idle} connections "
+        f"`python -m bench.connections{' --baseline' * args.baseline}{' --nginx' * args.nginx}`"
+        f" (`make bench-connections`): {args.articles} articles; {args.idle} connections "
         "that never send a byte (each opened again as soon as the server closes it) and "
         f"{args.slow} that each ask for a large file (6 MB kept in memory or 12 MB streamed, "
         f"half each) and read it {SLOW_BYTES_PER_SECOND} bytes a second through a small receive "
@@ -484,11 +492,10 @@ def section(outcomes: list[Outcome], args: argparse.Namespace) -> str:
             f"| {outcome.name} | {readers.requests / readers.seconds:.0f} "
             f"| {readers.percentile(0.5):.1f} | {readers.percentile(0.99):.1f} "
             f"| {readers.errors} | {health.ok}/{health.asked} | {_range(idle_open)} "
-            f"| {hostile.idle_closed} ({percentile(hostile.idle_lifetimes, 0.5):.1f} s) "
-            f"| {hostile.slow_closed} ({percentile(hostile.slow_lifetimes, 0.5):.1f} s) "
-            f"| {len(hostile.slow_cut_lifetimes)} "
-            f"({percentile(hostile.slow_cut_lifetimes, 0.5):.1f} s, "
-            f"{max(hostile.slow_cut_lifetimes, default=float('nan')):.1f} s) "
+            f"| {hostile.idle_closed} ({_seconds(hostile.idle_lifetimes, 0.5)}) "
+            f"| {hostile.slow_closed} ({_seconds(hostile.slow_lifetimes, 0.5)}) "
+            f"| {len(hostile.slow_cut_lifetimes)} ({_seconds(hostile.slow_cut_lifetimes, 0.5)}, "
+            f"{_seconds(hostile.slow_cut_lifetimes)}) "
             f"| {outcome.rss_before_mb:.0f} → {max(outcome.rss_mb, default=0):.0f} "
             f"| {max(outcome.fds, default=0)} "
             f"| {outcome.server_cpu / readers.seconds:.2f} cores "

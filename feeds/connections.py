@@ -81,12 +81,13 @@ _UNAVAILABLE = (
 def raise_open_files_limit() -> int:
     """Raises the soft limit on open files to the hard one; returns the soft limit.
 
-    The default soft limit (1024) is less than the connections the server is
-    meant to hold. Where the raise is not allowed (a seccomp filter, say), the
-    limit stays and `connection_limit` scales down to it.
+    The usual default soft limit is below the connections the server is meant
+    to hold. Where the raise is not allowed, the limit stays and
+    `connection_limit` scales down to it.
     """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, MAX_CONNECTIONS + FD_RESERVE)
+    wanted = MAX_CONNECTIONS + FD_RESERVE + 2 * MAX_BACKLOG
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, wanted)
     if soft != resource.RLIM_INFINITY and soft < target:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
@@ -305,7 +306,7 @@ class _Wire(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._real.is_closing():
             # Gone (a reset, a cut-off) before uvicorn hears of it: asyncio would
-            # drop these too, with a warning for each from the fifth on.
+            # drop these too, with a warning for each past the first few.
             return
         self._real.write(data)
         self._guard.wrote(memoryview(data).nbytes)
@@ -386,7 +387,7 @@ class HeadGuard(asyncio.Protocol):
     refused and its connection closed.
 
     Pipelining: llhttp parses every request in a read, and uvicorn keeps all
-    but the first waiting (about 60 times the bytes received). Bytes go to
+    but the first waiting, each far larger than its bytes. Bytes go to
     uvicorn a head at a time; once it pauses reading (a request is waiting
     its turn) the rest is held here, in the bytes it came in, with the socket
     no longer read, until uvicorn resumes.

@@ -596,7 +596,7 @@ class ServerThread:
             access_log=access_log,
             backlog=listen_backlog(),
             server_header=False,
-            # uvicorn's limit counts every open connection, idle ones too: 1,000
+            # uvicorn's limit counts every open connection, idle ones too: sockets
             # that never sent a byte made it answer 503 to every request. The
             # connection limit above bounds connections (idle ones make room),
             # and with one request at a time per connection (HeadGuard), requests.

@@ -20,6 +20,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -445,6 +446,34 @@ def test_a_request_failing_again_and_again_logs_one_traceback_and_a_count(
         record.getMessage() for record in caplog.records if record.name == "feeds.connections"
     )
     assert _count(summaries, "more errors serving requests") == 19
+
+
+def test_running_out_of_descriptors_is_counted_not_logged_per_try(
+    output: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncio reports each failed accept, up to a backlog's worth per wake-up."""
+    caplog.set_level(logging.INFO)
+    with serving(output, refusal_log_interval=3600) as server:
+        loop = server.refusals._loop
+        assert loop is not None
+        done = threading.Event()
+
+        def report() -> None:
+            for _ in range(50):
+                loop.call_exception_handler(
+                    {"message": "socket.accept() out of system resource", "exception": OSError()}
+                )
+            loop.call_exception_handler({"message": "something else went wrong"})
+            done.set()
+
+        loop.call_soon_threadsafe(report)
+        assert done.wait(10)
+    asyncio_lines = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert asyncio_lines == ["something else went wrong"]  # the rest as before
+    summaries = " ".join(
+        record.getMessage() for record in caplog.records if record.name == "feeds.connections"
+    )
+    assert _count(summaries, "connections not accepted for want of descriptors") == 50
 
 
 def _count(text: str, what: str) -> int:

@@ -15,8 +15,8 @@ export UV_PYTHON_DOWNLOADS := never
 LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 BUILD_FLAGS := --build-constraints requirements/build.txt --require-build-hashes
 
-.PHONY: run build check test lint typecheck golden bench bench-all bench-load lock \
-	test-latest clean
+.PHONY: run build check test lint typecheck golden bench bench-all bench-load \
+	bench-connections lock test-latest clean
 
 # The service: builds, then watches seeds/ and serves output/ on
 # http://127.0.0.1:8080/ until Ctrl-C.
@@ -90,6 +90,11 @@ bench-all: $(VENV)/.installed-dev
 # then nginx on the same folder; writes the load section of bench/RESULTS.md.
 bench-load: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.load
+
+# 2,000 idle and 1,000 slow connections while readers poll, then the same against
+# nginx; writes the connections section of bench/RESULTS.md.
+bench-connections: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.connections --baseline --nginx
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(LATEST) output/all.* output/topics .mypy_cache .pytest_cache \

@@ -39,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -263,11 +263,15 @@ class Editor(threading.Thread):
 class Daemon:
     """`feeds run` on a config, its log in a file."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, wrapper: Sequence[str] = ()) -> None:
         self.log_path = log
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feeds", "run", "--config", str(config), "--port", "0"],
+            [
+                *wrapper,
+                sys.executable,
+                *("-m", "feeds", "run", "--config", str(config), "--port", "0"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=self._log,
         )
@@ -551,12 +555,16 @@ def section(outcomes: list[Outcome], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, results: Path = RESULTS) -> None:
-    """Replaces the load section of ``results``, or appends one."""
+def write_section(
+    text: str, results: Path = RESULTS, markers: tuple[str, str] = (BEGIN, END)
+) -> None:
+    """Replaces the section of ``results`` between ``markers`` (the load
+    section's by default), or appends one."""
+    begin, finish = markers
     current = results.read_text("utf-8") if results.exists() else ""
-    start, end = current.find(BEGIN), current.find(END)
+    start, end = current.find(begin), current.find(finish)
     if start != -1 and end > start:
-        updated = current[:start] + text + current[end + len(END) :].removeprefix("\n")
+        updated = current[:start] + text + current[end + len(finish) :].removeprefix("\n")
     else:
         updated = current + ("\n" if current and not current.endswith("\n\n") else "") + text
     results.write_text(updated, "utf-8")

@@ -29,7 +29,8 @@ from feeds.config import Config
 
 ROOT = Path(__file__).resolve().parent
 DEBOUNCE_MS: int = Config.model_fields["debounce_ms"].default
-LOAD_BEGIN, LOAD_END = "<!-- load:begin -->", "<!-- load:end -->"
+# Sections other benchmarks keep in the same file (bench/load.py, bench/connections.py).
+KEPT_SECTIONS = ("load", "connections")
 
 #: Why parts of the design card's libraries are bypassed on hot paths (measured;
 #: see the issue notes for the profiles).
@@ -305,10 +306,14 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     rows = run(args.sizes, args.repeat, args.edits)
-    # bench/load.py keeps its own section; a rerun of this one leaves it alone.
+    # Other benchmarks keep their own sections; a rerun of this one leaves them alone.
     previous = args.results.read_text("utf-8") if args.results.exists() else ""
-    begin, end = previous.find(LOAD_BEGIN), previous.find(LOAD_END)
-    load_section = previous[begin : end + len(LOAD_END)] + "\n" if 0 <= begin < end else ""
+    kept = ""
+    for name in KEPT_SECTIONS:
+        opening, closing = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        begin, end = previous.find(opening), previous.find(closing)
+        if 0 <= begin < end:
+            kept += ("\n" if kept else "") + previous[begin : end + len(closing)] + "\n"
     args.results.write_text(
         "# Benchmark results\n\n"
         "Regenerate with `make bench-all` (or `python -m bench.run`). Cold: empty output and\n"
@@ -317,7 +322,7 @@ def main() -> None:
         f"medians of the runs. Save→feed: `feeds run` with the default {DEBOUNCE_MS} ms debounce,\n"
         "one article edited at a time, until the combined JSON feed on disk has the change.\n"
         "Peak RSS is the main process (parse workers are separate processes).\n\n"
-        f"{_versions()}\n\n{_table(rows)}\n\n{_targets(rows)}\n{NOTES}\n{load_section}",
+        f"{_versions()}\n\n{_table(rows)}\n\n{_targets(rows)}\n{NOTES}\n{kept}",
         encoding="utf-8",
     )
     print(f"wrote {args.results}")

@@ -23,6 +23,7 @@ from types import FrameType
 
 from feeds.build import Builder, BuildReport, parse_cache
 from feeds.config import Config
+from feeds.connections import raise_open_files_limit
 from feeds.errors import ConfigError, FeedsError
 from feeds.index import ARCHIVE_DIR
 from feeds.render import FORMATS
@@ -250,9 +251,15 @@ class Daemon:
         )
         host = self._serve.host or config.server.host
         port = self._serve.port if self._serve.port is not None else config.server.port
+        open_files = raise_open_files_limit()
         self._server = ServerThread(app, host, port)
         self._server.start()
         log.info("serving %s on http://%s:%d/", config.output, host, self._server.port)
+        log.info(
+            "HTTP: up to %d connections (open-files limit %d)",
+            self._server.connections.limit,
+            open_files,
+        )
 
     def _shutdown(self) -> bool:
         """Stops everything; returns whether the rebuild in progress, if

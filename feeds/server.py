@@ -2,9 +2,10 @@
 
 Starlette's ``StaticFiles`` resolves paths; small public files are answered
 from memory (``feeds.filecache``: bytes and gzip bytes made once per file
-version, 304s without a read), larger ones are streamed by Starlette's
-``FileResponse``. This module adds the policy on top and runs
-uvicorn in a thread of the daemon's process.
+version, 304s without a read), larger ones are streamed from disk
+(``feeds.streamed``). This module adds the policy on top and runs uvicorn in
+a thread of the daemon's process, each connection behind the limits of
+``feeds.connections``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -28,10 +29,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import (
-    FileResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
@@ -42,6 +41,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feeds.compat.uvicorn import httptools_protocol
+from feeds.connections import (
+    BUSY,
+    HEAD_TIMEOUT,
+    MAX_HEAD_BYTES,
+    MIN_SEND_RATE,
+    OUT_OF_FILES,
+    REFUSAL_LOG_INTERVAL,
+    SEND_WINDOW,
+    Connections,
+    RefusalLog,
+    connection_limit,
+    guarded,
+    listen_backlog,
+    refusals_here,
+    request_answered,
+    serving_thread,
+    serving_thread_done,
+)
 from feeds.errors import FeedsError
 from feeds.filecache import (
     GZIP_MINIMUM,
@@ -54,6 +71,7 @@ from feeds.filecache import (
     stat_etag,
 )
 from feeds.folders import MARKER
+from feeds.streamed import CHUNK, StreamedFile
 from feeds.urls import join_url
 
 log = logging.getLogger(__name__)
@@ -64,15 +82,14 @@ ExtraHeaders = Callable[[str], Mapping[str, str]]
 _METHODS = ("GET", "HEAD")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
 
-# Request limits. _HeadGuard refuses (400) a request head longer than
-# _MAX_HEAD_BYTES only while it is incomplete: one that arrives in a single read is parsed
-# whatever its size, so _refusal() checks the size again, and the rest.
-_MAX_HEAD_BYTES = 16 * 1024
+# Request limits. The connection's guard (feeds.connections) refuses (400) a
+# request head longer than MAX_HEAD_BYTES only while it is incomplete: one that
+# arrives in a single read is parsed whatever its size, so _refusal() checks the
+# size again, and the rest.
 _MAX_HEADERS = 100
 _MAX_TARGET_BYTES = 2048
-# Seconds a client gets to send a whole request head, on a new connection or
-# after its last response; idle and slowloris connections are closed after it.
-_HEAD_TIMEOUT = 5
+# Large files streamed at once: each holds a descriptor and a compressor.
+_MAX_STREAMED = 64
 # Seconds; Python's default is 0.005.
 _SWITCH_INTERVAL = 0.0005
 
@@ -137,7 +154,13 @@ class _Prepared:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         body = b"" if scope["method"] == "HEAD" else self.body
-        await send({"type": "http.response.body", "body": body})
+        # A chunk at a time: uvicorn waits for a slow reader between chunks, so a
+        # connection buffers a chunk or so, not a copy of the rest of the file.
+        last = max(0, (len(body) - 1) // CHUNK * CHUNK)
+        for start in range(0, last, CHUNK):
+            chunk = body[start : start + CHUNK]
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": body[last:]})
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
@@ -185,6 +208,7 @@ class _OutputFiles(StaticFiles):
         self._base_url = base_url
         # Loads in flight: requests for a version being read wait for that read.
         self._loading: dict[tuple[str, Identity], asyncio.Event] = {}
+        self._streaming = 0  # large files being sent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._respond(scope)
@@ -229,9 +253,7 @@ class _OutputFiles(StaticFiles):
 
     async def _file(self, full_path: str, stat_result: os.stat_result, scope: Scope) -> ASGIApp:
         request = Headers(scope=scope)
-        encoded = stat_result.st_size >= GZIP_MINIMUM and _accepts_gzip(
-            request.get("accept-encoding", "")
-        )
+        accepts_gzip = _accepts_gzip(request.get("accept-encoding", ""))
         entry: Entry | None = None
         if self.cache.cacheable(stat_result):
             # A miss reads the file once per version, for every request waiting on it.
@@ -239,8 +261,12 @@ class _OutputFiles(StaticFiles):
                 full_path, stat_result
             )
             validators = entry.etag, entry.last_modified
+            # From the bytes kept, which may be of a version newer than the stat.
+            encoded = accepts_gzip and entry.gzipped is not None
         else:
             validators = stat_etag(stat_result), last_modified(stat_result)
+            # The same rule StreamedFile applies to the file it opens.
+            encoded = accepts_gzip and stat_result.st_size >= GZIP_MINIMUM
         # Kept files answer from memory, large ones from the stat: never a read.
         current = Headers({"etag": validators[0], "last-modified": validators[1]})
         if self.is_not_modified(current, request):
@@ -255,7 +281,7 @@ class _OutputFiles(StaticFiles):
                 ],
             )
         if entry is None:
-            return self._streamed(full_path, stat_result, scope, encoded)
+            return self._streamed(full_path, scope, accepts_gzip)
         # A kept file ignores Range (RFC 9110 14.2 allows it): whole feeds are
         # what readers fetch, and a range read from disk could be of a newer version.
         return self._prepared(entry, encoded, scope)
@@ -268,7 +294,7 @@ class _OutputFiles(StaticFiles):
             (b"vary", b"Accept-Encoding"),
         ]
         body = entry.body
-        if encoded and entry.gzipped is not None:
+        if encoded and entry.gzipped is not None:  # the one implies the other
             body = entry.gzipped
             headers.append((b"content-encoding", b"gzip"))
             # A strong ETag names the identity bytes; these are other bytes.
@@ -308,19 +334,28 @@ class _OutputFiles(StaticFiles):
             del self._loading[key]
             done.set()
 
-    def _streamed(
-        self, full_path: str, stat_result: os.stat_result, scope: Scope, encoded: bool
-    ) -> ASGIApp:
-        """Files too large to keep: from disk, ranges and all, as StaticFiles would."""
-        response = FileResponse(
+    def _streamed(self, full_path: str, scope: Scope, accepts_gzip: bool) -> ASGIApp:
+        """Files too large to keep: from disk, as many at once as descriptors allow."""
+        if self._streaming >= _MAX_STREAMED:
+            refusals = refusals_here()
+            if refusals is not None:
+                refusals.count(BUSY)
+            return PlainTextResponse(
+                "Service Unavailable", status_code=503, headers={"Retry-After": "1"}
+            )
+        self._streaming += 1
+
+        def done() -> None:
+            self._streaming -= 1
+
+        return StreamedFile(
             full_path,
-            headers={"Cache-Control": self.cache_control},
             media_type=_content_type(full_path),
-            stat_result=stat_result,
+            cache_control=self.cache_control,
+            accepts_gzip=accepts_gzip,
+            extra_headers=self.extra_headers(scope["path"]) if self.extra_headers else {},
+            done=done,
         )
-        if self.extra_headers is not None:
-            response.headers.update(self.extra_headers(scope["path"]))
-        return GZipMiddleware(response, minimum_size=GZIP_MINIMUM) if encoded else response
 
 
 def _refusal(scope: Scope) -> Response | None:
@@ -328,7 +363,7 @@ def _refusal(scope: Scope) -> Response | None:
     if scope["method"] not in _METHODS:
         return PlainTextResponse("Method Not Allowed", status_code=405, headers=_ALLOW)
     headers: list[tuple[bytes, bytes]] = scope["headers"]
-    if len(headers) > _MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > _MAX_HEAD_BYTES:
+    if len(headers) > _MAX_HEADERS or sum(len(n) + len(v) for n, v in headers) > MAX_HEAD_BYTES:
         return _closing(431, "Request Header Fields Too Large")
     if len(scope["raw_path"]) + len(scope["query_string"]) > _MAX_TARGET_BYTES:
         return _closing(414, "URI Too Long")
@@ -377,8 +412,13 @@ class _Policy:
                 await refusal(scope, receive, send_with_policy)
         except Exception:
             # Starlette has already answered 500 if it could; without this uvicorn
-            # would log the error again, to its own logger.
-            log.exception("error serving %s %r", scope["method"], scope["path"])
+            # would log the error again, to its own logger. A client asking again
+            # and again for a file that fails must not fill the log.
+            refusals = refusals_here()
+            if refusals is None:
+                log.exception("error serving %s %r", scope["method"], scope["path"])
+            else:
+                refusals.error(log, "error serving %s %r", scope["method"], scope["path"])
 
 
 def create_app(
@@ -460,158 +500,47 @@ def _bind(host: str, port: int) -> list[socket.socket]:
     return sockets
 
 
-_TOO_LARGE = b"Request head too large."
-_BAD_HEAD = (
-    b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TOO_LARGE), _TOO_LARGE)
-)
-
-
-def _head_end(data: bytes, start: int) -> int:
-    """Where the first empty line at or after ``start`` ends, else -1.
-
-    Bare LF line ends count as llhttp takes them; a head never holds an empty line.
-    """
-    ends = [end for end in (data.find(b"\n\n", start), data.find(b"\n\r\n", start)) if end >= 0]
-    if not ends:
-        return -1
-    end = min(ends)
-    return end + (2 if data.startswith(b"\n\n", end) else 3)
-
-
-class _HeadGuard(asyncio.Protocol):
-    """A deadline and a size limit for each request head, in front of uvicorn's
-    httptools (llhttp) protocol, which gets every call unchanged.
-
-    uvicorn arms its keep-alive timer only after a response and cancels it on
-    any byte received, so a connection that never sends a request, or sends it
-    a byte at a time, would stay open for ever and count against
-    ``limit_concurrency``. Here each head has ``head_timeout`` seconds from the
-    connection's start, or from its first byte after the last head; only its
-    end stops the clock. llhttp has no bound on a head's size, so the bytes
-    received towards one are counted here. Heads are found by their empty
-    line alone: a request with a body is refused and its connection closed.
-    The guard is a plain asyncio protocol so that it relies on nothing of
-    uvicorn's but the class it wraps.
-    """
-
-    inner: type[asyncio.Protocol]
-    head_timeout: float
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # uvicorn's own arguments, whatever they are, are for the protocol it chose.
-        self._inner = self.inner(*args, **kwargs)
-        self._transport: asyncio.Transport | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._counted = 0  # bytes of the head under way
-        self._begun = False  # a byte other than CR or LF has come for it
-        self._tail = b""  # its last bytes, to find an empty line split between reads
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-        self._inner.connection_made(transport)
-        self._expect_head()
-
-    def data_received(self, data: bytes) -> None:
-        if self._heads(data):
-            self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_clock()
-        self._inner.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def _heads(self, data: bytes) -> bool:
-        """Follows the heads in ``data``; False once the connection is refused."""
-        position, size = 0, len(data)
-        while position < size:
-            if self._timer is None:
-                self._expect_head()
-            if not self._begun:
-                # Empty lines before a request line are allowed, and begin nothing.
-                rest = size - position
-                skipped = rest - len(data[position:].lstrip(b"\r\n"))
-                self._counted += skipped
-                position += skipped
-                if position == size:
-                    break
-                self._begun = True
-            end = -1
-            if self._tail:
-                joined = self._tail + data[position : position + 2]
-                end = _head_end(joined, 0)
-                if end >= 0:
-                    end = position + end - len(self._tail)
-            if end < 0:
-                end = _head_end(data, position)
-            if end < 0:
-                self._counted += size - position
-                self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
-                break
-            self._counted = 0
-            self._begun = False
-            self._tail = b""
-            self._stop_clock()
-            position = end
-        transport = self._transport
-        if self._counted > _MAX_HEAD_BYTES and transport is not None:
-            if not transport.is_closing():
-                transport.write(_BAD_HEAD)
-                transport.close()
-            return False
-        return True
-
-    def _expect_head(self) -> None:
-        self._counted = 0
-        self._begun = False
-        self._tail = b""
-        self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
-
-    def _stop_clock(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _expired(self) -> None:
-        self._timer = None
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            return
-        if not transport.is_reading():
-            # uvicorn holds the bytes back (pipelined requests wait their turn):
-            # the client is not the one late.
-            self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
-            return
-        transport.close()
-
-
 # Looked up when the server is imported, so that `feeds run` stops at start
 # if uvicorn no longer has it.
 _HTTPTOOLS = httptools_protocol()
 
 
-def _guarded(head_timeout: float) -> type[asyncio.Protocol]:
-    return type("HeadGuard", (_HeadGuard,), {"inner": _HTTPTOOLS, "head_timeout": head_timeout})
+class _Answered:
+    """Tells the request's connection once the app has answered it: only then,
+    with nothing more received, is the connection idle (feeds.connections)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            request_answered()
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, refusals: RefusalLog) -> None:
         super().__init__(config)
         self.ready = threading.Event()
+        self.refusals = refusals
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self.refusals.attach(loop)
+        loop.set_exception_handler(self._exception)
         try:
             await super().startup(sockets)
         finally:
             self.ready.set()
+
+    def _exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        # Out of descriptors, asyncio's accept loop reports every try, up to the
+        # backlog's worth on each wake-up, each with a traceback.
+        if context.get("message") == "socket.accept() out of system resource":
+            self.refusals.count(OUT_OF_FILES)
+        else:
+            loop.default_exception_handler(context)
 
 
 class _SwitchInterval:
@@ -646,7 +575,13 @@ class ServerThread:
 
     uvicorn installs no signal handlers outside the main thread (the daemon keeps
     SIGINT/SIGTERM) and, with ``log_config=None``, configures no logging; its own
-    start/stop and protocol messages stay on the ``uvicorn.error`` logger.
+    start/stop messages stay on the ``uvicorn.error`` logger, and its warnings
+    about single requests become counts in the server's refusal log.
+
+    ``max_connections`` defaults to what the open-files limit allows
+    (`feeds.connections.connection_limit`); ``send_window`` and
+    ``min_send_rate`` are the send floor, ``refusal_log_interval`` how often
+    refusals may be logged.
     """
 
     def __init__(
@@ -656,26 +591,45 @@ class ServerThread:
         port: int,
         *,
         access_log: bool = False,
-        head_timeout: int = _HEAD_TIMEOUT,
+        head_timeout: int = HEAD_TIMEOUT,
+        max_connections: int | None = None,
+        send_window: float = SEND_WINDOW,
+        min_send_rate: float = MIN_SEND_RATE,
+        refusal_log_interval: float = REFUSAL_LOG_INTERVAL,
     ) -> None:
         self._host = host
         self._port = port
+        self.refusals = RefusalLog(refusal_log_interval)
+        self.connections = Connections(
+            connection_limit() if max_connections is None else max_connections, self.refusals
+        )
+        protocol = guarded(
+            _HTTPTOOLS,
+            self.connections,
+            head_timeout=head_timeout,
+            send_window=send_window,
+            min_send_rate=min_send_rate,
+        )
         # host and port are bound by start(); uvicorn gets the sockets.
         config = uvicorn.Config(
-            app,
-            http=_guarded(head_timeout),
+            _Answered(app),
+            http=protocol,
             loop="asyncio",
             ws="none",
             lifespan="off",
             log_config=None,
             # uvicorn mutes its "uvicorn.access" logger for this; that is all it changes.
             access_log=access_log,
+            backlog=listen_backlog(),
             server_header=False,
-            # Past this many connections uvicorn answers 503 rather than queueing.
-            limit_concurrency=1000,
+            # uvicorn's limit counts every open connection, idle ones too: sockets
+            # that never sent a byte made it answer 503 to every request. The
+            # connection limit above bounds connections (idle ones make room),
+            # and with one request at a time per connection (HeadGuard), requests.
+            limit_concurrency=None,
             timeout_keep_alive=head_timeout,
         )
-        self._server = _Server(config)
+        self._server = _Server(config, self.refusals)
         self._thread: threading.Thread | None = None
         self._sockets: list[socket.socket] = []
         self._shortened = False
@@ -723,6 +677,7 @@ class ServerThread:
             self._shortened = False
 
     def _run(self) -> None:
+        serving_thread(self.refusals)
         try:
             self._server.run(sockets=self._sockets)
         except (Exception, SystemExit):
@@ -731,4 +686,7 @@ class ServerThread:
         finally:
             for sock in self._sockets:
                 sock.close()
+            self.refusals.attach(None)
+            self.refusals.flush()
+            serving_thread_done()
             self._server.ready.set()

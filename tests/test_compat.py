@@ -25,7 +25,8 @@ import feeds.compat.feedgen
 import feeds.compat.uvicorn
 from feeds.cli import main
 from feeds.compat import DependencyError
-from feeds.server import ServerThread, _HeadGuard, create_app
+from feeds.connections import HeadGuard
+from feeds.server import ServerThread, create_app
 
 FIX = "change the dependency's module in feeds/compat/ or bound its version in pyproject.toml"
 
@@ -51,13 +52,13 @@ def test_uvicorn_still_makes_each_connection_with_the_guard(
     """The guard relies on uvicorn making each connection's protocol from the
     class given as ``Config(http=...)``; were that ignored, nothing would guard."""
     made: list[asyncio.BaseTransport] = []
-    connection_made = _HeadGuard.connection_made
+    connection_made = HeadGuard.connection_made
 
-    def counting(self: _HeadGuard, transport: asyncio.BaseTransport) -> None:
+    def counting(self: HeadGuard, transport: asyncio.BaseTransport) -> None:
         made.append(transport)
         connection_made(self, transport)
 
-    monkeypatch.setattr(_HeadGuard, "connection_made", counting)
+    monkeypatch.setattr(HeadGuard, "connection_made", counting)
     server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
     server.start()
     try:
@@ -70,6 +71,32 @@ def test_uvicorn_still_makes_each_connection_with_the_guard(
     assert len(made) == 1, (
         f"uvicorn {_version('uvicorn')} did not make the connection's protocol from "
         f"Config(http=...): the request-head guard is not in front of it; {FIX}"
+    )
+
+
+def test_uvicorn_still_starts_a_request_while_its_bytes_are_parsed(tmp_path: Path) -> None:
+    """A connection is idle (and may make room for a new one) only once its
+    request is answered; the app learns its connection from the context the
+    guard sets while passing the bytes on, which reaches the request's task
+    only if uvicorn makes the task then. Were it not, a kept-alive connection
+    would never count as idle and the new one would be refused."""
+    (tmp_path / "all.json").write_bytes(b"{}")
+    server = ServerThread(create_app(tmp_path), "127.0.0.1", 0, max_connections=1)
+    server.start()
+    try:
+        kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        kept.request("GET", "/all.json")
+        assert kept.getresponse().read() == b"{}"
+        fresh = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        fresh.request("GET", "/all.json")
+        status = fresh.getresponse().status
+        kept.close()
+        fresh.close()
+    finally:
+        server.stop()
+    assert status == 200, (
+        f"uvicorn {_version('uvicorn')} no longer starts a request's task while "
+        f"the guard passes its bytes on: kept-alive connections never count as idle; {FIX}"
     )
 
 

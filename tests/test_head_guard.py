@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from feeds.server import _MAX_HEAD_BYTES, _HeadGuard
+from feeds.connections import MAX_HEAD_BYTES, Connections, HeadGuard, RefusalLog
 
 
 class Inner(asyncio.Protocol):
@@ -46,10 +46,22 @@ class Transport(asyncio.Transport):
     def is_reading(self) -> bool:
         return self.reading
 
+    def pause_reading(self) -> None:
+        self.reading = False
 
-class Guard(_HeadGuard):
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+class Guard(HeadGuard):
     inner = Inner
     head_timeout = 3600.0
+    send_window = 3600.0
+    min_send_rate = 1.0
+    connections = Connections(1000, RefusalLog())
 
 
 def feed(*reads: bytes) -> tuple[Guard, Transport]:
@@ -109,7 +121,7 @@ def test_a_head_after_a_finished_one_gets_a_clock_of_its_own() -> None:
 
 
 def test_many_small_heads_add_up_to_no_limit() -> None:
-    heads = HEAD * (_MAX_HEAD_BYTES // len(HEAD) * 3)
+    heads = HEAD * (MAX_HEAD_BYTES // len(HEAD) * 3)
     guard, transport = feed(heads)
     assert not transport.closed
     assert isinstance(guard._inner, Inner)
@@ -118,7 +130,7 @@ def test_many_small_heads_add_up_to_no_limit() -> None:
 
 def test_an_unfinished_head_over_the_limit_is_refused_unseen() -> None:
     start = b"GET / HTTP/1.1\r\nX-Big: "
-    guard, transport = feed(start, b"a" * _MAX_HEAD_BYTES)
+    guard, transport = feed(start, b"a" * MAX_HEAD_BYTES)
     assert transport.closed
     assert transport.written.startswith(b"HTTP/1.1 400 ")
     assert transport.written.endswith(b"\r\n\r\nRequest head too large.")
@@ -127,7 +139,7 @@ def test_an_unfinished_head_over_the_limit_is_refused_unseen() -> None:
 
 
 def test_a_finished_head_over_the_limit_is_left_to_the_app() -> None:
-    head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * _MAX_HEAD_BYTES + b"\r\n\r\n"
+    head = b"GET / HTTP/1.1\r\nX-Big: " + b"a" * MAX_HEAD_BYTES + b"\r\n\r\n"
     _, transport = feed(head)
     assert not transport.closed  # the app answers 431 (test_server_security.py)
 
@@ -148,3 +160,49 @@ def test_the_deadline_closes_the_connection_unless_uvicorn_holds_the_bytes_back(
         return held_back, rearmed
 
     assert asyncio.run(run()) == (False, True)
+
+
+class Uvicornish(Inner):
+    """Like uvicorn: one request at a time, reading paused while one waits its turn."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.waiting = 0
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if data.endswith(b"\r\n\r\n"):
+            self.waiting += 1
+            if self.waiting > 1:
+                assert isinstance(self.transport, asyncio.ReadTransport)
+                self.transport.pause_reading()
+
+    def answer(self) -> None:
+        self.waiting -= 1
+        assert isinstance(self.transport, asyncio.ReadTransport)
+        self.transport.resume_reading()
+
+
+class PipelineGuard(Guard):
+    inner = Uvicornish
+
+
+def test_requests_beyond_the_one_waiting_its_turn_are_held_and_the_socket_not_read() -> None:
+    async def run() -> list[int]:
+        guard, transport = PipelineGuard(), Transport()
+        guard.connection_made(transport)
+        inner = guard._inner
+        assert isinstance(inner, Uvicornish)
+        guard.data_received(HEAD * 5)
+        seen = [inner.received.count(HEAD)]
+        assert not transport.reading  # the rest waits in the guard, and the socket unread
+        for _ in range(4):
+            inner.answer()
+            await asyncio.sleep(0)  # handed on from the loop, not inside uvicorn's call
+            seen.append(inner.received.count(HEAD))
+        assert inner.received == HEAD * 5
+        assert transport.reading
+        guard.connection_lost(None)
+        return seen
+
+    assert asyncio.run(run()) == [2, 3, 4, 5, 5]

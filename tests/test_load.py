@@ -1,17 +1,24 @@
-"""A short run of the load benchmark (bench/load.py): clients polling with
-conditional GETs while `feeds run` rebuilds under them. The full run, with 200
-clients for a minute beside nginx, is `make bench-load`."""
+"""Short runs of the load benchmarks: clients polling with conditional GETs
+while `feeds run` rebuilds under them (bench/load.py; the full run, with 200
+clients for a minute beside nginx, is `make bench-load`), and the same beside
+a thousand idle and some slow connections (bench/connections.py; the full
+run holds 2,000 idle and 1,000 slow ones)."""
 
 from __future__ import annotations
 
 import asyncio
+import resource
+import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.connections import Hostile, Probe, hold, place_slow_files, probe_health
 from bench.corpus import write_corpus
-from bench.load import Editor, check_feed, feed_urls, run_clients, write_section
+from bench.load import Editor, Stats, check_feed, feed_urls, run_clients, write_section
 from tests.daemon_harness import RunningDaemon
 
 
@@ -47,6 +54,93 @@ def test_clients_polling_a_rebuilding_daemon_get_whole_feeds_and_304s(
     assert stats.ok >= 100  # every client's first poll of each feed, and the changes
     assert stats.not_modified > 0
     assert stats.bodies_checked > len(urls) // 2
+
+
+def test_readers_and_healthz_are_answered_beside_a_thousand_idle_and_some_slow_connections(
+    tmp_path: Path, daemon: RunningDaemon
+) -> None:
+    """Was: uvicorn counted the idle connections against limit_concurrency
+    (1,000) and answered 503 to every reader and to /healthz."""
+    idle, slow, seconds = 1000, 40, 5.0
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = idle + slow + 500
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} open files; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    place_slow_files(tmp_path / "output")
+    urls = [url for url in feed_urls(tmp_path / "output", daemon.url("/")) if "slow-" not in url]
+    start_at = time.monotonic() + 5  # every hostile connection open by then
+
+    async def run() -> tuple[Hostile, Stats]:
+        return await asyncio.gather(
+            hold("127.0.0.1", daemon.port, idle, slow, start_at, seconds),
+            run_clients(urls, clients=10, seconds=seconds, start_at=start_at),
+        )
+
+    probes: list[Probe] = []
+    prober = threading.Timer(
+        start_at - time.monotonic(),
+        lambda: probes.append(probe_health(daemon.url("/healthz"), seconds)),
+    )
+    prober.start()
+    try:
+        hostile, readers = asyncio.run(run())
+    finally:
+        prober.join()
+    assert readers.errors == 0, readers.error_samples
+    assert readers.requests > 100
+    [health] = probes
+    assert health.ok == health.asked > 0, health.statuses
+    opened = [idle_open for idle_open, _ in hostile.open_samples]
+    assert min(opened) > idle * 0.9  # held open, and kept being answered beside them
+    # Nothing per request in the log: at most one summary line while it ran.
+    assert daemon.log.count("refused or cut off") <= 1
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs prlimit (util-linux)")
+def test_under_a_low_open_files_limit_idle_connections_make_room_and_nothing_floods_the_log(
+    tmp_path: Path,
+) -> None:
+    """With few descriptors the connection limit is low and idle connections
+    are closed to make room all the time. Was: asyncio accepted a whole
+    backlog at once past the limit, ran out of descriptors, and logged an
+    error with a traceback for every try (over half a million lines in 30 s),
+    while requests failed for want of a descriptor to open a file."""
+    write_corpus(tmp_path / "seeds", 20)
+    config = tmp_path / "feeds.yaml"
+    config.write_text("seeds: seeds\noutput: output\nrescan_interval: 3600\n")
+    running = RunningDaemon(config, wrapper=["prlimit", "--nofile=256"])
+    try:
+        running.wait_ready()
+        limit = int(running.wait_for_log(r"HTTP: up to (\d+) connections").group(1))
+        urls = feed_urls(tmp_path / "output", running.url("/"))
+        start_at = time.monotonic() + 3
+        probes: list[Probe] = []
+        prober = threading.Timer(
+            start_at - time.monotonic(),
+            lambda: probes.append(probe_health(running.url("/healthz"), 4)),
+        )
+        prober.start()
+
+        async def run() -> tuple[Hostile, Stats]:
+            return await asyncio.gather(
+                hold("127.0.0.1", running.port, 4 * limit, 0, start_at, 4),
+                run_clients(urls, clients=5, seconds=4, start_at=start_at),
+            )
+
+        try:
+            hostile, readers = asyncio.run(run())
+        finally:
+            prober.join()
+        assert readers.errors == 0, readers.error_samples
+        [health] = probes
+        assert health.ok == health.asked > 0, health.statuses
+        assert hostile.idle_closed > limit  # room was made, again and again
+        assert len(running.lines) < 20, running.log
+        assert "Too many open files" not in running.log
+    finally:
+        assert running.stop() == 0, running.log
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(build_module, "read_many", counted)
     return read
+
+
+def mark_output(folder: Path) -> Path:
+    """``folder`` marked as an output folder feeds made: the server serves
+    nothing from a folder without the marker a build writes."""
+    from feeds.folders import MARKER, MARKER_TEXT
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_bytes(MARKER_TEXT)
+    return folder

@@ -27,6 +27,7 @@ from feeds.cli import main
 from feeds.compat import DependencyError
 from feeds.connections import HeadGuard
 from feeds.server import ServerThread, create_app
+from tests.conftest import mark_output
 
 FIX = "change the dependency's module in feeds/compat/ or bound its version in pyproject.toml"
 
@@ -59,7 +60,7 @@ def test_uvicorn_still_makes_each_connection_with_the_guard(
         connection_made(self, transport)
 
     monkeypatch.setattr(HeadGuard, "connection_made", counting)
-    server = ServerThread(create_app(tmp_path), "127.0.0.1", 0)
+    server = ServerThread(create_app(mark_output(tmp_path)), "127.0.0.1", 0)
     server.start()
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
@@ -81,7 +82,7 @@ def test_uvicorn_still_starts_a_request_while_its_bytes_are_parsed(tmp_path: Pat
     only if uvicorn makes the task then. Were it not, a kept-alive connection
     would never count as idle and the new one would be refused."""
     (tmp_path / "all.json").write_bytes(b"{}")
-    server = ServerThread(create_app(tmp_path), "127.0.0.1", 0, max_connections=1)
+    server = ServerThread(create_app(mark_output(tmp_path)), "127.0.0.1", 0, max_connections=1)
     server.start()
     try:
         kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)

@@ -34,6 +34,7 @@ import feeds.server
 import feeds.streamed
 from feeds.filecache import FileCache
 from feeds.server import ServerThread, create_app
+from tests.conftest import mark_output
 from tests.daemon_harness import wait_for
 
 BIG = 6 * 1024 * 1024  # more than loopback's socket buffers take in at once
@@ -51,7 +52,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @contextmanager
 def serving(output: Path, **options: object) -> Iterator[ServerThread]:
     cache = options.pop("cache", None)
-    app = create_app(output, cache=cache if isinstance(cache, FileCache) else None)
+    app = create_app(mark_output(output), cache=cache if isinstance(cache, FileCache) else None)
     server = ServerThread(app, "127.0.0.1", 0, **options)  # type: ignore[arg-type]
     server.start()
     try:
@@ -430,7 +431,7 @@ def test_a_request_failing_again_and_again_logs_one_traceback_and_a_count(
         raise RuntimeError("boom")
 
     (tmp_path / "all.json").write_bytes(b"{}")
-    app = create_app(tmp_path, extra_headers=broken)
+    app = create_app(mark_output(tmp_path), extra_headers=broken)
     server = ServerThread(app, "127.0.0.1", 0, refusal_log_interval=3600)
     server.start()
     try:

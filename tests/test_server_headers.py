@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from feeds.filecache import GZIP_MINIMUM, FileCache
 from feeds.server import ServerThread, _accepts_gzip, _OutputFiles, create_app
+from tests.conftest import mark_output
 
 MEMORY_LIMIT = 8 * 1024
 # Headers that describe the representation: a HEAD must give the GET's.
@@ -94,7 +95,7 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     output = tmp_path_factory.mktemp("headers")
     cache = FileCache(max_file_bytes=MEMORY_LIMIT)
-    server = ServerThread(create_app(output, cache=cache), "127.0.0.1", 0)
+    server = ServerThread(create_app(mark_output(output), cache=cache), "127.0.0.1", 0)
     server.start()
     try:
         yield Served(output, server.port)

@@ -1,6 +1,7 @@
 # `make run` and `make test` set everything up on a fresh machine that has
 # python3 (3.11 or newer) and the package index. Every package comes from the
-# hash-pinned lock in requirements/ (see README, "Maintainers").
+# hash-pinned lock, requirements.txt and requirements-dev.txt; requirements/
+# pins the tools that install it (see README, "Maintainers").
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -38,10 +39,13 @@ $(UV): requirements/uv.txt
 
 # One venv, synced exactly to one lock file: the app's (main) or the app's with
 # the test and bench tools (dev). feeds itself is built by the backend inside uv.
-$(VENV)/.installed-%: requirements/%.txt requirements/build.txt pyproject.toml $(UV)
+LOCK_main := requirements.txt
+LOCK_dev  := requirements-dev.txt
+.SECONDEXPANSION:
+$(VENV)/.installed-%: $$(LOCK_$$*) requirements/build.txt pyproject.toml $(UV)
 	rm -f $(VENV)/.installed-*
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(BUILD_FLAGS) requirements/$*.txt
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(BUILD_FLAGS) $(LOCK_$*)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps $(BUILD_FLAGS) -e .
 	touch $@
 
@@ -57,11 +61,11 @@ typecheck: $(VENV)/.installed-dev
 
 # Refreshes the lock within pyproject's ranges: every package to its newest
 # allowed release, or only PACKAGE (make lock PACKAGE=pyyaml). Review and commit
-# requirements/ with the change that needed it.
+# the lock files with the change that needed it.
 lock: $(UV)
 	$(UV) pip compile pyproject.toml --extra test --extra bench $(LOCK_FLAGS) \
-		$(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) -o requirements/dev.txt
-	$(UV) pip compile pyproject.toml -c requirements/dev.txt $(LOCK_FLAGS) -o requirements/main.txt
+		$(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) -o requirements-dev.txt
+	$(UV) pip compile pyproject.toml -c requirements-dev.txt $(LOCK_FLAGS) -o requirements.txt
 	$(UV) pip compile requirements/build.in $(LOCK_FLAGS) \
 		$(if $(PACKAGE),--upgrade-package $(PACKAGE),--upgrade) -o requirements/build.txt
 	$(UV) pip compile requirements/uv.in $(LOCK_FLAGS) -o requirements/uv.txt

@@ -1,4 +1,5 @@
-"""The lock in requirements/ is what pyproject asks for, and what is installed.
+"""The lock (requirements.txt, requirements-dev.txt) is what pyproject asks for,
+and what is installed.
 
 Offline: these read the committed files and the installed distributions, never
 the package index (`make lock` is the one step that asks it).
@@ -20,7 +21,6 @@ from packaging.utils import canonicalize_name
 
 from tests.conftest import REPO
 
-LOCKS = REPO / "requirements"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 #: Set by `make test-latest`, which installs the newest releases instead of the lock.
 UNLOCKED = os.environ.get("FEEDS_UNLOCKED") == "1"
@@ -28,14 +28,14 @@ UNLOCKED = os.environ.get("FEEDS_UNLOCKED") == "1"
 
 def _pins(name: str) -> dict[str, Requirement]:
     """The lock file's requirements by canonical name (continuations joined)."""
-    text = (LOCKS / name).read_text(encoding="utf-8").replace("\\\n", " ")
+    text = (REPO / name).read_text(encoding="utf-8").replace("\\\n", " ")
     pins: dict[str, Requirement] = {}
     for line in text.splitlines():
         line = line.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
         spec, *hashes = line.split(" --hash=")
-        assert hashes, f"requirements/{name}: {spec} has no hash"
+        assert hashes, f"{name}: {spec} has no hash"
         requirement = Requirement(spec)
         assert len(requirement.specifier) == 1
         assert next(iter(requirement.specifier)).operator == "==", f"{spec} is not pinned"
@@ -56,7 +56,7 @@ def _declared(*extras: str) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(
-    ("lock", "extras"), [("main.txt", ()), ("dev.txt", ("test", "bench"))], ids=["main", "dev"]
+    ("lock", "extras"), [("requirements.txt", ()), ("requirements-dev.txt", ("test", "bench"))], ids=["main", "dev"]
 )
 def test_the_lock_pins_every_declared_dependency_within_its_range(
     lock: str, extras: tuple[str, ...]
@@ -64,24 +64,24 @@ def test_the_lock_pins_every_declared_dependency_within_its_range(
     pins = _pins(lock)
     for declared in _declared(*extras):
         pinned = pins.get(canonicalize_name(declared.name))
-        assert pinned is not None, f"{declared.name} is declared but not in requirements/{lock}"
+        assert pinned is not None, f"{declared.name} is declared but not in {lock}"
         version = _pinned_version(pinned)
         assert declared.specifier.contains(version, prereleases=True), (
-            f"requirements/{lock} pins {declared.name} {version}, outside {declared.specifier}: "
+            f"{lock} pins {declared.name} {version}, outside {declared.specifier}: "
             "run make lock"
         )
 
 
 def test_the_app_lock_pins_the_same_versions_as_the_dev_lock() -> None:
-    dev = _pins("dev.txt")
-    for name, requirement in _pins("main.txt").items():
+    dev = _pins("requirements-dev.txt")
+    for name, requirement in _pins("requirements.txt").items():
         assert _pinned_version(requirement) == _pinned_version(dev[name]), name
 
 
 @pytest.mark.skipif(UNLOCKED, reason="make test-latest installs the newest releases on purpose")
 def test_the_installed_packages_are_the_locked_ones() -> None:
     wrong = []
-    for name, requirement in _pins("dev.txt").items():
+    for name, requirement in _pins("requirements-dev.txt").items():
         if requirement.marker is not None and not requirement.marker.evaluate():
             continue
         try:

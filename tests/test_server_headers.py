@@ -9,7 +9,6 @@ sides of it, and the gzip threshold, are a few bytes apart.
 from __future__ import annotations
 
 import gzip
-import http.client
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 from feeds.filecache import GZIP_MINIMUM, FileCache
 from feeds.server import ServerThread, _accepts_gzip, _OutputFiles, create_app
 from tests.conftest import mark_output
+from tests.test_server_cache import Reply, fetch
 
 MEMORY_LIMIT = 8 * 1024
 # Headers that describe the representation: a HEAD must give the GET's.
@@ -79,13 +79,6 @@ SIZES = sorted(
 
 
 @dataclass
-class Reply:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-
-@dataclass
 class Served:
     output: Path
     port: int
@@ -101,16 +94,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield Served(output, server.port)
     finally:
         server.stop()
-
-
-def fetch(port: int, path: str, method: str = "GET", **headers: str) -> Reply:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, headers={k.replace("_", "-"): v for k, v in headers.items()})
-        response = conn.getresponse()
-        return Reply(response.status, response.headers, response.read())
-    finally:
-        conn.close()
 
 
 def content(size: int) -> bytes:

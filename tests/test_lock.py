@@ -56,7 +56,9 @@ def _declared(*extras: str) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(
-    ("lock", "extras"), [("requirements.txt", ()), ("requirements-dev.txt", ("test", "bench"))], ids=["main", "dev"]
+    ("lock", "extras"),
+    [("requirements.txt", ()), ("requirements-dev.txt", ("test", "bench"))],
+    ids=["main", "dev"],
 )
 def test_the_lock_pins_every_declared_dependency_within_its_range(
     lock: str, extras: tuple[str, ...]
@@ -67,8 +69,7 @@ def test_the_lock_pins_every_declared_dependency_within_its_range(
         assert pinned is not None, f"{declared.name} is declared but not in {lock}"
         version = _pinned_version(pinned)
         assert declared.specifier.contains(version, prereleases=True), (
-            f"{lock} pins {declared.name} {version}, outside {declared.specifier}: "
-            "run make lock"
+            f"{lock} pins {declared.name} {version}, outside {declared.specifier}: run make lock"
         )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 
 from feeds.errors import ArticleError
-from feeds.reader import ReadOptions, read_article
+from feeds.seeds.reader import ReadOptions, read_article
 from tests.hostile import populate
 
 CASES = [

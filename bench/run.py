@@ -42,7 +42,7 @@ titles, links, authors), from one `FeedGenerator` per config whose
 feed-level fields are set again for each plan (making one and loading its
 extensions cost about 230 us, once per plan). Entries are built with lxml
 directly (`feeds/render/entries.py`) into the very elements feedgen builds,
-checked byte for byte against feedgen by `tests/test_entries.py`. Measured
+checked byte for byte against feedgen by `tests/render/test_entries.py`. Measured
 on 2,000 corpus articles: feedgen's `FeedEntry` model plus `atom_entry()`
 and `rss_entry()` 116 us per article, the direct builder 73 us. The larger
 saving is that each entry is built and serialised once per article and
@@ -50,7 +50,7 @@ format, and its bytes placed into every document it belongs to (an article
 sits in about six: the combined feed, its topics, and their monthly
 archives, in Atom and RSS); lxml pretty-prints an element by its depth
 alone, so the bytes are the same in each document, and
-`tests/test_splice.py` compares every spliced document with one built
+`tests/render/test_splice.py` compares every spliced document with one built
 whole. At 10,000 articles, feedgen entry building was 21.5 s of a 46 s
 profiled cold build before; moving built elements between documents left
 1.5 s of serialising in `render_xml`; splicing bytes leaves 0.33 s there

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from feeds import __version__, uptodate
+from feeds import __version__
+from feeds.build import uptodate
 from feeds.config import load_config
 from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
@@ -91,7 +92,8 @@ def build(
     )
     report = None if no_cache else uptodate.check(config)
     if report is None:
-        from feeds import build as core  # a third of a second a build with nothing to do skips
+        # A third of a second that a build with nothing to do skips.
+        from feeds.build import builder as core
 
         progress = _progress_bar if sys.stderr.isatty() else None
         report = core.rebuild(config, progress=progress, use_cache=not no_cache)
@@ -110,7 +112,7 @@ def build(
 @_quiet_option
 def check(config_path: Path | None, seeds: Path | None, strict: bool, quiet: bool) -> int:
     """Read and validate every article and report problems; write nothing."""
-    from feeds import build as core
+    from feeds.build import builder as core
 
     config = load_config(config_path, seeds=seeds, strict=strict or None)
     found = core.scan(config, _progress_bar if sys.stderr.isatty() else None)
@@ -158,7 +160,10 @@ def run(
     rescans periodically, and serves the output folder over HTTP. SIGHUP
     reloads the config.
     """
-    from feeds.daemon import Daemon, ServeOptions  # the daemon's imports cost a one-shot build
+    from feeds.service.daemon import (  # the daemon's imports cost a one-shot build
+        Daemon,
+        ServeOptions,
+    )
 
     setup_logging(logging.DEBUG if _verbose() else logging.INFO)
     daemon = Daemon(

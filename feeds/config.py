@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from feeds.cache import default_cache_dir
+from feeds.build.parsecache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
-from feeds.folders import folder_problems, foreign_problem
-from feeds.matching import PatternError, compile_pattern, shown
+from feeds.plan.matching import PatternError, compile_pattern, shown
+from feeds.seeds.yamlload import describe_yaml_error, load_yaml
+from feeds.system.folders import folder_problems, foreign_problem
 from feeds.urls import check_http_url
-from feeds.yamlload import describe_yaml_error, load_yaml
 
 #: Read when present and no ``--config`` is given.
 DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
@@ -86,7 +86,7 @@ class CustomFeedConfig(_Section):
     @field_validator("include", "exclude")
     @classmethod
     def _patterns_compile(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
-        # Refused here, not when the first seed meets them (feeds/matching.py).
+        # Refused here, not when the first seed meets them (feeds/plan/matching.py).
         name = info.data.get("name")
         feed = f"custom feed {name!r}" if name else "this custom feed"
         for index, pattern in enumerate(value):

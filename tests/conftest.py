@@ -101,8 +101,8 @@ def make_config(tmp_path: Path, seeds: Path, output: Path) -> Callable[..., Conf
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The seed files a build reads from now on."""
-    from feeds import build as build_module
-    from feeds import reader as reader_module
+    from feeds.build import builder as build_module
+    from feeds.seeds import reader as reader_module
 
     read: list[str] = []
     original = reader_module.read_many
@@ -118,7 +118,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def mark_output(folder: Path) -> Path:
     """``folder`` marked as an output folder feeds made: the server serves
     nothing from a folder without the marker a build writes."""
-    from feeds.folders import MARKER, MARKER_TEXT
+    from feeds.system.folders import MARKER, MARKER_TEXT
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_bytes(MARKER_TEXT)

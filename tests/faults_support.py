@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from feeds.writer import TEMP_PREFIX, TEMP_SUFFIX
+from feeds.build.writer import TEMP_PREFIX, TEMP_SUFFIX
 from tests.daemon_harness import RunningDaemon, http_get
 
 #: CI sets this so a missing tool fails the run instead of skipping a fault test.

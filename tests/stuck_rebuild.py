@@ -3,7 +3,7 @@ holds "stuck" blocked in the kernel: each opens the FIFO named by
 ``FEEDS_TEST_STUCK_FIFO`` and waits there for a writer, as a read on a hung
 network mount would, until the test opens its other end.
 
-Nothing in feeds blocks like that any more (see `feeds.regular`); a rebuild
+Nothing in feeds blocks like that any more (see `feeds.system.regular`); a rebuild
 that never ends must still be seen, reported and survived, so the test makes
 one. Usage: ``python tests/stuck_rebuild.py python -m feeds run ...``.
 """
@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import feeds.reader
+import feeds.seeds.reader
 
-_read_seed = feeds.reader.read_seed
+_read_seed = feeds.seeds.reader.read_seed
 
 
 def _blocking_read_seed(path: Path, *args: Any, **kwargs: Any) -> Any:
@@ -29,8 +29,8 @@ def _blocking_read_seed(path: Path, *args: Any, **kwargs: Any) -> Any:
 
 
 def main() -> None:
-    # Before feeds.build imports the name.
-    feeds.reader.read_seed = _blocking_read_seed
+    # Before feeds.build.builder imports the name.
+    feeds.seeds.reader.read_seed = _blocking_read_seed
     arguments = sys.argv[1:]
     module = arguments.index("-m") + 1
     sys.argv = [arguments[module], *arguments[module + 1 :]]

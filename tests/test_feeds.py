@@ -15,11 +15,11 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build import build
+from feeds.build.builder import build
+from feeds.build.writer import OutputFolder
 from feeds.config import Config
 from feeds.errors import OutputError
-from feeds.folders import MARKER
-from feeds.writer import OutputFolder
+from feeds.system.folders import MARKER
 from tests.conftest import SAMPLES, SeedWriter
 
 ATOM = "{http://www.w3.org/2005/Atom}"

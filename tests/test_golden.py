@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build import build
+from feeds.build.builder import build
 from feeds.config import load_config
-from feeds.folders import MARKER
+from feeds.system.folders import MARKER
 from tests.conftest import REPO
 
 GOLDEN = REPO / "tests" / "golden"
@@ -23,7 +23,7 @@ REGENERATE = os.environ.get("FEEDS_REGENERATE_GOLDEN") == "1"
 
 def _built(output: Path) -> dict[str, bytes]:
     build(load_config(CONFIG, output=output))
-    # The folder's marker is no feed (feeds/folders.py); it must be there all the same.
+    # The folder's marker is no feed (feeds/system/folders.py); it must be there all the same.
     assert (output / MARKER).is_file()
     return {
         path.relative_to(output).as_posix(): path.read_bytes()

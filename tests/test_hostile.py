@@ -22,7 +22,7 @@ import pytest
 from lxml import etree
 
 from feeds.errors import ArticleError, ArticleWarning, shown_path
-from feeds.reader import Reading, ReadOptions, read_seed
+from feeds.seeds.reader import Reading, ReadOptions, read_seed
 from tests.conftest import SAMPLES
 from tests.daemon_harness import RunningDaemon, http_get, read_json, wait_for
 from tests.hostile import CORPUS, MARKER, Case, manifest, populate

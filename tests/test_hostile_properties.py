@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from feeds.config import Config, load_config
 from feeds.errors import ArticleError, ConfigError, FeedsError
 from feeds.model import MAX_IMAGES, MAX_RELATED, MAX_TOPICS, Article
-from feeds.reader import MAX_WARNINGS, Reading, parse_seed
-from feeds.text import has_invisible, has_word, strip_forbidden
+from feeds.seeds.reader import MAX_WARNINGS, Reading, parse_seed
+from feeds.seeds.text import has_invisible, has_word, strip_forbidden
 from feeds.urls import MAX_URL_LENGTH
 
 SECRET = "prop-secret-51d0e"

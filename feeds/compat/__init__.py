@@ -2,7 +2,7 @@
 
 A name a dependency does not document (an underscored attribute, a module it
 does not export) is used only from here, where no public API does the job.
-Each use is checked by tests/test_compat.py, which fails naming the
+Each use is checked by tests/compat/test_compat.py, which fails naming the
 dependency, its version and the internal when an upgrade changes it; at run
 time a missing internal is a `DependencyError` at start, never a defense that
 quietly stops. README.md ("Maintainers") says why each one is needed.

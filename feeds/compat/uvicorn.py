@@ -3,7 +3,7 @@
 uvicorn documents its HTTP implementations by name only. feeds wraps the
 httptools one (llhttp, far cheaper in CPU than the h11 one) in its own
 protocol, which bounds how long and how large a request head may be (see
-``feeds.server._HeadGuard``); wrapping needs the class itself, which uvicorn
+``feeds.serve.server._HeadGuard``); wrapping needs the class itself, which uvicorn
 keeps in a module it does not export. The wrapper passes uvicorn's
 constructor arguments through untouched and uses nothing else of the class
 but the asyncio.Protocol interface.

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from feeds.config import Config
-from feeds.index import FeedPlan
+from feeds.plan.plans import FeedPlan
 from feeds.render import atom, jsonfeed, rss
 
 

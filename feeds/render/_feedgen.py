@@ -17,7 +17,7 @@ from lxml import etree
 
 from feeds.compat.feedgen import tree
 from feeds.config import Config
-from feeds.index import FeedPlan
+from feeds.plan.plans import FeedPlan
 from feeds.render.common import (
     FH_NS,
     GENERATOR,

@@ -7,9 +7,9 @@ from datetime import datetime
 from html import escape
 
 from feeds.config import Config
-from feeds.index import FeedPlan
 from feeds.model import Article, RelatedArticle
-from feeds.text import sanitize_content
+from feeds.plan.plans import FeedPlan
+from feeds.seeds.text import sanitize_content
 from feeds.urls import join_url
 
 #: RFC 5005 Feed Paging and Archiving.

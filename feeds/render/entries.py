@@ -4,7 +4,7 @@ Each article appears in several documents (the combined feed, its topics,
 their monthly archives), and building entries through feedgen's `FeedEntry`
 cost about 220 us each, most of a cold build (bench/RESULTS.md). So entries
 are built here, with lxml directly, into the very elements feedgen would make
-(same tags, same namespaces, same attribute order: tests/test_entries.py
+(same tags, same namespaces, same attribute order: tests/render/test_entries.py
 compares the two on every sample and on generated articles), once per
 article and format, and their bytes spliced into each document
 (`EntryCache`). The feed-level parts of a document are still feedgen's.
@@ -174,7 +174,7 @@ class EntryCache:
     pretty-prints an element by its depth alone, and every document declares the
     extension namespaces under the same prefixes. So each entry is serialised
     once, inside an empty document of its format (``contexts``), and its bytes
-    are spliced into each document (tests/test_splice.py compares with documents
+    are spliced into each document (tests/render/test_splice.py compares with documents
     built whole). Documents are rendered grouped (all feeds of one archive month
     one after the other), so a few thousand slots make nearly every article's
     entries built once per build; the bound keeps memory flat at any size.

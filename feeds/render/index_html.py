@@ -15,7 +15,7 @@ from functools import cache
 import jinja2
 
 from feeds.config import Config
-from feeds.index import FeedPlan
+from feeds.plan.plans import FeedPlan
 from feeds.render import atom, jsonfeed, rss
 from feeds.render.common import GENERATOR, GENERATOR_URI, feed_title, feed_url
 

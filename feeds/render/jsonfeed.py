@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 from feeds.config import Config
-from feeds.index import FeedPlan
 from feeds.model import Article
+from feeds.plan.plans import FeedPlan
 from feeds.render._feedgen import ENTRIES
 from feeds.render.common import categories, feed_description, feed_title, feed_url
-from feeds.text import html_to_text
+from feeds.seeds.text import html_to_text
 
 SUFFIX = ".json"
 MEDIA_TYPE = "application/feed+json"

@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from lxml import etree
 
 from feeds.config import Config
-from feeds.index import FeedPlan
+from feeds.plan.plans import FeedPlan
 from feeds.render import atom
 from feeds.render.common import feed_description, feed_title, feed_url
 from feeds.render.index_html import OPML_FILENAME, kind_heading, listed_feeds

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from feeds.config import Config
-from feeds.index import FeedPlan
+from feeds.plan.plans import FeedPlan
 from feeds.render._feedgen import render_xml
 
 SUFFIX = ".rss.xml"

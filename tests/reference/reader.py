@@ -1,5 +1,5 @@
 """The reader's parsing path as of commit ec15e57, frozen: the reference the faster
-reader must agree with (tests/test_read_sameness.py). Do not optimise or fix this copy."""
+reader must agree with (tests/seeds/test_read_sameness.py). Do not optimise or fix this copy."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from feeds.dates import parse_datetime
 from feeds.errors import ArticleError, kind_of
 from feeds.model import (
     MAX_IMAGES,
@@ -28,7 +27,8 @@ from feeds.model import (
     shared,
     shared_topics,
 )
-from feeds.seedfile import read_seed_bytes
+from feeds.seeds.dates import parse_datetime
+from feeds.seeds.seedfile import read_seed_bytes
 from tests.reference.text import (
     clean_line,
     fix_mojibake,

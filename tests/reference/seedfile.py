@@ -1,7 +1,7 @@
 """Reading one seed file's bytes, refusing what no article should be."""
 
-# Frozen copy of feeds/seedfile.py as of commit ec15e57: the reference for
-# tests/test_read_sameness.py. Do not optimise or fix it.
+# Frozen copy of feeds/seeds/seedfile.py as of commit ec15e57: the reference for
+# tests/seeds/test_read_sameness.py. Do not optimise or fix it.
 
 from __future__ import annotations
 

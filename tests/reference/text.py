@@ -1,7 +1,7 @@
 """Text hygiene: what may reach an XML document or an HTML reader."""
 
-# Frozen copy of feeds/text.py as of commit ec15e57: the reference for
-# tests/test_read_sameness.py. Do not optimise or fix it.
+# Frozen copy of feeds/seeds/text.py as of commit ec15e57: the reference for
+# tests/seeds/test_read_sameness.py. Do not optimise or fix it.
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Absolute http(s) URLs: the only links a feed may carry."""
 
 # Frozen copy of feeds/urls.py as of commit ec15e57: the reference for
-# tests/test_read_sameness.py. Do not optimise or fix it.
+# tests/seeds/test_read_sameness.py. Do not optimise or fix it.
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ dates itself so that quoted and unquoted dates behave the same and a bad date
 gets a clear reason.
 """
 
-# Frozen copy of feeds/yamlload.py as of commit ec15e57: the reference for
-# tests/test_read_sameness.py. Do not optimise or fix it.
+# Frozen copy of feeds/seeds/yamlload.py as of commit ec15e57: the reference for
+# tests/seeds/test_read_sameness.py. Do not optimise or fix it.
 
 from __future__ import annotations
 

@@ -1,0 +1,42 @@
+"""What a build did, for the CLI's summary line and exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from feeds.errors import ArticleError, ArticleWarning, ExitCode
+
+if TYPE_CHECKING:  # the index brings the text stack (ftfy, nh3, slugify); a report needs a name
+    from feeds.plan.plans import Duplicate
+
+
+@dataclass(slots=True)
+class BuildReport:
+    articles: int = 0
+    feeds: int = 0
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+    rejected: tuple[ArticleError, ...] = ()
+    #: Fields dropped from articles that were published without them.
+    warnings: tuple[ArticleWarning, ...] = ()
+    duplicates: tuple[Duplicate, ...] = ()
+    #: When the next embargoed article becomes due, if any.
+    next_embargo: datetime | None = None
+    #: Every file this build owns in the output folder.
+    files: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.REJECTED if self.rejected else ExitCode.OK
+
+    def summary(self) -> str:
+        return (
+            f"{self.articles} articles, {self.feeds} feeds: "
+            f"{len(self.written)} files written, {self.unchanged} unchanged, "
+            f"{len(self.removed)} removed, {len(self.rejected)} rejected, "
+            f"{len(self.warnings)} warnings in {self.seconds:.2f} s"
+        )

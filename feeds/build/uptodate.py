@@ -1,0 +1,181 @@
+"""Whether a build has anything to do, known before anything is built.
+
+From the parse cache's index, the config, the clock and one stat per seed
+file, on strings alone: a build of 100,000 unchanged articles is then over
+well within a second, as this module imports none of the reader, index,
+renderers or writer. Any difference at all means a full build (`feeds.build.builder`),
+which decides for itself what to read and write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feeds.build.parsecache import (
+    CacheState,
+    ParseCache,
+    default_cache_dir,
+    identity_of,
+    key_prefix,
+    seed_key,
+    seed_record,
+)
+from feeds.build.report import BuildReport
+from feeds.config import Config
+from feeds.errors import ArticleError, ArticleWarning, strict_rejection
+from feeds.model import READ_RULES
+from feeds.seeds.discovery import walk
+from feeds.system.folders import MARKER
+
+
+def check(config: Config, now: datetime | None = None) -> BuildReport | None:
+    """The report of a build with nothing to do, when the parse cache proves
+    that nothing changed since the last build (seed files, config, embargoes,
+    output files); else None."""
+    started = time.monotonic()
+    if not config.seeds.is_dir():
+        return None  # the full build says why
+    state = parse_cache(config).load()
+    counts = last_publish(state, config, now)
+    if counts is None:
+        return None
+    problems = _problems_if_unchanged(config, state.records)
+    if problems is None:
+        return None
+    articles, feeds = counts
+    rejected, warnings = problems
+    return BuildReport(
+        articles=articles,
+        feeds=feeds,
+        unchanged=len(state.outputs),
+        rejected=rejected,
+        warnings=warnings,
+        files=sorted(state.outputs),
+        seconds=time.monotonic() - started,
+    )
+
+
+def last_publish(state: CacheState, config: Config, now: datetime | None) -> tuple[int, int] | None:
+    """The (articles, feeds) of the last publish while its config, its
+    embargoes and its output files all still hold; else None."""
+    try:
+        digest, embargo, articles, feeds = state.publish_key.split("|")
+        counts = int(articles), int(feeds)
+        due = datetime.fromisoformat(embargo) if embargo else None
+    except ValueError:
+        return None
+    if digest != config_digest(config):
+        return None
+    if due is not None and (now or datetime.now(UTC)) >= due:
+        return None
+    if not state.outputs or not outputs_intact(config.output, state.outputs):
+        return None
+    if not (config.output / MARKER).is_file():
+        return None  # an older version's build, or removed: the next build marks the folder
+    return counts
+
+
+def outputs_intact(output: Path, outputs: Mapping[str, tuple[int, int]]) -> bool:
+    """Whether every file is still as written: (size, mtime_ns) by name."""
+    root = os.fspath(output) + os.sep  # a Path per file costs more than its stat
+    for name, recorded in outputs.items():
+        try:
+            info = os.stat(root + name)
+        except OSError:
+            return False
+        if (info.st_size, info.st_mtime_ns) != recorded:
+            return False
+    return True
+
+
+Problems = tuple[tuple[ArticleError, ...], tuple[ArticleWarning, ...]]
+
+
+def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Problems | None:
+    """The rejected files' errors and the published files' warnings, as the
+    full build reports them, when the seed files are exactly those the cache
+    knows and each is unchanged; None at the first difference."""
+    prefix = key_prefix(config.seeds)
+    failing: list[tuple[Path, ArticleError]] = []
+    warned: list[tuple[Path, tuple[str, ...]]] = []
+    seen = 0
+    try:
+        listing = walk(config.seeds, config.patterns)
+    except OSError:  # the full build says why
+        return None
+    for folder, names in listing:
+        seen += len(names)
+        base = seed_key(prefix, folder)
+        try:
+            # Names looked up in an open folder: no path walk per file.
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return None
+        # In the order the cache saved its records: the lookups then walk
+        # memory in order (0.40 -> 0.29 s for 100,000 files).
+        names.sort()
+        try:
+            for name in names:
+                info = os.stat(name, dir_fd=descriptor)
+                fingerprint = (info.st_mtime_ns, info.st_size, info.st_ino)
+                record = records.get(base + name)
+                if record == (*fingerprint, True, None, ()):  # a good article (almost all)
+                    continue
+                seed = seed_record(record)
+                if seed is None or seed.fingerprint != fingerprint:
+                    return None
+                path = Path(folder + name)
+                if seed.reason:
+                    failing.append((path, ArticleError(path, seed.reason)))
+                elif seed.warnings and config.strict:
+                    failing.append((path, strict_rejection(path, seed.warnings)))
+                elif seed.warnings:
+                    warned.append((path, seed.warnings))
+        except OSError:  # gone, or a dangling symlink: the full build reports it
+            return None
+        finally:
+            os.close(descriptor)
+    if seen != len(records):
+        return None  # a file the cache knew is gone
+    rejected = tuple(error for _path, error in sorted(failing, key=lambda pair: pair[0]))
+    warnings = tuple(
+        ArticleWarning(str(path), reason) for path, reasons in sorted(warned) for reason in reasons
+    )
+    return rejected, warnings
+
+
+#: Settings that change how the daemon runs and never a byte of output:
+#: `feeds run` with its own rescan interval or port must not re-render
+#: every feed that `feeds build` just wrote.
+_RUNTIME_SETTINGS = {
+    "watch",
+    "debounce_ms",
+    "rescan_interval",
+    "rebuild_timeout",
+    "server",
+    "cache_dir",
+}
+
+
+def config_digest(config: Config) -> str:
+    settings = config.model_dump_json(exclude=_RUNTIME_SETTINGS)
+    return hashlib.sha256(settings.encode()).hexdigest()[:32]
+
+
+def parse_cache(config: Config) -> ParseCache:
+    # Not `strict`: a seed's warnings are cached as it reads, and strict mode
+    # is applied to them afterwards, so switching it reads nothing again (the
+    # config digest still tells the last publish apart).
+    reading = {
+        "patterns": config.patterns,
+        "timezone": config.timezone,
+        "fix_text": config.fix_text,
+        "summary_length": config.summary_length,
+        "rules": READ_RULES,
+    }
+    return ParseCache(config.cache_dir or default_cache_dir(), identity_of(config.seeds, reading))

@@ -1,0 +1,1 @@
+"""Which feeds exist and which articles each holds."""

@@ -1,0 +1,1 @@
+"""Seed files in, `Article` values or `ArticleError`s out."""

@@ -1,0 +1,589 @@
+"""Reading the seeds folder: files in, `Article` values or `ArticleError`s out.
+
+Only the fields an entry cannot exist without (title, link, date) reject a
+file. Any other field of the wrong shape, or a bad item of an optional list,
+is dropped with a warning, and the article publishes without it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from itertools import repeat
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+from feeds.build.parsecache import Packed, pack, unpack
+from feeds.errors import ArticleError, ArticleWarning, kind_of
+from feeds.model import (
+    MAX_IMAGES,
+    MAX_LABEL_LENGTH,
+    MAX_RELATED,
+    MAX_TOPICS,
+    Article,
+    Image,
+    Provider,
+    RelatedArticle,
+    provider_of,
+    shared,
+    shared_topics,
+)
+from feeds.seeds.dates import parse_datetime
+from feeds.seeds.seedfile import Fingerprint, read_seed_file
+from feeds.seeds.text import (
+    clean_line,
+    fix_mojibake,
+    has_invisible,
+    html_to_text,
+    sanitize_excerpt,
+    shorten,
+    shorten_label,
+    topic_names,
+)
+from feeds.seeds.yamlload import describe_yaml_error, load_seed_yaml
+from feeds.urls import check_http_url, entry_id, is_host_name
+
+_FRONT_MATTER = YAMLHandler()
+
+#: Titles longer than this are cut: a feed reader's list is no place for an essay.
+MAX_TITLE_LENGTH = 300
+#: Characters of a text value read at least (more when summary_length is large).
+MIN_TEXT_READ = 100_000
+#: A related article's excerpt is a teaser under its link, not a second article.
+RELATED_SUMMARY_LENGTH = 300
+#: Warnings kept per file; one more line counts the rest. A list of thousands
+#: of bad topics must not flood a log with thousands of lines.
+MAX_WARNINGS = 10
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How text is tidied on the way in (from the config)."""
+
+    fix_text: bool = True
+    summary_length: int = 1000
+    #: Symbolic links to files outside this folder are refused (when set).
+    seeds: Path | None = None
+
+
+DEFAULT_OPTIONS = ReadOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One seed file read: its article, and why each dropped field was dropped."""
+
+    article: Article
+    #: Reasons as `ArticleWarning` words them, in the order the fields are read.
+    warnings: tuple[str, ...] = ()
+    #: The version of the file the article was read from (see `read_seed_file`).
+    fingerprint: Fingerprint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    articles: tuple[Article, ...]
+    errors: tuple[ArticleError, ...]
+    warnings: tuple[ArticleWarning, ...] = ()
+
+
+def read_all(
+    paths: Sequence[Path],
+    tz: tzinfo,
+    progress: Callable[[Sequence[Path]], Iterable[Path]] | None = None,
+    options: ReadOptions = DEFAULT_OPTIONS,
+) -> ReadResult:
+    articles: list[Article] = []
+    errors: list[ArticleError] = []
+    warnings: list[ArticleWarning] = []
+    for path in paths if progress is None else progress(paths):
+        try:
+            reading = read_seed(path, tz, options)
+        except ArticleError as error:
+            errors.append(error)
+        else:
+            articles.append(reading.article)
+            warnings.extend(ArticleWarning(str(path), reason) for reason in reading.warnings)
+    return ReadResult(tuple(articles), tuple(errors), tuple(warnings))
+
+
+def read_seed(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Reading:
+    """Reads and validates one seed file. Raises ``ArticleError(path, reason)``,
+    whose ``fingerprint`` is that of the file judged (None: none was read)."""
+    raw, fingerprint = read_seed_file(path, options.seeds)
+    try:
+        reading = parse_seed(raw, path, tz, options)
+    except ArticleError as error:
+        error.fingerprint = fingerprint
+        raise
+    return Reading(reading.article, reading.warnings, fingerprint)
+
+
+def parse_seed(
+    raw: bytes, path: Path | str, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+) -> Reading:
+    """Turns a seed file's bytes into an Article and its warnings. Raises ``ArticleError``."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ArticleError(
+            path, f"not UTF-8 text (undecodable byte at offset {error.start})"
+        ) from None
+    data = _front_matter(text, path)
+    reader = _FieldReader(data, tz, options)
+    try:
+        article = reader.article(str(path))
+    except _FieldError as error:
+        raise ArticleError(path, str(error)) from None
+    return Reading(article, _capped(reader.warnings))
+
+
+def read_article(path: Path, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS) -> Article:
+    """`read_seed`'s article alone, its warnings unread: for callers that
+    report nothing (tests, benchmarks). A build reports them (`read_seed`)."""
+    return read_seed(path, tz, options).article
+
+
+def parse_article(
+    raw: bytes, path: Path | str, tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+) -> Article:
+    """`parse_seed`'s article alone (see `read_article`)."""
+    return parse_seed(raw, path, tz, options).article
+
+
+def _capped(warnings: list[str]) -> tuple[str, ...]:
+    if len(warnings) <= MAX_WARNINGS:
+        return tuple(warnings)
+    kept = MAX_WARNINGS - 1
+    return (*warnings[:kept], f"{len(warnings) - kept} more fields or items of the wrong shape")
+
+
+#: Every top-level field the reader reads; the rest of a seed (`secured`,
+#: unknown fields) is dropped as it is composed, so nothing there can reject
+#: the article or reach a message (tests/seeds/test_reader.py checks the list).
+SEED_FIELDS = frozenset(
+    {
+        "title", "excerpt", "publishedDateTime", "updatedDateTime", "webUrl", "originalUrl",
+        "category", "topics", "provider", "images", "related", "quality", "heat", "published",
+    }
+)  # fmt: skip
+
+
+def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
+    if not _FRONT_MATTER.detect(text):
+        raise ArticleError(path, "no front matter: the file must begin with a '---' line")
+    try:
+        front, _body = _FRONT_MATTER.split(text)
+    except ValueError:
+        raise ArticleError(path, "front matter is not closed by a '---' line") from None
+    try:
+        data = load_seed_yaml(front, SEED_FIELDS)
+    except yaml.YAMLError as error:
+        raise ArticleError(path, describe_yaml_error(error)) from None
+    if data is None:
+        raise ArticleError(path, "front matter is empty")
+    if not isinstance(data, dict):
+        raise ArticleError(path, f"front matter must be a mapping of fields, got {kind_of(data)}")
+    return data
+
+
+_YES_NO = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
+
+
+class _FieldError(ValueError):
+    """A field's reason for rejecting the article (an ArticleError), or, for
+    an optional field, for dropping it (a warning)."""
+
+
+@dataclass
+class _FieldReader:
+    """Pulls the known fields out of one front-matter mapping.
+
+    Only known fields are read, so ``secured`` and unknown fields cannot
+    reach an Article, a feed or a message; messages name a field and the
+    kind of value found, never the value.
+    """
+
+    data: Mapping[str, Any]
+    tz: tzinfo
+    options: ReadOptions
+    _prefix: str = field(default="")
+    #: Why each dropped field was dropped; shared with the nested readers.
+    warnings: list[str] = field(default_factory=list)
+
+    def article(self, source: str) -> Article:
+        title = shorten(self.required_text("title"), MAX_TITLE_LENGTH)
+        link, original = self.links()
+        published = self.required_date("publishedDateTime")
+        updated = self.optional(self.optional_date, "updatedDateTime") or published
+        published_flag = self.optional(self.optional_bool, "published")
+        return Article(
+            id=entry_id(link),
+            title_utf8=title.encode(),
+            link=link,
+            original_link=original,
+            published=published,
+            updated=max(updated, published),
+            summary_utf8=self.summary().encode(),
+            category=_shared_label(shorten_label(self.optional(self.optional_text, "category"))),
+            topics=self.topics(),
+            provider=self.optional(self.provider, "provider"),
+            images=self.images(),
+            related=self.related(),
+            quality=self.optional(self.optional_number, "quality"),
+            heat=self.optional(self.optional_number, "heat"),
+            is_published=True if published_flag is None else published_flag,
+            source=source,
+        )
+
+    # --- dropping ------------------------------------------------------
+
+    def optional(self, read: Callable[[str], _T | None], key: str) -> _T | None:
+        """``read(key)``, or None when the field has the wrong shape: an
+        optional field is dropped, with a warning, rather than the article."""
+        try:
+            return read(key)
+        except _FieldError as error:
+            self.warn(str(error))
+            return None
+
+    def warn(self, reason: str) -> None:
+        self.warnings.append(reason)
+
+    # --- scalars -------------------------------------------------------
+
+    def name(self, key: str) -> str:
+        return f"{self._prefix}{key}"
+
+    def optional_text(self, key: str) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise _FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
+        # Only so much of a text is ever shown (titles and names are cut, the
+        # excerpt at summary_length): reading no further bounds what a huge
+        # value, or twenty aliases of one, can cost.
+        text = str(value)[: max(MIN_TEXT_READ, 100 * self.options.summary_length)]
+        text = fix_mojibake(text) if self.options.fix_text else text
+        # Whitespace is collapsed even in the excerpt: it is HTML, where runs of
+        # spaces mean one space anyway, and sanitisers turn them into &nbsp;.
+        return clean_line(text) or None
+
+    def related_summary(self) -> str | None:
+        text = html_to_text(sanitize_excerpt(self.optional(self.optional_text, "excerpt") or ""))
+        return shorten(text, RELATED_SUMMARY_LENGTH) if text else None
+
+    def summary(self) -> str:
+        """The excerpt as safe HTML; past the configured length, plain text cut at a word."""
+        summary = sanitize_excerpt(self.optional(self.optional_text, "excerpt") or "")
+        text = html_to_text(summary)
+        limit = self.options.summary_length
+        return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
+
+    def required_text(self, key: str) -> str:
+        text = self.optional_text(key)
+        if text is None:
+            raise _FieldError(f"missing {self.name(key)}")
+        return text
+
+    def optional_url(self, key: str) -> str | None:
+        if has_invisible(self.data.get(key)):  # cleaning would change where it leads
+            raise _FieldError(
+                f"{self.name(key)} is not a valid URL (it holds invisible characters)"
+            )
+        text = self.optional_text(key)
+        if text is None:
+            return None
+        try:
+            return check_http_url(text)
+        except ValueError as error:
+            raise _FieldError(f"{self.name(key)} {error}") from None
+
+    def links(self) -> tuple[str, str | None]:
+        # A bad webUrl rejects even beside a good originalUrl: the link is the
+        # entry's identity, and quietly taking the other would change it.
+        web = self.optional_url("webUrl")
+        if web is None:
+            original = self.optional_url("originalUrl")
+            if original is None:
+                raise _FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
+            return original, original
+        return web, self.optional(self.optional_url, "originalUrl")
+
+    def optional_date(self, key: str) -> datetime | None:
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        try:
+            return parse_datetime(value, self.tz)
+        except ValueError as error:
+            raise _FieldError(f"{self.name(key)}: {error}") from None
+
+    def required_date(self, key: str) -> datetime:
+        parsed = self.optional_date(key)
+        if parsed is None:
+            raise _FieldError(f"missing {self.name(key)}")
+        return parsed
+
+    def optional_number(self, key: str) -> float | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _FieldError(f"{self.name(key)}: expected a number, got {kind_of(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _FieldError(f"{self.name(key)}: number too large") from None
+        if not math.isfinite(number):
+            raise _FieldError(f"{self.name(key)}: expected a finite number")
+        return number
+
+    def optional_size(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _FieldError(f"{self.name(key)}: expected a whole number of pixels")
+        return value
+
+    def optional_bool(self, key: str) -> bool | None:
+        value = self.data.get(key)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _YES_NO:
+            return _YES_NO[value.strip().lower()]  # YAML 1.1 spellings, read as text
+        raise _FieldError(f"{self.name(key)}: expected true or false, got {kind_of(value)}")
+
+    # --- structures ----------------------------------------------------
+
+    def topics(self) -> tuple[str, ...]:
+        value = self.data.get("topics")
+        if value is None:
+            return ()
+        items = [value] if isinstance(value, str) else value  # `topics: AI` means one topic
+        if not isinstance(items, list):
+            self.warn(f"topics: expected a list of topics, got {kind_of(value)}")
+            return ()
+        texts = []
+        for index, item in enumerate(items):
+            if item is None:
+                continue  # a blank `- ` line
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                self.warn(f"topics[{index}]: expected text, got {kind_of(item)}")
+                continue
+            texts.append(item)
+        # Repeats are dropped before any cleaning, so a thousand aliases of one
+        # huge text cost one clean.
+        distinct = dict.fromkeys(str(item) for item in texts)
+        return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
+
+    def provider(self, key: str) -> Provider | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):  # `provider: Reuters` names the provider alone
+            label = shorten_label(clean_line(value))
+            return provider_of(label) if label else None
+        if not isinstance(value, dict):
+            raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
+        name, domain = value.get("name"), value.get("domain")
+        if _is_short_text(name) and _is_short_text(domain):
+            try:  # a few providers recur in thousands of articles
+                return _plain_provider(name, domain, self.options)
+            except _FieldError:
+                pass  # not cached: read again below, for the warning with its field name
+        return self.provider_mapping(value, key)
+
+    def provider_mapping(self, value: Mapping[str, Any], key: str) -> Provider | None:
+        nested = self.nested(value, f"{self.name(key)}.")
+        domain = nested.optional(nested.optional_text, "domain")
+        if domain is not None:
+            domain = domain.lower()
+            if not is_host_name(domain):
+                self.warn(f"{self.name(key)}.domain: not a domain name")
+                domain = None
+        name = shorten_label(nested.optional(nested.optional_text, "name")) or domain
+        return provider_of(name, domain) if name else None
+
+    def images(self) -> tuple[Image, ...]:
+        images = []
+        for name, data in self.mappings("images", MAX_IMAGES, "a mapping with a url"):
+            try:
+                url = self.nested(data).required_url("url")
+            except _FieldError as error:
+                self.warn(f"{name}: {error}")
+                continue
+            item = self.nested(data, f"{name}.")
+            width = item.optional(item.optional_size, "width")
+            images.append(Image(url, width, item.optional(item.optional_size, "height")))
+        return tuple(images)
+
+    def related(self) -> tuple[RelatedArticle, ...]:
+        related = []
+        shape = "a mapping with a title and a link"
+        for name, data in self.mappings("related", MAX_RELATED, shape):
+            # What an item cannot do without, read without its name: the warning
+            # that drops the item names it once ("related[1]: missing title").
+            required = self.nested(data)
+            try:
+                link = required.optional_url("webUrl") or required.optional_url("originalUrl")
+                if link is None:
+                    raise _FieldError("missing link: set webUrl or originalUrl")
+                title = shorten(required.required_text("title"), MAX_TITLE_LENGTH)
+            except _FieldError as error:
+                self.warn(f"{name}: {error}")
+                continue
+            item = self.nested(data, f"{name}.")
+            related.append(
+                RelatedArticle(
+                    title=title,
+                    link=link,
+                    published=item.optional(item.optional_date, "publishedDateTime"),
+                    provider=item.optional(item.provider, "provider"),
+                    summary=item.related_summary(),
+                )
+            )
+        return tuple(related)
+
+    def mappings(self, key: str, limit: int, shape: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """The first ``limit`` items of a list, each with its name, where they
+        are mappings; the rest are not read at all. Anything else is dropped
+        with a warning that says what ``shape`` an item needs."""
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, list):
+            self.warn(f"{self.name(key)}: expected a list, got {kind_of(value)}")
+            return
+        for index, item in enumerate(value[:limit]):
+            name = f"{self.name(key)}[{index}]"
+            if isinstance(item, dict):
+                yield name, item
+            else:
+                self.warn(f"{name}: expected {shape}")
+
+    def nested(self, data: Mapping[str, Any], prefix: str = "") -> _FieldReader:
+        return _FieldReader(data, self.tz, self.options, prefix, self.warnings)
+
+    def required_url(self, key: str) -> str:
+        url = self.optional_url(key)
+        if url is None:
+            raise _FieldError(f"missing {self.name(key)}")
+        return url
+
+
+#: Longer names and domains are read every time rather than kept.
+_CACHED_TEXT_LENGTH = 200
+
+
+def _is_short_text(value: object) -> bool:
+    return value is None or (type(value) is str and len(value) <= _CACHED_TEXT_LENGTH)
+
+
+@lru_cache(maxsize=1024)
+def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) -> Provider | None:
+    """A provider mapping's reading (``_FieldReader.provider``), kept for its
+    values. Raises ``_FieldError`` (so nothing is kept) when a part of it is
+    dropped: its warning must be made again, under the field's own name."""
+    reader = _FieldReader({}, UTC, options)
+    provider = reader.provider_mapping({"name": name, "domain": domain}, "provider")
+    if reader.warnings:
+        raise _FieldError(reader.warnings[0])
+    return provider
+
+
+def _shared_label(label: str | None) -> str | None:
+    return None if label is None else shared(label)
+
+
+# --- reading many files on several cores -------------------------------------
+
+#: Below this many files, starting worker processes costs more than it saves.
+PARALLEL_THRESHOLD = 400
+_BATCH = 200
+
+#: (name, article, reason rejected, warnings, fingerprint): a file's article or
+#: its rejection, and the version of the file read (None: none was read).
+Outcome = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
+
+
+def read_many(
+    names: Sequence[str], tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
+) -> Iterator[Outcome]:
+    """Reads the files ``names``, in order, on every core when there are many.
+
+    Parsing YAML is most of a cold build's time and is CPU-bound, so large
+    batches go to worker processes (forkserver: safe when the daemon already
+    runs threads). Results come back in the order of ``names``.
+    """
+    workers = min(os.cpu_count() or 1, 8)
+    if workers < 2 or len(names) < PARALLEL_THRESHOLD:
+        for name in names:
+            yield _outcome(name, tz, options)
+        return
+    batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feeds.seeds.reader"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(_read_batch, batches, repeat(tz), repeat(options))
+        for batch, outcomes in zip(batches, results, strict=True):
+            for name, (packed, reason, warnings, fingerprint) in zip(batch, outcomes, strict=True):
+                yield _unpacked(name, packed, reason, warnings, fingerprint, tz, options)
+
+
+_Packed = tuple[Packed | None, str | None, tuple[str, ...], Fingerprint | None]
+
+
+def _read_batch(names: list[str], tz: tzinfo, options: ReadOptions) -> list[_Packed]:
+    # Articles cross the process boundary as plain tuples: unpacking them is
+    # about half the cost of unpickling dataclasses, and it is the parent's
+    # work, which the workers wait for. ArticleError does not survive
+    # pickling (its __init__ takes two arguments): errors go as plain reasons.
+    outcomes: list[_Packed] = []
+    for name in names:
+        try:
+            reading = read_seed(Path(name), tz, options)
+        except ArticleError as error:
+            outcomes.append((None, error.reason, (), error.fingerprint))
+        else:
+            outcomes.append((pack(reading.article), None, reading.warnings, reading.fingerprint))
+    return outcomes
+
+
+def _unpacked(
+    name: str,
+    packed: Packed | None,
+    reason: str | None,
+    warnings: tuple[str, ...],
+    fingerprint: Fingerprint | None,
+    tz: tzinfo,
+    options: ReadOptions,
+) -> Outcome:
+    if packed is None:
+        return name, None, reason, (), fingerprint
+    try:
+        return name, unpack(packed, source=name), None, warnings, fingerprint
+    except (TypeError, ValueError):  # never expected of our own workers; read it here
+        return _outcome(name, tz, options)
+
+
+def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
+    try:
+        reading = read_seed(Path(name), tz, options)
+    except ArticleError as error:
+        return name, None, error.reason, (), error.fingerprint
+    return name, reading.article, None, reading.warnings, reading.fingerprint

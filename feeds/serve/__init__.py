@@ -1,0 +1,1 @@
+"""The embedded read-only HTTP server and its memory of files."""

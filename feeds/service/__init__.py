@@ -1,0 +1,1 @@
+"""`feeds run`: the daemon around the build (watcher, scheduler, signals, hubs)."""

@@ -1,0 +1,1 @@
+"""What feeds asks of the operating system: safe opens, owned folders, other processes."""

@@ -1,0 +1,371 @@
+"""The parse cache makes builds fast and never makes them wrong."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.build import builder as build_module
+from feeds.build import parsecache as cache_module
+from feeds.build.builder import Builder, build, parse_cache
+from feeds.cli import main
+from feeds.config import Config
+from feeds.errors import ConfigError
+from feeds.plan.plans import FeedPlan
+from feeds.render import Format
+from tests.build.test_uptodate import replace_with_the_same_size_and_mtime
+from tests.conftest import SeedWriter
+
+ConfigFactory = Callable[..., Config]
+
+
+def _titles(output: Path) -> list[str]:
+    return sorted(item["title"] for item in json.loads((output / "all.json").read_text())["items"])
+
+
+@pytest.fixture
+def config(write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path) -> Config:
+    write_seed("a.txt", title="Alpha", link="https://e.org/a")
+    write_seed("b.txt", title="Bravo", link="https://e.org/b")
+    configured = make_config(f"cache_dir: {tmp_path / 'cache'}")
+    build(configured)
+    return configured
+
+
+def test_a_build_with_nothing_changed_does_nothing(config: Config, output: Path) -> None:
+    mtimes = {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()}
+    report = build(config)
+    assert report.written == []
+    assert report.articles == 2
+    assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == mtimes
+    assert list((config.cache_dir or Path()).glob("parse-*.cache"))
+
+
+def test_an_edit_is_seen(config: Config, seeds: Path, output: Path) -> None:
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+    build(config)
+    assert _titles(output) == ["Alpha, edited", "Bravo"]
+
+
+def test_a_same_size_replacement_with_the_old_mtime_is_seen(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    replace_with_the_same_size_and_mtime(seeds, output)
+    build(config)
+    assert _titles(output) == ["Bravo", "Omega"]
+
+
+def test_a_touch_without_change_rewrites_nothing(config: Config, seeds: Path, output: Path) -> None:
+    (seeds / "a.txt").touch()
+    report = build(config)
+    assert report.written == []
+    assert _titles(output) == ["Alpha", "Bravo"]
+
+
+def test_delete_and_rename_are_seen(config: Config, seeds: Path, output: Path) -> None:
+    (seeds / "b.txt").unlink()
+    build(config)
+    assert _titles(output) == ["Alpha"]
+    (seeds / "a.txt").rename(seeds / "renamed.md")
+    report = build(config)
+    assert _titles(output) == ["Alpha"]
+    assert report.articles == 1
+
+
+def test_a_deleted_output_file_is_written_again(config: Config, output: Path) -> None:
+    (output / "all.atom.xml").unlink()
+    report = build(config)
+    assert "all.atom.xml" in report.written
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"not a cache at all",
+        b"\xe3\x00\x00\x00",  # marshal of garbage
+        b"\xa9\x06\xda\x1efeeds-parse-cache/1/0.0.0",  # a truncated cache of another version
+    ],
+)
+def test_a_corrupt_or_foreign_cache_is_rebuilt_not_trusted(
+    damage: bytes, config: Config, seeds: Path, output: Path
+) -> None:
+    cache = parse_cache(config).path
+    cache.write_bytes(damage)
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha again"))
+    build(config)
+    assert _titles(output) == ["Alpha again", "Bravo"]
+    assert cache.stat().st_size > len(damage)
+
+
+def test_a_missing_articles_file_means_reading_the_files_again(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    cache = parse_cache(config)
+    cache.articles_path.unlink()
+    (seeds / "b.txt").touch()  # something changed, so articles are needed
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo"]
+    assert cache.articles_path.exists()
+
+
+def _forget_last_publish(config: Config) -> None:
+    """Makes the next build need the cached articles (not only the index)."""
+    path = parse_cache(config).path
+    index = list(marshal.loads(path.read_bytes()))
+    index[3] = ""
+    path.write_bytes(marshal.dumps(tuple(index)))
+
+
+def _article_records(config: Config) -> tuple[Any, list[bytes]]:
+    with parse_cache(config).articles_path.open("rb") as stream:
+        header, records = marshal.load(stream), []
+        while stream.peek(1):
+            records.append(marshal.load(stream))
+    return header, records
+
+
+def _write_article_records(config: Config, header: Any, records: list[bytes]) -> None:
+    with parse_cache(config).articles_path.open("wb") as stream:
+        for value in (header, *records):
+            marshal.dump(value, stream)
+
+
+def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    original = Builder._read
+
+    def counted(builder: Builder, path: str) -> None:
+        reads.append(path)
+        original(builder, path)
+
+    monkeypatch.setattr(Builder, "_read", counted)
+    return reads
+
+
+def test_a_cache_with_tampered_articles_is_never_published(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    _forget_last_publish(config)
+    header, records = _article_records(config)
+    tampered = [
+        marshal.dumps(tuple((key, (packed[0], 12345, *packed[2:])) for key, packed in items))
+        for items in map(marshal.loads, records)
+    ]
+    _write_article_records(config, header, tampered)
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo"]  # titles read again from the files
+
+
+@pytest.fixture
+def one_article_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache_module, "ARTICLES_PER_RECORD", 1)
+
+
+@pytest.mark.usefixtures("one_article_per_record")
+def test_cached_articles_are_read_record_by_record(
+    config: Config, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output / "all.json").unlink()  # a build must publish again, from the cache
+    build(config)  # saved again, one article per record
+    _forget_last_publish(config)
+    assert len(_article_records(config)[1]) == 2
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == []
+    assert _titles(output) == ["Alpha", "Bravo"]
+
+
+@pytest.mark.usefixtures("one_article_per_record")
+def test_an_articles_file_cut_short_keeps_its_good_records(
+    config: Config, seeds: Path, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (output / "all.json").unlink()
+    build(config)
+    _forget_last_publish(config)
+    path = parse_cache(config).articles_path
+    header, records = _article_records(config)
+    second = marshal.dumps(records[1])
+    path.write_bytes(marshal.dumps(header) + marshal.dumps(records[0]) + second[: len(second) // 2])
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == [str(seeds / "b.txt")]  # only the article whose record was cut
+    assert _titles(output) == ["Alpha", "Bravo"]
+
+
+def test_no_cache_reads_everything_and_writes_no_cache(
+    write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    write_seed("a.txt")
+    configured = make_config(f"cache_dir: {tmp_path / 'nocache'}")
+    build(configured, use_cache=False)
+    assert not (tmp_path / "nocache").exists()
+
+
+def test_the_cache_can_never_live_in_the_output_folder(
+    make_config: ConfigFactory, output: Path
+) -> None:
+    with pytest.raises(ConfigError, match="inside the output folder"):
+        make_config(f"cache_dir: {output / 'cache'}")
+
+
+def test_a_rejected_file_stays_reported_from_the_cache(
+    config: Config, write_seed: SeedWriter
+) -> None:
+    write_seed("bad.txt", "---\ntitle: no link\n---\n")
+    assert len(build(config).rejected) == 1
+    report = build(config)
+    assert report.written == []
+    assert [error.reason for error in report.rejected] == [
+        "missing link: set webUrl or originalUrl"
+    ]
+
+
+def test_a_build_with_nothing_changed_still_reports_the_warnings(
+    config: Config, write_seed: SeedWriter, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warned = write_seed("warned.txt", link="https://e.org/w", extra="images: [1, 2]\n")
+    assert len(build(config).warnings) == 2
+    report = build(config)
+    assert report.written == []
+    assert [str(warning) for warning in report.warnings] == [
+        f"{warned}: warning: images[0]: expected a mapping with a url; dropped",
+        f"{warned}: warning: images[1]: expected a mapping with a url; dropped",
+    ]
+    argv = ["build", "--seeds", str(config.seeds), "--output", str(config.output)]
+    argv += ["--cache-dir", str(config.cache_dir)]
+    assert main(argv) == 0  # the CLI's own quick answer, from the cache alone
+    out, err = capsys.readouterr()
+    assert err.count(": warning: images[") == 2
+    assert ", 0 rejected, 2 warnings in " in out
+
+
+def test_warnings_of_an_unchanged_file_come_from_the_cache_when_another_changed(
+    config: Config, write_seed: SeedWriter, seeds: Path, reads: list[str]
+) -> None:
+    write_seed("warned.txt", link="https://e.org/w", extra="quality: high\n")
+    first = build(config).warnings
+    reads.clear()
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+    report = build(config)
+    assert reads == [str(path)]
+    assert report.warnings == first
+    assert [str(warning) for warning in first] == [
+        f"{seeds / 'warned.txt'}: warning: quality: expected a number, got text; dropped"
+    ]
+
+
+def test_settings_of_the_running_daemon_alone_render_nothing_again(
+    config: Config,
+    make_config: ConfigFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: list[str] = []
+    original = Builder._render_within_budget
+
+    def counted(builder: Builder, fmt: Format, plan: FeedPlan) -> bytes:
+        rendered.append(plan.stem + fmt.suffix)
+        return original(builder, fmt, plan)
+
+    monkeypatch.setattr(Builder, "_render_within_budget", counted)
+    daemon_like = make_config(
+        f"cache_dir: {tmp_path / 'cache'}\nrescan_interval: 3600\ndebounce_ms: 5\n"
+        "rebuild_timeout: 60\n"
+        "watch: poll\nserver: {port: 9999, cache_max_age: 5}\n"
+    )
+    assert build(daemon_like).written == []
+    assert rendered == []
+    retitled = make_config(f"cache_dir: {tmp_path / 'cache'}\ntitle: Another title\n")
+    assert "all.atom.xml" in build(retitled).written
+
+
+_mtimes = st.integers(-(2**63), 2**63 - 1)
+_sizes = st.integers(0, 2**64 - 1)
+
+
+@given(_mtimes, _sizes, _sizes, _mtimes, _sizes, _sizes)
+def test_a_file_version_packs_exactly_and_uniquely(
+    mtime: int, size: int, inode: int, other_mtime: int, other_size: int, other_inode: int
+) -> None:
+    one, other = (mtime, size, inode), (other_mtime, other_size, other_inode)
+    assert build_module._unpacked(build_module._packed(one)) == one
+    assert (build_module._packed(one) == build_module._packed(other)) == (one == other)
+
+
+def test_seed_records_saved_in_chunks_are_all_read_back(
+    config: Config, output: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "SEEDS_PER_CHUNK", 1)
+    (output / "all.json").unlink()
+    build(config)  # saved again, one seed record per chunk
+    assert len(marshal.loads(parse_cache(config).path.read_bytes())[5]) == 2
+    _forget_last_publish(config)
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert reads == []
+
+
+def _deflated(data: bytes) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, -12, memLevel=4)
+    return packer.compress(data) + packer.flush()
+
+
+_RELATED = (("Title", "https://e.org/r", None, None, None),)
+
+
+@pytest.mark.parametrize(
+    ("field", "blob"),
+    [
+        (10, b"not a blob"),
+        (11, b"not a blob"),
+        (11, "text, not bytes"),
+        (11, _deflated(marshal.dumps((("T" * (3 << 20), "l", None, None, None),), 0))),  # huge
+        (11, _deflated(marshal.dumps(_RELATED, 0)) + b"trailing"),
+        (11, _deflated(marshal.dumps(_RELATED, 4))),  # not as the cache writes it
+        (11, _deflated(marshal.dumps(((1, "https://e.org/r", None, None, None),), 0))),
+        (11, _deflated(marshal.dumps((("T", "https://e.org/r", "yesterday", None, None),), 0))),
+        (10, marshal.dumps((("https://e.org/i.png", "wide", None),), 0)),
+        (1, b"Alpha \xff"),  # a title that is not UTF-8
+        (6, "summary as text, not UTF-8 bytes"),
+    ],
+    ids=[
+        "images-garbage",
+        "related-garbage",
+        "related-text",
+        "related-huge",
+        "related-trailing-bytes",
+        "related-other-encoding",
+        "related-number-title",
+        "related-bad-date",
+        "images-text-width",
+        "title-not-utf8",
+        "summary-not-bytes",
+    ],
+)
+def test_damaged_fields_in_the_cache_mean_reading_the_file_again(
+    field: int, blob: bytes | str, config: Config, seeds: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forget_last_publish(config)
+    header, records = _article_records(config)
+    tampered = [
+        marshal.dumps(
+            tuple((key, (*packed[:field], blob, *packed[field + 1 :])) for key, packed in items)
+        )
+        for items in map(marshal.loads, records)
+    ]
+    _write_article_records(config, header, tampered)
+    reads = _counting_reads(monkeypatch)
+    build(config)
+    assert sorted(reads) == [str(seeds / "a.txt"), str(seeds / "b.txt")]

@@ -1,0 +1,432 @@
+"""The quick "nothing changed" check says so only when a full build would write nothing.
+
+Every case is held against the full build without the cache: when the check
+reports a build with nothing to do, the full build must write and remove
+nothing and report the same articles, feeds, rejected files and warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feeds.build import builder as core
+from feeds.build.builder import build, parse_cache, rebuild
+from feeds.build.report import BuildReport
+from feeds.build.uptodate import check
+from feeds.cli import main
+from feeds.config import Config
+from tests.conftest import REPO, SeedWriter, seed_text
+
+ConfigFactory = Callable[..., Config]
+Change = Callable[[Path, Path], object]
+
+#: The index's fields (see `feeds.build.parsecache.ParseCache.save`).
+SEEDS_FIELD = 5
+
+
+@pytest.fixture
+def config(write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path) -> Config:
+    write_seed("a.txt", title="Alpha", link="https://e.org/a")
+    write_seed("b.txt", title="Bravo", link="https://e.org/b")
+    write_seed("sub/c.txt", title="Charlie", link="https://e.org/c")
+    configured = make_config(f"cache_dir: {tmp_path / 'cache'}")
+    build(configured)
+    return configured
+
+
+def _agreed(config: Config, now: datetime | None = None) -> BuildReport | None:
+    """The check's answer, after holding it against a full build without the cache."""
+    quick = check(config, now)
+    full = rebuild(config, now=now, use_cache=False)
+    if quick is not None:
+        assert (full.written, full.removed) == ([], [])
+        assert (quick.articles, quick.feeds, quick.unchanged) == (
+            full.articles,
+            full.feeds,
+            full.unchanged,
+        )
+        assert [str(error) for error in quick.rejected] == [str(error) for error in full.rejected]
+        assert quick.warnings == full.warnings
+        assert quick.files == sorted(full.files)
+    return quick
+
+
+def _titles(output: Path) -> list[str]:
+    return sorted(item["title"] for item in json.loads((output / "all.json").read_text())["items"])
+
+
+def test_nothing_changed_is_known_without_a_full_build(config: Config) -> None:
+    report = _agreed(config)
+    assert report is not None
+    assert (report.articles, report.written, report.rejected) == (3, [], ())
+
+
+def _edit(seeds: Path, _output: Path) -> None:
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+
+
+def _edit_in_a_subfolder(seeds: Path, _output: Path) -> None:
+    path = seeds / "sub" / "c.txt"
+    path.write_text(path.read_text().replace("Charlie", "Charlie, edited"))
+
+
+def _touch(seeds: Path, _output: Path) -> None:
+    path = seeds / "a.txt"
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+
+
+def replace_with_the_same_size_and_mtime(seeds: Path, _output: Path) -> None:
+    path = seeds / "a.txt"
+    before = path.stat()
+    replacement = seeds / "new.tmp"
+    replacement.write_text(path.read_text().replace("Alpha", "Omega"))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    replacement.replace(path)  # same size, same mtime, another inode
+
+
+def _delete(seeds: Path, _output: Path) -> None:
+    (seeds / "b.txt").unlink()
+
+
+def _add(seeds: Path, _output: Path) -> None:
+    (seeds / "d.txt").write_text(seed_text(title="Delta", link="https://e.org/d"))
+
+
+def _add_in_a_new_subfolder(seeds: Path, _output: Path) -> None:
+    (seeds / "new").mkdir()
+    (seeds / "new" / "d.txt").write_text(seed_text(title="Delta", link="https://e.org/d"))
+
+
+def _rename(seeds: Path, _output: Path) -> None:
+    (seeds / "a.txt").rename(seeds / "renamed.md")
+
+
+def _move_into_a_subfolder(seeds: Path, _output: Path) -> None:
+    (seeds / "a.txt").rename(seeds / "sub" / "a.txt")
+
+
+def _delete_an_output_file(_seeds: Path, output: Path) -> None:
+    (output / "all.atom.xml").unlink()
+
+
+def _edit_an_output_file_by_hand(_seeds: Path, output: Path) -> None:
+    path = output / "all.rss.xml"
+    path.write_bytes(path.read_bytes().replace(b"Alpha", b"Alpha (hand-edited)"))
+
+
+def _replace_an_output_file_with_the_same_size(_seeds: Path, output: Path) -> None:
+    path = output / "all.json"
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"Alpha", b"Alpah"))
+
+
+@pytest.mark.parametrize(
+    ("change", "writes"),
+    [
+        (_edit, True),
+        (_edit_in_a_subfolder, True),
+        (replace_with_the_same_size_and_mtime, True),
+        (_delete, True),
+        (_add, True),
+        (_add_in_a_new_subfolder, True),
+        (_delete_an_output_file, True),
+        (_edit_an_output_file_by_hand, True),
+        (_replace_an_output_file_with_the_same_size, True),
+        # Feeds do not name seed files: the full build finds the same bytes.
+        (_touch, False),
+        (_rename, False),
+        (_move_into_a_subfolder, False),
+    ],
+)
+def test_a_change_means_a_full_build(
+    change: Change, writes: bool, config: Config, seeds: Path, output: Path
+) -> None:
+    change(seeds, output)
+    assert check(config) is None
+    assert bool(build(config).written) == writes
+    assert _agreed(config) is not None  # the cache knows the new state
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.txt~", ".#a.txt", "#a.txt#", "a.txt.swp", "draft.tmp", ".hidden.txt", "notes.pdf"],
+)
+def test_new_litter_or_other_files_change_nothing(
+    name: str, config: Config, seeds: Path, output: Path
+) -> None:
+    (seeds / name).write_text(seed_text(title="Litter", link="https://e.org/litter"))
+    (seeds / "sub" / name).write_text("not an article")
+    assert _agreed(config) is not None
+    assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
+
+
+def test_a_symlink_loop_in_the_seeds_changes_nothing(config: Config, seeds: Path) -> None:
+    (seeds / "sub" / "loop").symlink_to("..", target_is_directory=True)
+    assert _agreed(config) is not None
+
+
+def test_a_config_change_means_a_full_build(config: Config, make_config: ConfigFactory) -> None:
+    changed = make_config(f"cache_dir: {config.cache_dir}\ntitle: Another title\n")
+    assert check(changed) is None
+    assert build(changed).written
+    assert _agreed(changed) is not None
+
+
+def test_an_embargo_coming_due_means_a_full_build(
+    config: Config, write_seed: SeedWriter, output: Path
+) -> None:
+    write_seed(
+        "later.txt", title="Later", link="https://e.org/later", published="2030-01-01T00:00:00Z"
+    )
+    before, after = datetime(2029, 12, 31, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
+    build(config, now=before)
+    assert _agreed(config, before) is not None
+    assert check(config, after) is None
+    assert build(config, now=after).written
+    assert "Later" in _titles(output)
+
+
+def test_a_rejected_file_is_reported_the_same_by_the_check(
+    config: Config, write_seed: SeedWriter, seeds: Path
+) -> None:
+    write_seed("sub/bad.txt", "---\ntitle: no link\n---\n")
+    write_seed("bad.txt", "---\ntitle: [unclosed\n---\n")
+    build(config)
+    report = _agreed(config)
+    assert report is not None
+    assert [error.path for error in report.rejected] == [
+        str(seeds / "bad.txt"),
+        str(seeds / "sub" / "bad.txt"),
+    ]
+    assert report.exit_code == 1
+
+
+def test_warnings_are_reported_the_same_by_the_check(
+    config: Config, write_seed: SeedWriter, seeds: Path
+) -> None:
+    write_seed("sub/warned.txt", link="https://e.org/w1", extra="images: [1]\nheat: x\n")
+    write_seed("warned.txt", link="https://e.org/w2", extra="provider: [x]\n")
+    build(config)
+    report = _agreed(config)
+    assert report is not None
+    assert [str(warning) for warning in report.warnings] == [
+        f"{seeds / 'sub' / 'warned.txt'}: warning: images[0]: expected a mapping with a url;"
+        " dropped",
+        f"{seeds / 'sub' / 'warned.txt'}: warning: heat: expected a number, got text; dropped",
+        f"{seeds / 'warned.txt'}: warning: provider: expected a mapping with name and domain;"
+        " dropped",
+    ]
+    assert report.exit_code == 0
+
+
+def test_a_dangling_symlink_is_reported_by_every_build(
+    config: Config, seeds: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (seeds / "gone.txt").symlink_to("missing.txt")
+    argv = ["build", "--config", str(seeds.parent / "feeds.yaml"), "--seeds", str(seeds)]
+    argv += ["--output", str(config.output)]
+    for _ in range(2):
+        assert main(argv) == 1
+        assert capsys.readouterr().err == (
+            f"{seeds / 'gone.txt'}: cannot read file: broken symbolic link\n"
+        )
+        assert check(config) is None
+
+
+def _index(config: Config) -> list[Any]:
+    """The index, its seed records (saved in chunks) as one dict."""
+    index = list(marshal.loads(parse_cache(config).path.read_bytes()))
+    index[SEEDS_FIELD] = {
+        k: v for chunk in index[SEEDS_FIELD] for k, v in marshal.loads(chunk).items()
+    }
+    return index
+
+
+def _save_index(config: Config, index: list[Any]) -> None:
+    """Saves ``index``; seed records given as a dict are saved as one chunk."""
+    records = index[SEEDS_FIELD]
+    if isinstance(records, dict):
+        index = [*index[:SEEDS_FIELD], (marshal.dumps(records),), *index[SEEDS_FIELD + 1 :]]
+    parse_cache(config).path.write_bytes(marshal.dumps(tuple(index)))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"",
+        b"not a cache at all",
+        b"\xe3\x00\x00\x00",  # marshal of garbage
+        marshal.dumps(("feeds-parse-cache/4/0.1.0", "x", "t", "k", (), (), ())),  # an old layout
+    ],
+)
+def test_a_corrupt_or_foreign_index_means_a_full_build(damage: bytes, config: Config) -> None:
+    parse_cache(config).path.write_bytes(damage)
+    assert check(config) is None
+    build(config)
+    assert _agreed(config) is not None
+
+
+def _as_a_list(record: tuple[Any, ...]) -> object:
+    return list(record)
+
+
+def _cut_short(record: tuple[Any, ...]) -> object:
+    return record[:4]
+
+
+def _mtime_as_text(record: tuple[Any, ...]) -> object:
+    return (str(record[0]), *record[1:])
+
+
+def _another_inode(record: tuple[Any, ...]) -> object:
+    return (record[0], record[1], record[2] + 1, *record[3:])
+
+
+def _rejected_without_a_reason_as_text(record: tuple[Any, ...]) -> object:
+    return (*record[:3], False, 42, ())
+
+
+def _flag_as_text(record: tuple[Any, ...]) -> object:
+    return (*record[:3], "yes", None, ())
+
+
+def _warnings_as_text(record: tuple[Any, ...]) -> object:
+    return (*record[:5], "images: expected a list")
+
+
+def _a_warning_that_is_not_text(record: tuple[Any, ...]) -> object:
+    return (*record[:5], (42,))
+
+
+def _an_old_record_without_warnings(record: tuple[Any, ...]) -> object:
+    return record[:5]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        _as_a_list,
+        _cut_short,
+        _mtime_as_text,
+        _another_inode,
+        _rejected_without_a_reason_as_text,
+        _flag_as_text,
+        _warnings_as_text,
+        _a_warning_that_is_not_text,
+        _an_old_record_without_warnings,
+    ],
+)
+def test_a_malformed_seed_record_is_never_trusted(
+    tamper: Callable[[tuple[Any, ...]], object], config: Config, seeds: Path, output: Path
+) -> None:
+    _edit(seeds, output)
+    build(config)
+    index = _index(config)
+    index[SEEDS_FIELD]["a.txt"] = tamper(index[SEEDS_FIELD]["a.txt"])
+    _save_index(config, index)
+    assert check(config) is None
+    build(config)
+    assert _titles(output) == ["Alpha, edited", "Bravo", "Charlie"]
+    assert _agreed(config) is not None
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        (),
+        {"a.txt": (1, 2, 3, True, None, ())},
+        "x",
+        (marshal.dumps(["a.txt"]),),
+        (b"garbage",),
+    ],
+)
+def test_seed_records_of_another_shape_are_never_trusted(
+    records: object, config: Config, output: Path
+) -> None:
+    index = _index(config)
+    index[SEEDS_FIELD] = records
+    _save_index(config, index)
+    assert check(config) is None
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
+
+
+def test_a_record_of_a_file_that_is_gone_means_a_full_build(config: Config) -> None:
+    index = _index(config)
+    index[SEEDS_FIELD]["z.txt"] = index[SEEDS_FIELD]["a.txt"]
+    _save_index(config, index)
+    assert check(config) is None
+
+
+def test_relative_seeds_folders_are_keyed_and_reported_alike(
+    write_seed: SeedWriter,
+    seeds: Path,
+    output: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_seed("a.txt", title="Alpha", link="https://e.org/a")
+    write_seed("sub/bad.txt", "---\ntitle: no link\n---\n")
+    monkeypatch.chdir(seeds)
+    argv = ["build", "--seeds", ".", "--output", str(output), "--cache-dir", str(tmp_path / "c")]
+    runs = []
+    for _ in range(2):
+        runs.append((main(argv), capsys.readouterr().err))
+    assert runs == [(1, "sub/bad.txt: missing link: set webUrl or originalUrl\n")] * 2
+
+
+def test_the_cli_answers_from_the_check_alone(
+    config: Config, seeds: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_full_build(*_args: object, **_kwargs: object) -> BuildReport:
+        raise AssertionError("a full build")
+
+    monkeypatch.setattr(core, "rebuild", no_full_build)
+    argv = ["build", "--seeds", str(seeds), "--output", str(config.output)]
+    argv += ["--cache-dir", str(config.cache_dir)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("3 articles, ")
+    with pytest.raises(AssertionError, match="a full build"):
+        main([*argv, "--no-cache"])  # never takes the quick answer
+
+
+def test_a_build_with_nothing_to_do_imports_no_reader_renderer_or_writer(
+    config: Config, seeds: Path
+) -> None:
+    heavy = [
+        "feeds.build.builder",
+        "feeds.seeds.reader",
+        "feeds.render",
+        "feeds.build.writer",
+        "feeds.plan.plans",
+    ]
+    heavy += ["feeds.seeds.text", "frontmatter", "jinja2", "lxml", "feedgen", "ftfy", "nh3"]
+    script = (
+        "import sys\n"
+        "from feeds.cli import main\n"
+        f"code = main(sys.argv[1:])\n"
+        f"print(code, [name for name in {heavy!r} if name in sys.modules])\n"
+    )
+    argv = ["build", "-q", "--seeds", str(seeds), "--output", str(config.output)]
+    argv += ["--cache-dir", str(config.cache_dir)]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    )
+    assert done.stdout == "0 []\n"

@@ -1,0 +1,1 @@
+"""Specs of feeds/compat/: each reliance on a dependency's internals."""

@@ -1,0 +1,1 @@
+"""Real faults (disk, clock, crashes, hostile seeds) under builds and the daemon."""

@@ -1,0 +1,1 @@
+"""Specs of feeds/model/: the values that flow between stages."""

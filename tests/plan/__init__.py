@@ -1,0 +1,1 @@
+"""Specs of feeds/plan/: which feeds exist and what each holds."""

@@ -1,0 +1,1 @@
+"""Specs of feeds/render/: the documents of every format."""

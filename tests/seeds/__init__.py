@@ -1,0 +1,1 @@
+"""Specs of feeds/seeds/: seed files in, articles or reasons out."""

@@ -1,0 +1,52 @@
+"""Reading on several cores gives exactly what reading in one process gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import write_corpus
+from feeds.seeds import reader
+from feeds.seeds.discovery import discover_names
+from feeds.seeds.reader import ReadOptions, read_many
+from tests.conftest import seed_text
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> list[str]:
+    seeds = tmp_path / "seeds"
+    write_corpus(seeds, 60)
+    (seeds / "zz-bad.txt").write_text("---\ntitle: [unclosed\n---\n")
+    (seeds / "zz-nolink.txt").write_text("---\ntitle: No link\n---\n")
+    (seeds / "zz-local.txt").write_text(
+        seed_text(title="Local time", published="2024-03-01T09:30:00")
+    )
+    (seeds / "zz-warned.txt").write_text(
+        seed_text(title="Warned", extra="images: [3, {url: 'https://e.org/i.png'}]\n")
+    )
+    return discover_names(seeds, ["*.txt"])
+
+
+def test_workers_return_the_same_articles_reasons_and_warnings(
+    corpus: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    tz, options = ZoneInfo("Europe/Paris"), ReadOptions()
+    monkeypatch.setattr(reader, "PARALLEL_THRESHOLD", len(corpus) + 1)
+    alone = list(read_many(corpus, tz, options))
+    monkeypatch.setattr(reader, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(reader, "_BATCH", 7)  # several batches, a short last one
+    parallel = list(read_many(corpus, tz, options))
+    assert [path for path, *_ in parallel] == corpus
+    assert parallel == alone
+    assert all(fingerprint is not None for *_, fingerprint in parallel)
+    for (_, one, *_), (_, other, *_) in zip(alone, parallel, strict=True):
+        if one is not None and other is not None:  # equal instants, and equal offsets
+            assert one.published.isoformat() == other.published.isoformat()
+            assert one.updated.isoformat() == other.updated.isoformat()
+    assert sum(reason is not None for _, _, reason, *_ in parallel) == 2
+    assert [warnings for _, _, _, warnings, _ in parallel if warnings] == [
+        ("images[0]: expected a mapping with a url",)
+    ]

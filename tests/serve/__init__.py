@@ -1,0 +1,1 @@
+"""Specs of feeds/serve/: the embedded HTTP server."""

@@ -1,0 +1,1 @@
+"""Specs of feeds/system/: safe opens and owned folders."""

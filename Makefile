@@ -17,7 +17,7 @@ LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 BUILD_FLAGS := --build-constraints requirements/build.txt --require-build-hashes
 
 .PHONY: run build check test lint typecheck golden bench bench-all bench-load \
-	bench-connections lock test-latest clean
+	bench-connections bench-compare lock test-latest clean
 
 # The service: builds, then watches seeds/ and serves output/ on
 # http://127.0.0.1:8080/ until Ctrl-C.
@@ -99,6 +99,11 @@ bench-load: $(VENV)/.installed-dev
 # nginx; writes the connections section of bench/RESULTS.md.
 bench-connections: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.connections --baseline --nginx
+
+# A change that must not change behaviour, against REV (make bench-compare REV=v0.1.0):
+# the 10k output tree byte for byte, then cold, warm and save->feed medians of both.
+bench-compare: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.compare $(REV)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) $(LATEST) output/all.* output/topics .mypy_cache .pytest_cache \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -34,8 +35,18 @@ def _wait_for_title(feed: Path, title: str, timeout: float = 30.0) -> float:
     raise TimeoutError(title)
 
 
-def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = None) -> list[float]:
-    """Latency samples in ms; ``corpus`` (a seeds folder) is copied, never edited."""
+def measure(
+    articles: int,
+    edits: int,
+    debounce_ms: int,
+    corpus: Path | None = None,
+    code: Path | None = None,
+) -> list[float]:
+    """Latency samples in ms; ``corpus`` (a seeds folder) is copied, never edited.
+
+    ``code`` is a source tree whose ``feeds`` package runs instead of the
+    installed one (bench/compare.py times two revisions this way).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if corpus is not None:
@@ -59,6 +70,8 @@ def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = N
             ],
             stdout=subprocess.DEVNULL,
             stderr=log,
+            cwd=code,
+            env=code_env(code),
         )
         try:
             feed = root / "output" / "all.json"
@@ -94,6 +107,13 @@ def measure(articles: int, edits: int, debounce_ms: int, corpus: Path | None = N
                 raise
             finally:
                 log.close()
+
+
+def code_env(code: Path | None) -> dict[str, str] | None:
+    """The environment that makes ``python -m feeds`` run the tree ``code``."""
+    if code is None:
+        return None
+    return {**os.environ, "PYTHONPATH": str(code)}
 
 
 def _newest(text: str, n: int) -> str:

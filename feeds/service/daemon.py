@@ -24,8 +24,8 @@ from types import FrameType
 from feeds.build.builder import Builder, BuildReport, parse_cache
 from feeds.config import Config
 from feeds.errors import ConfigError, FeedsError
+from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
-from feeds.render import FORMATS
 from feeds.serve.connections import raise_open_files_limit
 from feeds.serve.server import ServerThread, create_app
 from feeds.service.scheduler import RebuildScheduler

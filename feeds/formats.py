@@ -43,8 +43,8 @@ class Format:
         return _renderer(self.module)(plan, config)
 
 
-#: In the order the index page lists them; the first is the one offered
-#: first: the address the page shows and OPML subscribes to.
+#: In the order the index page lists them. The first is offered first: the
+#: index page shows its address, and OPML subscribes to it.
 FORMATS: tuple[Format, ...] = (
     Format("atom", "Atom", ".atom.xml", "application/atom+xml", True, "feeds.render.atom"),
     Format("rss", "RSS", ".rss.xml", "application/rss+xml", True, "feeds.render.rss"),

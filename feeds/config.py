@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
+from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,6 +29,23 @@ from feeds.urls import check_http_url
 DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
 
 
+class SettingKind(Enum):
+    """What a setting changes. Every setting declares its kind beside its field
+    (``Annotated[int, SettingKind.RENDERING]``); the parse cache's identity, the
+    config digest of the last publish and the daemon's reload derive from these."""
+
+    #: How seed files are read: part of the parse cache's identity, so another
+    #: value reads every file again (and, changing the output, the digest too).
+    READING = "reading"
+    #: The output, its bytes or its place: part of the config digest, so
+    #: another value renders the feeds again.
+    RENDERING = "rendering"
+    #: How feeds runs (the daemon, where the cache lives), never a byte of
+    #: output: `feeds run` with its own port must not re-render every feed
+    #: that `feeds build` just wrote.
+    RUNTIME = "runtime"
+
+
 class _Refused(ValueError):
     """A value refused with a message that says all: it is not quoted back."""
 
@@ -36,9 +55,9 @@ class _Section(BaseModel):
 
 
 class AuthorConfig(_Section):
-    name: str = Field(default="feeds", min_length=1)
-    email: str | None = None
-    uri: str | None = None
+    name: Annotated[str, SettingKind.RENDERING] = Field(default="feeds", min_length=1)
+    email: Annotated[str | None, SettingKind.RENDERING] = None
+    uri: Annotated[str | None, SettingKind.RENDERING] = None
 
     @field_validator("uri")
     @classmethod
@@ -49,16 +68,16 @@ class AuthorConfig(_Section):
 class ServerConfig(_Section):
     """The embedded HTTP server of ``feeds run``."""
 
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8080, ge=0, le=65535)
+    host: Annotated[str, SettingKind.RUNTIME] = Field(default="127.0.0.1", min_length=1)
+    port: Annotated[int, SettingKind.RUNTIME] = Field(default=8080, ge=0, le=65535)
     #: Seconds a reader or proxy may reuse a response without asking again.
-    cache_max_age: int = Field(default=60, ge=0)
+    cache_max_age: Annotated[int, SettingKind.RUNTIME] = Field(default=60, ge=0)
 
 
 class WebSubConfig(_Section):
     """W3C WebSub: hubs told about every changed feed, and named in every feed."""
 
-    hubs: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    hubs: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
 
     @field_validator("hubs")
     @classmethod
@@ -69,19 +88,19 @@ class WebSubConfig(_Section):
 class CustomFeedConfig(_Section):
     """A named feed of the articles that pass every filter given."""
 
-    #: File name: written as custom/<name>.atom.xml, .rss.xml and .json.
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
-    title: str | None = Field(default=None, min_length=1)
-    description: str | None = Field(default=None, min_length=1)
-    topics_any: Annotated[tuple[str, ...], Field(strict=False)] = ()
-    topics_all: Annotated[tuple[str, ...], Field(strict=False)] = ()
-    categories: Annotated[tuple[str, ...], Field(strict=False)] = ()
-    provider_domains: Annotated[tuple[str, ...], Field(strict=False)] = ()
-    min_quality: float | None = Field(default=None, strict=False)
-    published_only: bool = False
+    #: File name: written as custom/<name> and each format's suffix.
+    name: Annotated[str, SettingKind.RENDERING] = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    title: Annotated[str | None, SettingKind.RENDERING] = Field(default=None, min_length=1)
+    description: Annotated[str | None, SettingKind.RENDERING] = Field(default=None, min_length=1)
+    topics_any: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
+    topics_all: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
+    categories: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
+    provider_domains: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
+    min_quality: Annotated[float | None, SettingKind.RENDERING] = Field(default=None, strict=False)
+    published_only: Annotated[bool, SettingKind.RENDERING] = False
     #: Regular expressions, matched case-insensitively against title and summary.
-    include: Annotated[tuple[str, ...], Field(strict=False)] = ()
-    exclude: Annotated[tuple[str, ...], Field(strict=False)] = ()
+    include: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
+    exclude: Annotated[tuple[str, ...], Field(strict=False), SettingKind.RENDERING] = ()
 
     @field_validator("include", "exclude")
     @classmethod
@@ -102,56 +121,66 @@ class CustomFeedConfig(_Section):
 class FacetsConfig(_Section):
     """Extra feeds per category and per provider (off by default)."""
 
-    categories: bool = False
-    providers: bool = False
+    categories: Annotated[bool, SettingKind.RENDERING] = False
+    providers: Annotated[bool, SettingKind.RENDERING] = False
 
 
 LaxPath = Annotated[Path, Field(strict=False)]
 
 
 class Config(_Section):
-    title: str = Field(default="Feeds", min_length=1)
-    description: str = Field(default="Articles from the seeds folder", min_length=1)
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+    title: Annotated[str, SettingKind.RENDERING] = Field(default="Feeds", min_length=1)
+    description: Annotated[str, SettingKind.RENDERING] = Field(
+        default="Articles from the seeds folder", min_length=1
+    )
+    language: Annotated[str, SettingKind.RENDERING] = Field(
+        default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+    )
     author: AuthorConfig = AuthorConfig()
     #: Where the output folder is served; every feed's self link starts here.
-    base_url: str = "http://127.0.0.1:8080/"
+    base_url: Annotated[str, SettingKind.RENDERING] = "http://127.0.0.1:8080/"
     #: The human-facing site the feeds belong to; defaults to ``base_url``.
-    home_url: str | None = None
-    seeds: LaxPath = Path("seeds")
-    output: LaxPath = Path("output")
+    home_url: Annotated[str | None, SettingKind.RENDERING] = None
+    seeds: Annotated[LaxPath, SettingKind.READING] = Path("seeds")
+    #: Where the output is written is part of it: another folder is written anew.
+    output: Annotated[LaxPath, SettingKind.RENDERING] = Path("output")
     #: The parse cache's folder (default: $CACHE_DIRECTORY under systemd,
     #: else ~/.cache/feeds). Never inside the output folder.
-    cache_dir: Annotated[Path | None, Field(strict=False)] = None
-    patterns: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("*.txt", "*.md")
-    timezone: str = "UTC"
-    max_items: int = Field(default=50, ge=1, le=100_000)
-    published_only: bool = False
+    cache_dir: Annotated[Path | None, Field(strict=False), SettingKind.RUNTIME] = None
+    patterns: Annotated[tuple[str, ...], Field(strict=False, min_length=1), SettingKind.READING] = (
+        "*.txt",
+        "*.md",
+    )
+    timezone: Annotated[str, SettingKind.READING] = "UTC"
+    max_items: Annotated[int, SettingKind.RENDERING] = Field(default=50, ge=1, le=100_000)
+    published_only: Annotated[bool, SettingKind.RENDERING] = False
     #: How ``feeds run`` notices changes: ``auto`` (inotify, falling back to
     #: polling), ``inotify``, or ``poll`` (network filesystems, some containers).
-    watch: Literal["auto", "inotify", "poll"] = "auto"
+    watch: Annotated[Literal["auto", "inotify", "poll"], SettingKind.RUNTIME] = "auto"
     #: Quiet time after the last change before a rebuild starts.
-    debounce_ms: int = Field(default=100, ge=0, le=60_000)
+    debounce_ms: Annotated[int, SettingKind.RUNTIME] = Field(default=100, ge=0, le=60_000)
     #: Seconds between full rescans that repair anything the watcher missed.
-    rescan_interval: int = Field(default=600, ge=1)
+    rescan_interval: Annotated[int, SettingKind.RUNTIME] = Field(default=600, ge=1)
     #: Seconds a rebuild may run before ``feeds run`` counts it stuck.
-    rebuild_timeout: int = Field(default=300, ge=1)
+    rebuild_timeout: Annotated[int, SettingKind.RUNTIME] = Field(default=300, ge=1)
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
     custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()
     facets: FacetsConfig = FacetsConfig()
     #: RFC 5005 archives: entries older than the newest ``max_items`` stay
     #: reachable in monthly archive documents (Atom and RSS).
-    archives: bool = True
+    archives: Annotated[bool, SettingKind.RENDERING] = True
     #: Largest size of one feed document; the oldest entries go first.
-    max_bytes: int = Field(default=512 * 1024, ge=16 * 1024)
+    max_bytes: Annotated[int, SettingKind.RENDERING] = Field(default=512 * 1024, ge=16 * 1024)
     #: Summaries longer than this many characters are cut at a word boundary.
-    summary_length: int = Field(default=1000, ge=50)
+    summary_length: Annotated[int, SettingKind.READING] = Field(default=1000, ge=50)
     #: Repair mojibake such as "cityâ€™s" (ftfy).
-    fix_text: bool = True
+    fix_text: Annotated[bool, SettingKind.READING] = True
     #: Reject an article for any optional field of the wrong shape, instead
     #: of publishing it without that field: for pipelines that would rather fail.
-    strict: bool = False
+    #: Applied to each seed's cached warnings after reading, so not a reading
+    #: setting: switching it reads nothing again.
+    strict: Annotated[bool, SettingKind.RENDERING] = False
 
     @field_validator("custom_feeds")
     @classmethod
@@ -189,6 +218,31 @@ class Config(_Section):
     @property
     def site_url(self) -> str:
         return self.home_url or self.base_url
+
+
+def settings_of(config: Config, kind: SettingKind) -> dict[str, Any]:
+    """The settings of ``kind`` by name, a section's as a dict of its own."""
+    return config.model_dump(include=settings_spec(kind))
+
+
+@cache
+def settings_spec(kind: SettingKind, model: type[BaseModel] = Config) -> Mapping[str, Any]:
+    """The settings of ``kind`` as pydantic's ``include``/``exclude`` take them:
+    a section is named whole when all its settings are of that kind."""
+    spec: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        section = _model_in(field.annotation)
+        if section is None:
+            if kind in field.metadata:
+                spec[name] = True
+            continue
+        inner = settings_spec(kind, section)
+        if inner and inner == dict.fromkeys(section.model_fields, True):
+            spec[name] = True
+        elif inner:
+            # A tuple of sections (custom feeds) names its items' fields through "__all__".
+            spec[name] = inner if field.annotation is section else {"__all__": inner}
+    return spec
 
 
 def load_config(

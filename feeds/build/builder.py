@@ -40,6 +40,7 @@ from feeds.errors import (
     SeedsError,
     strict_rejection,
 )
+from feeds.formats import FORMATS, Format, formats_for
 from feeds.model import Article
 from feeds.plan.live import LiveIndex
 from feeds.plan.plans import (
@@ -49,7 +50,7 @@ from feeds.plan.plans import (
     merge_duplicates,
     newest_of,
 )
-from feeds.render import FORMATS, Format, formats_for, index_html, opml
+from feeds.render import index_html, opml
 from feeds.seeds.discovery import discover_names, is_candidate, path_order
 from feeds.seeds.reader import ReadOptions, read_many, read_seed
 from feeds.system import forked

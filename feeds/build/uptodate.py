@@ -26,7 +26,7 @@ from feeds.build.parsecache import (
     seed_record,
 )
 from feeds.build.report import BuildReport
-from feeds.config import Config
+from feeds.config import Config, SettingKind, settings_of, settings_spec
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.model import READ_RULES
 from feeds.seeds.discovery import walk
@@ -149,33 +149,14 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
     return rejected, warnings
 
 
-#: Settings that change how the daemon runs and never a byte of output:
-#: `feeds run` with its own rescan interval or port must not re-render
-#: every feed that `feeds build` just wrote.
-_RUNTIME_SETTINGS = {
-    "watch",
-    "debounce_ms",
-    "rescan_interval",
-    "rebuild_timeout",
-    "server",
-    "cache_dir",
-}
-
-
 def config_digest(config: Config) -> str:
-    settings = config.model_dump_json(exclude=_RUNTIME_SETTINGS)
+    settings = config.model_dump_json(exclude=settings_spec(SettingKind.RUNTIME))
     return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
 def parse_cache(config: Config) -> ParseCache:
-    # Not `strict`: a seed's warnings are cached as it reads, and strict mode
-    # is applied to them afterwards, so switching it reads nothing again (the
-    # config digest still tells the last publish apart).
-    reading = {
-        "patterns": config.patterns,
-        "timezone": config.timezone,
-        "fix_text": config.fix_text,
-        "summary_length": config.summary_length,
-        "rules": READ_RULES,
-    }
+    reading = settings_of(config, SettingKind.READING)
+    # The seeds folder leads the identity, made absolute: one cache however it is spelled.
+    del reading["seeds"]
+    reading["rules"] = READ_RULES
     return ParseCache(config.cache_dir or default_cache_dir(), identity_of(config.seeds, reading))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from feeds.config import Config
+from feeds.formats import format_named
 from feeds.plan.plans import FeedPlan
 from feeds.render._feedgen import render_xml
 
-SUFFIX = ".atom.xml"
-MEDIA_TYPE = "application/atom+xml"
+FORMAT = format_named("atom")
 
 
 def render(plan: FeedPlan, config: Config) -> bytes:
-    return render_xml(plan, config, "atom", SUFFIX, MEDIA_TYPE)
+    return render_xml(plan, config, "atom", FORMAT.suffix, FORMAT.media_type)

@@ -15,14 +15,11 @@ from functools import cache
 import jinja2
 
 from feeds.config import Config
+from feeds.formats import FORMATS, INDEX_PAGE, OPML
 from feeds.plan.plans import FeedPlan
-from feeds.render import atom, jsonfeed, rss
 from feeds.render.common import GENERATOR, GENERATOR_URI, feed_title, feed_url
 
-FILENAME = "index.html"
-MEDIA_TYPE = "text/html"
-#: Where `feeds.render.opml` output is expected, beside the page.
-OPML_FILENAME = "feeds.opml"
+FILENAME = INDEX_PAGE.filename
 
 #: Page order of the kinds and their section headings. A kind missing here
 #: still gets listed, after these, so a new kind can never vanish from the page.
@@ -38,12 +35,6 @@ _FALLBACK_HEADING = "More feeds"
 #: Kinds announced to readers through <link rel="alternate">. Categories and
 #: providers are left out: a reader offering dozens of choices helps no one.
 _DISCOVERABLE = frozenset({"all", "topic", "custom"})
-
-_FORMATS = (
-    ("Atom", atom.SUFFIX, atom.MEDIA_TYPE),
-    ("RSS", rss.SUFFIX, rss.MEDIA_TYPE),
-    ("JSON Feed", jsonfeed.SUFFIX, jsonfeed.MEDIA_TYPE),
-)
 
 # Spelled out rather than strftime("%B"), whose output follows the process locale.
 _MONTHS = (
@@ -140,7 +131,7 @@ def render_index(plans: Sequence[FeedPlan], config: Config) -> bytes:
             home_url=config.home_url,
             alternates=[alternate for plan in ordered for alternate in _alternates(plan, config)],
             groups=groups,
-            opml_href=OPML_FILENAME,
+            opml=OPML,
             generator=GENERATOR,
             generator_uri=GENERATOR_URI,
         )
@@ -177,8 +168,8 @@ def _feed(plan: FeedPlan, config: Config) -> _Feed:
             title=newest.title,
             link=newest.link,
         ),
-        links=tuple(_Link(label, plan.stem + suffix, media) for label, suffix, media in _FORMATS),
-        url=feed_url(plan, config, atom.SUFFIX),
+        links=tuple(_Link(fmt.label, plan.stem + fmt.suffix, fmt.media_type) for fmt in FORMATS),
+        url=feed_url(plan, config, FORMATS[0].suffix),
     )
 
 
@@ -186,13 +177,15 @@ def _alternates(plan: FeedPlan, config: Config) -> list[_Alternate]:
     if plan.kind not in _DISCOVERABLE:
         return []
     title = feed_title(plan, config)
-    formats = _FORMATS if plan.kind == "all" else _FORMATS[:1]
+    formats = FORMATS if plan.kind == "all" else FORMATS[:1]
     return [
-        # Readers list the alternates by title, so the formats after Atom say what they are.
+        # Readers list the alternates by title, so the formats after the first say what they are.
         _Alternate(
-            title if suffix == atom.SUFFIX else f"{title} ({label})", plan.stem + suffix, media
+            title if fmt is FORMATS[0] else f"{title} ({fmt.label})",
+            plan.stem + fmt.suffix,
+            fmt.media_type,
         )
-        for label, suffix, media in formats
+        for fmt in formats
     ]
 
 

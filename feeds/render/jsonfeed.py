@@ -6,14 +6,14 @@ import json
 from typing import Any
 
 from feeds.config import Config
+from feeds.formats import format_named
 from feeds.model import Article
 from feeds.plan.plans import FeedPlan
 from feeds.render._feedgen import ENTRIES
 from feeds.render.common import categories, feed_description, feed_title, feed_url
 from feeds.seeds.text import html_to_text
 
-SUFFIX = ".json"
-MEDIA_TYPE = "application/feed+json"
+FORMAT = format_named("json")
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
@@ -25,7 +25,7 @@ def render(plan: FeedPlan, config: Config) -> bytes:
         "version": VERSION,
         "title": feed_title(plan, config),
         "home_page_url": config.site_url,
-        "feed_url": feed_url(plan, config, SUFFIX),
+        "feed_url": feed_url(plan, config, FORMAT.suffix),
         "description": feed_description(plan, config),
         "language": config.language,
         "authors": [author],

@@ -14,13 +14,12 @@ from email.utils import format_datetime
 from lxml import etree
 
 from feeds.config import Config
+from feeds.formats import FORMATS, OPML
 from feeds.plan.plans import FeedPlan
-from feeds.render import atom
 from feeds.render.common import feed_description, feed_title, feed_url
-from feeds.render.index_html import OPML_FILENAME, kind_heading, listed_feeds
+from feeds.render.index_html import kind_heading, listed_feeds
 
-FILENAME = OPML_FILENAME
-MEDIA_TYPE = "text/x-opml"
+FILENAME = OPML.filename
 SPEC_URL = "http://opml.org/spec2.opml"
 
 
@@ -47,7 +46,7 @@ def render_opml(plans: Sequence[FeedPlan], config: Config) -> bytes:
         outline.set("text", title)
         outline.set("title", title)
         outline.set("description", feed_description(plan, config))
-        outline.set("xmlUrl", feed_url(plan, config, atom.SUFFIX))
+        outline.set("xmlUrl", feed_url(plan, config, FORMATS[0].suffix))
         outline.set("htmlUrl", config.site_url)
         if plan.kind != "all":
             outline.set("category", "/" + kind_heading(plan.kind))

@@ -42,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feeds.compat.uvicorn import httptools_protocol
 from feeds.errors import FeedsError
+from feeds.formats import media_types
 from feeds.serve.connections import (
     BUSY,
     HEAD_TIMEOUT,
@@ -93,17 +94,13 @@ _MAX_STREAMED = 64
 # Seconds; Python's default is 0.005.
 _SWITCH_INTERVAL = 0.0005
 
+# Every document feeds writes is UTF-8.
+_MEDIA_TYPES = {suffix: f"{kind}; charset=utf-8" for suffix, kind in media_types().items()}
+
 # Only what the renderers write (and a stylesheet someone may add) is public:
 # a misplaced cache, an editor's backup or a core dump in the folder is not.
-_PUBLIC_SUFFIXES = (".xml", ".json", ".html", ".opml", ".css")
-
-_MEDIA_TYPES = {
-    ".atom.xml": "application/atom+xml; charset=utf-8",
-    ".rss.xml": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-}
+# Matched by the last extension: `.xml` covers both XML formats.
+_PUBLIC_SUFFIXES = (*dict.fromkeys(suffix[suffix.rindex(".") :] for suffix in _MEDIA_TYPES), ".css")
 
 
 class ServerError(FeedsError):

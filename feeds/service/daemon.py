@@ -22,10 +22,10 @@ from pathlib import Path
 from types import FrameType
 
 from feeds.build.builder import Builder, BuildReport, parse_cache
-from feeds.config import Config
+from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import ConfigError, FeedsError
+from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
-from feeds.render import FORMATS
 from feeds.serve.connections import raise_open_files_limit
 from feeds.serve.server import ServerThread, create_app
 from feeds.service.scheduler import RebuildScheduler
@@ -348,10 +348,11 @@ class Daemon:
             self._notifier.ready(self._status())
             return None
         old, self.config = self.config, new
-        # A Builder decides strictness as it records each seed, so another
-        # strictness needs a new one (the parse cache serves either).
-        reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
-        if all(getattr(old, key) == getattr(new, key) for key in reading):
+        # A Builder reads with the reading settings and decides strictness as
+        # it records each seed, so another of either needs a new one (the
+        # parse cache serves either strictness).
+        reading = SettingKind.READING
+        if settings_of(old, reading) == settings_of(new, reading) and old.strict == new.strict:
             self._builder.config = new
             self._builder.forget_written()
         else:

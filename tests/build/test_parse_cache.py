@@ -19,8 +19,8 @@ from feeds.build.builder import Builder, build, parse_cache
 from feeds.cli import main
 from feeds.config import Config
 from feeds.errors import ConfigError
+from feeds.formats import Format
 from feeds.plan.plans import FeedPlan
-from feeds.render import Format
 from tests.build.test_uptodate import replace_with_the_same_size_and_mtime
 from tests.conftest import SeedWriter
 

@@ -85,7 +85,8 @@ def assert_spliced_documents_are_whole(articles: list[Article], config: Config) 
         formats: tuple[tuple[Flavour, Any], ...] = (("atom", atom), ("rss", rss))
         for flavour, module in formats:
             spliced = module.render(plan, config)
-            assert spliced == _whole(plan, config, flavour, module.SUFFIX, module.MEDIA_TYPE), (
+            fmt = module.FORMAT
+            assert spliced == _whole(plan, config, flavour, fmt.suffix, fmt.media_type), (
                 plan.stem,
                 flavour,
             )

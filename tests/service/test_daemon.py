@@ -200,6 +200,29 @@ def test_sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_bad(
     assert (read_json(_all(site)) or {}).get("title") == "Renamed Feeds"
 
 
+def test_a_reload_with_another_reading_setting_or_strictness_reads_the_seeds_again(
+    site: Path, daemon: RunningDaemon
+) -> None:
+    words = " ".join(f"word{n}" for n in range(40))
+    _write(site, "a.txt", link="https://e.org/a", extra=f'excerpt: "{words}"\n')
+    broken = "images: [42]\n"
+    _write(site, "b.txt", title="Warned", link="https://e.org/b", extra=broken)
+    wait_for(lambda: len(titles(_all(site))) == 2, what="both articles")
+    config = site / "feeds.yaml"
+    # A reading setting: the unchanged files are read again, cut shorter.
+    config.write_text(CONFIG + "summary_length: 60\n")
+    daemon.signal(signal.SIGHUP)
+
+    def summaries() -> list[str]:
+        return [item.get("summary", "") for item in (read_json(_all(site)) or {}).get("items", [])]
+
+    wait_for(lambda: max(map(len, summaries())) <= 60, what="the summaries cut again")
+    # Strictness: the article with a warning is rejected without an edit.
+    config.write_text(CONFIG + "summary_length: 60\nstrict: true\n")
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: "Warned" not in titles(_all(site)), what="the warned article, rejected")
+
+
 def test_sigterm_stops_cleanly_within_five_seconds(site: Path, daemon: RunningDaemon) -> None:
     started = time.monotonic()
     daemon.signal(signal.SIGTERM)

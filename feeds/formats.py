@@ -1,0 +1,102 @@
+"""The feed formats and the pages beside them: the one list the rest reads.
+
+The renderers, the builder, the index page, OPML and the server all take
+suffixes, media types and labels from here. Adding a format is an entry in
+`FORMATS` and a module in `feeds/render/` with ``render(plan, config) -> bytes``;
+nothing else names a format. A renderer is imported by its module's name when
+first used, so this module stays cheap to import (a build with nothing to do
+imports no renderer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from feeds.config import Config
+    from feeds.plan.plans import FeedPlan
+
+    Render = Callable[[FeedPlan, Config], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """A feed format: every feed is written once in each."""
+
+    #: How a config names it (``formats: [atom, rss]``).
+    name: str
+    #: How the index page names it.
+    label: str
+    #: Ends each feed's file name: ``all.atom.xml``.
+    suffix: str
+    media_type: str
+    #: Whether it has RFC 5005 archive documents (JSON Feed has no archive semantics).
+    archives: bool
+    #: The module whose ``render(plan, config)`` writes it.
+    module: str
+
+    def render(self, plan: FeedPlan, config: Config) -> bytes:
+        return _renderer(self.module)(plan, config)
+
+
+#: In the order the index page lists them. The first is offered first: the
+#: index page shows its address, and OPML subscribes to it.
+FORMATS: tuple[Format, ...] = (
+    Format("atom", "Atom", ".atom.xml", "application/atom+xml", True, "feeds.render.atom"),
+    Format("rss", "RSS", ".rss.xml", "application/rss+xml", True, "feeds.render.rss"),
+    Format("json", "JSON Feed", ".json", "application/feed+json", False, "feeds.render.jsonfeed"),
+)
+
+_ARCHIVED = tuple(fmt for fmt in FORMATS if fmt.archives)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A document about all the feeds, written beside them."""
+
+    filename: str
+    media_type: str
+
+    @property
+    def suffix(self) -> str:
+        return self.filename[self.filename.rindex(".") :]
+
+
+INDEX_PAGE = Page("index.html", "text/html")
+OPML = Page("feeds.opml", "text/x-opml")
+PAGES = (INDEX_PAGE, OPML)
+
+
+def media_types() -> dict[str, str]:
+    """The media type of each suffix feeds writes, the formats' first."""
+    documents: tuple[Format | Page, ...] = (*FORMATS, *PAGES)
+    return {document.suffix: document.media_type for document in documents}
+
+
+def format_named(name: str) -> Format:
+    """The format a config calls ``name``; ValueError names the known ones."""
+    for fmt in FORMATS:
+        if fmt.name == name:
+            return fmt
+    known = ", ".join(fmt.name for fmt in FORMATS)
+    raise ValueError(f"unknown feed format {name!r} (known: {known})")
+
+
+def formats_named(names: Iterable[str]) -> tuple[Format, ...]:
+    """A selection of formats, in the registry's order whatever the order of ``names``."""
+    chosen = {format_named(name) for name in names}
+    return tuple(fmt for fmt in FORMATS if fmt in chosen)
+
+
+def formats_for(plan: FeedPlan) -> tuple[Format, ...]:
+    """The formats ``plan`` is written in: an archive only in those with archives."""
+    return _ARCHIVED if plan.is_archive else FORMATS
+
+
+@cache
+def _renderer(module: str) -> Render:
+    return cast("Render", import_module(module).render)

@@ -49,7 +49,7 @@ class Planner:
         self._at: dict[str, Article] = {}
         #: (A tuple: one path nearly always, and a set costs four times as much.)
         self._paths_by_id: dict[str, tuple[str, ...]] = {}
-        #: The article published for each id (the preferred of its duplicates).
+        #: The article kept for each id (the preferred of its duplicates).
         self._winners: dict[str, Article] = {}
         self._visible: dict[str, Article] = {}
         #: Winners not visible yet: embargoed (or unpublished, with published_only).
@@ -93,7 +93,7 @@ class Planner:
         return Plans(self._feeds.plans(), len(self._visible), self._duplicates(), embargo)
 
     def _elect(self, article_id: str) -> None:
-        """Publishes the preferred of the articles naming ``article_id``."""
+        """Keeps the preferred of the articles naming ``article_id``."""
         paths = self._paths_by_id.get(article_id)
         candidates = [self._at[path] for path in paths] if paths else []
         if not candidates:

@@ -1,5 +1,5 @@
 """Feed plans, and the rules every planner shares: which article of several
-with one link is published, which articles are visible, the order of a feed's
+with one link is kept, which articles are visible, the order of a feed's
 entries, and the stems of feeds and their monthly archives.
 
 `feeds.plan.planner` plans with these rules; so does the simple reference
@@ -35,7 +35,7 @@ FEED_DIRS = (TOPICS_DIR, CUSTOM_DIR, CATEGORIES_DIR, PROVIDERS_DIR, ARCHIVE_DIR)
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """Two or more seed files naming the same link; ``kept`` is the one published."""
+    """Two or more seed files naming the same link; ``kept`` is the one in the feeds."""
 
     link: str
     kept: str
@@ -96,7 +96,7 @@ class FeedPlan:
 
 
 def preference(article: Article) -> tuple[datetime, str]:
-    """Of several articles with one link, the greatest is published: the later
+    """Of several articles with one link, the greatest is kept: the later
     ``updated`` wins, a tie goes to the source path that sorts last."""
     return (article.updated, article.source)
 
@@ -120,7 +120,7 @@ def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[D
 
 
 def duplicate_of(group: Sequence[Article]) -> Duplicate:
-    """Which of several articles with one id is published, and which are not."""
+    """Which of several articles with one id is kept, and which are dropped."""
     ordered = sorted(group, key=preference)
     winner = ordered[-1]
     dropped = tuple(article.source for article in ordered[:-1])

@@ -64,8 +64,8 @@ that rendered all 100,000 articles itself holds 295 MB instead of 323 MB
 What the daemon holds once started (tracemalloc, 200 MB traced of ~280 MB
 resident): the articles' own text (ids, titles, links, excerpts) 61 MB, their
 related articles kept deflated 29 MB, the Article objects and dates 20 MB,
-images 14 MB, the seed files' names, versions and states 25 MB, and the live
-index (each feed's members by month, ids to files) 44 MB. An article was
+images 14 MB, the seed files' names, versions and states 25 MB, and the
+planner (each feed's members by month, ids to files) 44 MB. An article was
 3.1 KB as objects and is 1.9 KB (related articles and images as one
 plain-data blob each, equal topics, categories and providers shared). A
 build's peak came from packing the whole parse cache at once; it is now

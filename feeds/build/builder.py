@@ -42,7 +42,7 @@ from feeds.errors import (
 )
 from feeds.formats import FORMATS, Format, formats_for
 from feeds.model import Article
-from feeds.plan.live import LiveIndex
+from feeds.plan.planner import Planner
 from feeds.plan.plans import (
     FEED_DIRS,
     Duplicate,
@@ -122,7 +122,7 @@ class Builder:
         self._digests: dict[str, tuple[FeedPlan, str]] = {}
         #: The feeds' membership as of the last publish, and the seed files
         #: changed since (a publish re-plans only the feeds they touch).
-        self._index: LiveIndex | None = None
+        self._planner: Planner | None = None
         self._changed: set[str] = set()
         #: The feeds of the last publish that swept stale files out of the output.
         self._swept_stems: set[str] | None = None
@@ -391,15 +391,15 @@ class Builder:
         """
         started = time.monotonic()
         moment = now or datetime.now(UTC)
-        published = self._indexed().publish(moment)
-        plans = published.plans
+        planned = self._told_planner().plans_at(moment)
+        plans = planned.plans
         report = BuildReport(
-            articles=published.visible,
+            articles=planned.visible,
             feeds=len(plans),
             rejected=self.rejected,
             warnings=self.warnings,
-            duplicates=published.duplicates,
-            next_embargo=published.next_embargo,
+            duplicates=planned.duplicates,
+            next_embargo=planned.next_embargo,
         )
         output = OutputFolder(self.config.output)
         output.prepare(sweep_temp=not self._swept_temp)
@@ -428,19 +428,19 @@ class Builder:
         report.seconds = time.monotonic() - started
         return report
 
-    def _indexed(self) -> LiveIndex:
-        """The live index, told of every seed file changed since the last publish."""
+    def _told_planner(self) -> Planner:
+        """The planner, told of every seed file changed since the last publish."""
         self._unpack_restored()
-        if self._index is None or self._index.config is not self.config:
-            self._index = LiveIndex(self.config)
+        if self._planner is None or self._planner.config is not self.config:
+            self._planner = Planner(self.config)
             self._changed = set(self._seeds)
         changes = []
         for path in self._changed:
             seed = self._seeds.get(path)
             changes.append((path, seed.article if seed is not None else None))
         self._changed = set()
-        self._index.update(changes)
-        return self._index
+        self._planner.update(changes)
+        return self._planner
 
     def _write_all(
         self,

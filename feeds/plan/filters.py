@@ -30,15 +30,19 @@ def selects(feed: CustomFeedConfig, article: Article) -> bool:
     ):
         return False
     if feed.include or feed.exclude:
-        summary = html_to_text(article.summary_html)
-        # No newline at the end: RE2's `$` is only the very end, where Python's
-        # also matched before a final newline.
-        text = f"{article.title}\n{summary}" if summary else article.title
-        if feed.include and not any(compile_pattern(p).search(text) for p in feed.include):
-            return False
-        if any(compile_pattern(p).search(text) for p in feed.exclude):
-            return False
+        return _matches_text(feed, article)
     return True
+
+
+def _matches_text(feed: CustomFeedConfig, article: Article) -> bool:
+    """Whether the article's title and summary pass ``include`` and ``exclude``."""
+    summary = html_to_text(article.summary_html)
+    # No newline at the end: RE2's `$` is only the very end, where Python's
+    # also matched before a final newline.
+    text = f"{article.title}\n{summary}" if summary else article.title
+    if feed.include and not any(compile_pattern(p).search(text) for p in feed.include):
+        return False
+    return not any(compile_pattern(p).search(text) for p in feed.exclude)
 
 
 @cache

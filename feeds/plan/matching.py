@@ -148,17 +148,7 @@ def _reason(error: Exception, source: str) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     kind, _, piece = text.partition(": ")
     if kind == "invalid perl operator":
-        if piece == "(?P" and "(?P=" in source:  # RE2 quotes no more than "(?P"
-            piece = "(?P="
-        for start, reason in _FEATURES.items():
-            if piece.startswith(start):
-                return reason
-        if piece[2:].isalpha() and not piece.startswith("(?P"):
-            return (
-                f"the inline flag {piece}) is not supported (i, m, s and U are;"
-                " every expression is case-insensitive already)"
-            )
-        return f"the group syntax {piece}...) is not supported"
+        return _operator_reason(piece, source)
     if kind == "invalid escape sequence":
         if len(piece) == 2 and piece[1] in "123456789":
             return f"backreferences such as {piece} are not supported"
@@ -167,11 +157,32 @@ def _reason(error: Exception, source: str) -> str:
         if piece.endswith("+") and len(piece) == 2:
             return f"possessive repetitions such as {piece} are not supported"
         return f"{piece} repeats a repetition"
-    if kind == "invalid repetition size":
-        return f"a repetition count over 1000, alone or multiplied by nesting ({piece})"
-    if kind == "pattern too large - compile failed":
-        return "it is too large to compile; split it into several expressions"
+    return _other_reason(kind, piece)
+
+
+def _operator_reason(piece: str, source: str) -> str:
+    """Why a group RE2 calls an invalid operator (``piece`` opens it) is refused."""
+    if piece == "(?P" and "(?P=" in source:  # RE2 quotes no more than "(?P"
+        piece = "(?P="
+    for start, reason in _FEATURES.items():
+        if piece.startswith(start):
+            return reason
+    if piece[2:].isalpha() and not piece.startswith("(?P"):
+        return (
+            f"the inline flag {piece}) is not supported (i, m, s and U are;"
+            " every expression is case-insensitive already)"
+        )
+    return f"the group syntax {piece}...) is not supported"
+
+
+def _other_reason(kind: str, piece: str) -> str:
     reasons = {
+        "invalid repetition size": (
+            f"a repetition count over 1000, alone or multiplied by nesting ({piece})"
+        ),
+        "pattern too large - compile failed": (
+            "it is too large to compile; split it into several expressions"
+        ),
         "missing )": "a ( is not closed",
         "unexpected )": "a ) closes nothing",
         "missing ]": "a [ is not closed",

@@ -1,18 +1,21 @@
-"""Indexing articles: duplicates merged, visibility decided, feeds planned."""
+"""Feed plans, and the rules every planner shares: which article of several
+with one link is kept, which articles are visible, the order of a feed's
+entries, and the stems of feeds and their monthly archives.
+
+`feeds.plan.planner` plans with these rules; so does the simple reference
+planner its property spec compares it with (tests/reference/planner.py).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Literal
 
-from feeds.config import Config
 from feeds.model import Article
-from feeds.plan.filters import selects
-from feeds.plan.slugs import assign_slugs
 from feeds.urls import canonical_url
 
 #: The updated time of a feed with no entries. Never the clock: a build's
@@ -32,7 +35,7 @@ FEED_DIRS = (TOPICS_DIR, CUSTOM_DIR, CATEGORIES_DIR, PROVIDERS_DIR, ARCHIVE_DIR)
 
 @dataclass(frozen=True, slots=True)
 class Duplicate:
-    """Two or more seed files naming the same link; ``kept`` is the one published."""
+    """Two or more seed files naming the same link; ``kept`` is the one in the feeds."""
 
     link: str
     kept: str
@@ -40,6 +43,14 @@ class Duplicate:
 
 
 FeedKind = Literal["all", "topic", "custom", "category", "provider"]
+
+#: The folder of each kind of feed but the combined one.
+_FOLDERS: dict[FeedKind, str] = {
+    "topic": TOPICS_DIR,
+    "custom": CUSTOM_DIR,
+    "category": CATEGORIES_DIR,
+    "provider": PROVIDERS_DIR,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +92,17 @@ class FeedPlan:
         return self.archive_of is not None
 
 
+# --- duplicates ------------------------------------------------------------
+
+
+def preference(article: Article) -> tuple[datetime, str]:
+    """Of several articles with one link, the greatest is kept: the later
+    ``updated`` wins, a tie goes to the source path that sorts last."""
+    return (article.updated, article.source)
+
+
 def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[Duplicate]]:
-    """One article per canonical link: the later ``updated`` wins, a tie goes to
-    the source path that sorts last."""
+    """One article per canonical link, by `preference`."""
     groups: dict[str, list[Article]] = defaultdict(list)
     for article in articles:
         groups[article.id].append(article)  # the id is derived from the canonical link
@@ -101,11 +120,14 @@ def merge_duplicates(articles: Iterable[Article]) -> tuple[list[Article], list[D
 
 
 def duplicate_of(group: Sequence[Article]) -> Duplicate:
-    """Which of several articles with one id is published, and which are not."""
-    ordered = sorted(group, key=lambda article: (article.updated, article.source))
+    """Which of several articles with one id is kept, and which are dropped."""
+    ordered = sorted(group, key=preference)
     winner = ordered[-1]
     dropped = tuple(article.source for article in ordered[:-1])
     return Duplicate(canonical_url(winner.link), winner.source, dropped)
+
+
+# --- visibility ------------------------------------------------------------
 
 
 def is_visible(article: Article, now: datetime, published_only: bool) -> bool:
@@ -118,86 +140,35 @@ def is_visible(article: Article, now: datetime, published_only: bool) -> bool:
     return article.published <= now
 
 
-def newest_first(articles: Iterable[Article]) -> list[Article]:
-    return sorted(articles, key=lambda article: (article.published, article.id), reverse=True)
-
-
-@dataclass(slots=True)
-class _Group:
-    stem: str
-    kind: FeedKind
-    label: str | None
-    members: list[Article]
-    title: str | None = None
-    description: str | None = None
-
-
-def plan_feeds(articles: Sequence[Article], config: Config) -> list[FeedPlan]:
-    """Every feed document: the combined feed, one per topic, the custom feeds,
-    the facets the config asks for, and their archives.
-
-    ``articles`` are the visible, de-duplicated ones.
-    """
-    return [
-        plan
-        for group in _groups(newest_first(articles), config)
-        for plan in _group_plans(group, config)
-    ]
-
-
-def _groups(ordered: list[Article], config: Config) -> list[_Group]:
-    groups = [_Group(COMBINED_STEM, "all", None, ordered)]
-    groups += _grouped(ordered, TOPICS_DIR, "topic", lambda a: a.topics)
-    for custom in config.custom_feeds:
-        members = [article for article in ordered if selects(custom, article)]
-        stem = f"{CUSTOM_DIR}/{custom.name}"
-        groups.append(
-            _Group(stem, "custom", custom.name, members, custom.title, custom.description)
-        )
-    if config.facets.categories:
-        groups += _grouped(
-            ordered, CATEGORIES_DIR, "category", lambda a: (a.category,) if a.category else ()
-        )
-    if config.facets.providers:
-        groups += _grouped(ordered, PROVIDERS_DIR, "provider", provider_keys)
-    return groups
-
-
-def _group_plans(group: _Group, config: Config) -> list[FeedPlan]:
-    entries = tuple(group.members[: config.max_items])
-    main = FeedPlan(
-        group.stem,
-        group.kind,
-        group.label,
-        entries,
-        len(group.members),
-        title=group.title,
-        description=group.description,
+def next_embargo(
+    articles: Iterable[Article], now: datetime, published_only: bool
+) -> datetime | None:
+    """When the first of ``articles`` still embargoed at ``now`` becomes visible."""
+    return min(
+        (
+            article.published
+            for article in articles
+            if article.published > now and (article.is_published or not published_only)
+        ),
+        default=None,
     )
-    older = group.members[config.max_items :] if config.archives else []
-    return _with_archives(main, older)
 
 
-def newest_of(plan: FeedPlan, count: int) -> FeedPlan:
-    """The plan with only its ``count`` newest entries (to fit a size budget)."""
-    return replace(plan, entries=plan.entries[:count])
+# --- order and stems -------------------------------------------------------
+
+#: Entries sort by it, newest first: a feed's order never depends on the input's.
+SortKey = tuple[datetime, str]
 
 
-def _grouped(
-    ordered: Sequence[Article],
-    folder: str,
-    kind: FeedKind,
-    keys: Callable[[Article], Iterable[str]],
-) -> list[_Group]:
-    members: dict[str, list[Article]] = defaultdict(list)
-    for article in ordered:
-        for key in keys(article):
-            members[key].append(article)
-    slugs = assign_slugs(members)
-    return [
-        _Group(f"{folder}/{slugs[key]}", kind, key, members[key])
-        for key in sorted(members, key=lambda name: slugs[name])
-    ]
+def sort_key(article: Article) -> SortKey:
+    return (article.published, article.id)
+
+
+def feed_stem(kind: FeedKind, name: str | None) -> str:
+    """Where a feed goes; ``name`` is its slug (a custom feed's: its name)."""
+    if kind == "all":
+        return COMBINED_STEM
+    return f"{_FOLDERS[kind]}/{name}"
 
 
 def archive_month(moment: datetime) -> str:
@@ -212,36 +183,29 @@ def _month_name(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def archive_stem(stem: str, month: str) -> str:
+    """The stem of the RFC 5005 archive of feed ``stem``'s entries of ``month``.
+
+    Months keep each archive small, and an edit to an old article rewrites
+    only its own month's archives.
+    """
+    return f"{ARCHIVE_DIR}/{stem}/{month}"
+
+
+def archive_links(stems: Sequence[str]) -> list[tuple[str | None, str | None]]:
+    """Each archive's RFC 5005 neighbours: the previous (older) and the next
+    (newer) archive; ``stems`` are a feed's archives, oldest first."""
+    older: list[str | None] = [None, *stems[:-1]]
+    newer: list[str | None] = [*stems[1:], None]
+    return list(zip(older, newer, strict=True))
+
+
 def provider_keys(article: Article) -> tuple[str, ...]:
     if article.provider is None:
         return ()
     return (article.provider.domain or article.provider.name,)
 
 
-def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
-    """The main document plus RFC 5005 archive documents, one per month (UTC),
-    of the entries that no longer fit in it.
-
-    Months keep each archive small, and an edit to an old article rewrites
-    only its own month's archives.
-    """
-    if not older:
-        return [main]
-    by_month: dict[str, list[Article]] = defaultdict(list)
-    for article in older:
-        by_month[archive_month(article.published)].append(article)
-    months = sorted(by_month)
-    stems = {month: f"{ARCHIVE_DIR}/{main.stem}/{month}" for month in months}
-    archives = [
-        replace(
-            main,
-            stem=stems[month],
-            entries=tuple(by_month[month]),
-            total=len(by_month[month]),
-            archive_of=main.stem,
-            prev_archive=stems[months[index - 1]] if index > 0 else None,
-            next_archive=stems[months[index + 1]] if index + 1 < len(months) else None,
-        )
-        for index, month in enumerate(months)
-    ]
-    return [replace(main, prev_archive=stems[months[-1]]), *archives]
+def newest_of(plan: FeedPlan, count: int) -> FeedPlan:
+    """The plan with only its ``count`` newest entries (to fit a size budget)."""
+    return replace(plan, entries=plan.entries[:count])

@@ -1,9 +1,10 @@
-"""The daemon's live index plans exactly what a one-shot build plans.
+"""The planner, kept current seed by seed, plans what the simple reference
+planner plans from all seeds at once.
 
 After any sequence of saves, deletions, duplicates, embargoes and clock moves,
-`LiveIndex` must give the plans `plan_feeds` gives for the same seeds (which
-the golden files and the feed specs pin down), and reuse the plan objects of
-feeds the change did not touch.
+`Planner` must give the plans the reference (tests/reference/planner.py) gives
+for the same seeds (which the golden files and the feed specs pin down), and
+reuse the plan objects of feeds the change did not touch.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from hypothesis import strategies as st
 
 from feeds.config import Config, load_config
 from feeds.model import Article, Provider
-from feeds.plan.live import LiveIndex
-from feeds.plan.plans import is_visible, merge_duplicates, plan_feeds
+from feeds.plan.planner import Planner
+from tests.reference import planner as reference
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -78,7 +79,7 @@ def _steps(draw: st.DrawFn) -> list[tuple[str, object]]:
     steps: list[tuple[str, object]] = []
     for _ in range(draw(st.integers(1, 25))):
         action = draw(
-            st.sampled_from(["save", "save", "save", "retitle", "delete", "publish", "clock"])
+            st.sampled_from(["save", "save", "save", "retitle", "delete", "plan", "clock"])
         )
         if action == "retitle":  # the same file saved again with only its title changed
             steps.append(("retitle", (draw(st.sampled_from(_PATHS)), draw(st.integers(0, 99)))))
@@ -90,23 +91,9 @@ def _steps(draw: st.DrawFn) -> list[tuple[str, object]]:
         elif action == "clock":
             steps.append(("clock", timedelta(days=draw(st.integers(-60, 90)))))
         else:
-            steps.append(("publish", None))
-    steps.append(("publish", None))
+            steps.append(("plan", None))
+    steps.append(("plan", None))
     return steps
-
-
-def _reference(seeds: dict[str, Article], moment: datetime, config: Config) -> tuple[object, ...]:
-    articles, duplicates = merge_duplicates(seeds.values())
-    visible = [a for a in articles if is_visible(a, moment, config.published_only)]
-    embargo = min(
-        (
-            a.published
-            for a in articles
-            if a.published > moment and (a.is_published or not config.published_only)
-        ),
-        default=None,
-    )
-    return plan_feeds(visible, config), len(visible), tuple(duplicates), embargo
 
 
 @pytest.mark.parametrize("published_only", [False, True])
@@ -114,11 +101,11 @@ def _reference(seeds: dict[str, Article], moment: datetime, config: Config) -> t
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(steps=_steps())
-def test_live_plans_equal_a_full_plan_after_any_changes(
+def test_plans_equal_the_reference_plans_after_any_changes(
     tmp_path: Path, published_only: bool, steps: list[tuple[str, object]]
 ) -> None:
     config = _config(tmp_path, published_only)
-    index = LiveIndex(config)
+    planner = Planner(config)
     seeds: dict[str, Article] = {}
     moment = START + timedelta(days=60)
     for action, value in steps:
@@ -127,26 +114,26 @@ def test_live_plans_equal_a_full_plan_after_any_changes(
             path: str = value[0]
             article: Article = value[1]
             seeds[path] = article
-            index.update([(path, article)])
+            planner.update([(path, article)])
         elif action == "retitle":
             assert isinstance(value, tuple)
             path, number = value[0], value[1]
             if path in seeds:
                 seeds[path] = replace(seeds[path], title_utf8=f"Retitled {number}".encode())
-                index.update([(path, seeds[path])])
+                planner.update([(path, seeds[path])])
         elif action == "delete":
             seeds.pop(str(value), None)
-            index.update([(str(value), None)])
+            planner.update([(str(value), None)])
         elif action == "clock":
             assert isinstance(value, timedelta)
             moment += value
         else:
-            published = index.publish(moment)
-            plans, visible, duplicates, embargo = _reference(seeds, moment, config)
-            assert published.plans == plans
-            assert published.visible == visible
-            assert published.duplicates == duplicates
-            assert published.next_embargo == embargo
+            planned = planner.plans_at(moment)
+            expected = reference.plans_at(seeds.values(), moment, config)
+            assert planned.plans == expected.plans
+            assert planned.visible == expected.visible
+            assert planned.duplicates == expected.duplicates
+            assert planned.next_embargo == expected.next_embargo
 
 
 def _plain(number: int, published: datetime, topic: str, title: str = "Original") -> Article:
@@ -173,18 +160,18 @@ def _plain(number: int, published: datetime, topic: str, title: str = "Original"
 
 def test_a_save_reuses_the_plans_of_feeds_it_did_not_touch(tmp_path: Path) -> None:
     config = _config(tmp_path, published_only=False)
-    index = LiveIndex(config)
+    planner = Planner(config)
 
-    index.update(
+    planner.update(
         (
             f"/seeds/{n}.md",
             _plain(n, START + timedelta(days=n), "Robots" if n % 2 else "Space"),
         )
         for n in range(10)
     )
-    before = {plan.stem: plan for plan in index.publish(START + timedelta(days=60)).plans}
-    index.update([("/seeds/4.md", _plain(4, START + timedelta(days=4), "Space", "Edited"))])
-    after = {plan.stem: plan for plan in index.publish(START + timedelta(days=60)).plans}
+    before = {plan.stem: plan for plan in planner.plans_at(START + timedelta(days=60)).plans}
+    planner.update([("/seeds/4.md", _plain(4, START + timedelta(days=4), "Space", "Edited"))])
+    after = {plan.stem: plan for plan in planner.plans_at(START + timedelta(days=60)).plans}
     assert after.keys() == before.keys()
     changed = {stem for stem in after if after[stem] is not before[stem]}
     assert "topics/robots" not in changed
@@ -193,17 +180,17 @@ def test_a_save_reuses_the_plans_of_feeds_it_did_not_touch(tmp_path: Path) -> No
 
 def test_an_edit_deep_in_the_archives_reaches_its_months_archive(tmp_path: Path) -> None:
     config = _config(tmp_path, published_only=False)
-    index = LiveIndex(config)
+    planner = Planner(config)
     articles = {
         f"/seeds/{month}.md": _plain(month, datetime(2024, month, 3, tzinfo=UTC), "Space")
         for month in range(1, 11)
     }
-    index.update(articles.items())
+    planner.update(articles.items())
     moment = datetime(2025, 1, 1, tzinfo=UTC)
-    index.publish(moment)
+    planner.plans_at(moment)
     oldest = "/seeds/1.md"
-    index.update([(oldest, replace(articles[oldest], title_utf8=b"Edited"))])
-    plans = {plan.stem: plan for plan in index.publish(moment).plans}
+    planner.update([(oldest, replace(articles[oldest], title_utf8=b"Edited"))])
+    plans = {plan.stem: plan for plan in planner.plans_at(moment).plans}
     assert [a.title for a in plans["archive/all/2024-01"].entries] == ["Edited"]
     assert [a.title for a in plans["archive/topics/space/2024-01"].entries] == ["Edited"]
     assert [a.title for a in plans["archive/all/2024-02"].entries] == ["Original"]

@@ -1,1 +1,2 @@
-"""Frozen copies of the reading path, the reference that faster code must agree with."""
+"""Frozen copies of the reading path and of the simple planner: the references
+that faster code must agree with."""

@@ -17,7 +17,8 @@ from lxml import etree
 from feeds.build.builder import scan
 from feeds.config import Config, load_config
 from feeds.model import Article
-from feeds.plan.plans import FeedKind, FeedPlan, is_visible, plan_feeds
+from feeds.plan.planner import Planner
+from feeds.plan.plans import FeedKind, FeedPlan
 from feeds.render.common import feed_title, feed_url
 from feeds.render.index_html import render_index
 from feeds.render.opml import render_opml
@@ -101,8 +102,14 @@ def site(make_config: MakeConfig) -> Config:
 def samples(tmp_path: Path) -> tuple[list[FeedPlan], Config]:
     """The plans a build of the two sample seeds writes, and its config."""
     config = load_config(SAMPLE_CONFIG, output=tmp_path / "output")
-    visible = [a for a in scan(config).articles if is_visible(a, NOW, config.published_only)]
-    return plan_feeds(visible, config), config
+    return _planned(config), config
+
+
+def _planned(config: Config) -> list[FeedPlan]:
+    """The plans a build of ``config``'s seeds writes at ``NOW``."""
+    planner = Planner(config)
+    planner.update((article.source, article) for article in scan(config).articles)
+    return planner.plans_at(NOW).plans
 
 
 # --- reading the output back ---------------------------------------------
@@ -339,7 +346,7 @@ def test_rendering_is_deterministic_whatever_order_plans_come_in(site: Config) -
 
 def test_empty_site_still_renders_both(make_config: MakeConfig) -> None:
     config = make_config("title: Nothing here yet\n")
-    plans = plan_feeds(scan(config).articles, config)
+    plans = _planned(config)
     assert [plan.kind for plan in plans] == ["all"]
     root = _parse_html(render_index(plans, config))
     card = _cards(root)["Nothing here yet"]

@@ -21,7 +21,7 @@ from lxml import etree
 from feeds.compat.feedgen import tree
 from feeds.config import Config, load_config
 from feeds.model import Article
-from feeds.plan.plans import FeedPlan, plan_feeds
+from feeds.plan.plans import FeedPlan
 from feeds.render import atom, rss
 from feeds.render._feedgen import ATOM_NS, _after_last_link, _extra_links
 from feeds.render.common import (
@@ -36,6 +36,7 @@ from feeds.render.common import (
 )
 from feeds.render.entries import atom_entry, rss_item
 from feeds.seeds.reader import read_article
+from tests.reference.planner import plan_feeds
 from tests.render.test_entries import SAMPLES, articles
 
 Flavour = Literal["atom", "rss"]

@@ -1,0 +1,143 @@
+"""The planner: seeds' articles in, every feed's plan out, kept current seed
+by seed.
+
+A build tells it which seed files changed since it last planned; it moves
+only those files' articles between feeds and re-plans only the feeds they
+touched, so a save in the daemon costs what it changed, not the corpus. A
+one-shot build is the same with every file changed.
+tests/plan/test_planner.py checks, after random sequences of edits,
+deletions, duplicates and embargoes, that its plans equal those of the simple
+reference planner (tests/reference/planner.py) on the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds.config import Config
+from feeds.model import Article
+from feeds.plan.feedset import FeedSet
+from feeds.plan.plans import (
+    Duplicate,
+    FeedPlan,
+    duplicate_of,
+    is_visible,
+    next_embargo,
+    preference,
+)
+
+
+@dataclass(slots=True)
+class Plans:
+    """Every feed's plans at a moment, and what a build reports with them."""
+
+    plans: list[FeedPlan]
+    visible: int
+    duplicates: tuple[Duplicate, ...]
+    next_embargo: datetime | None
+
+
+class Planner:
+    """Seeds' articles in, feed plans out; told which seed files changed."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._moment: datetime | None = None
+        #: Every seed's article as last planned, and the seeds naming each id.
+        self._at: dict[str, Article] = {}
+        #: (A tuple: one path nearly always, and a set costs four times as much.)
+        self._paths_by_id: dict[str, tuple[str, ...]] = {}
+        #: The article kept for each id (the preferred of its duplicates).
+        self._winners: dict[str, Article] = {}
+        self._visible: dict[str, Article] = {}
+        #: Winners not visible yet: embargoed (or unpublished, with published_only).
+        self._waiting: dict[str, Article] = {}
+        #: Ids named by more than one seed file.
+        self._duplicated: set[str] = set()
+        self._feeds = FeedSet(config)
+
+    def update(self, changes: Iterable[tuple[str, Article | None]]) -> None:
+        """Seed files (by name) whose article changed (None: gone or invalid
+        with no last good)."""
+        touched: set[str] = set()
+        for path, article in changes:
+            old = self._at.pop(path, None)
+            if old is not None:
+                others = self._paths_by_id.get(old.id, ())
+                self._paths_by_id[old.id] = tuple(known for known in others if known != path)
+                touched.add(old.id)
+            if article is not None:
+                self._at[path] = article
+                self._paths_by_id[article.id] = (*self._paths_by_id.get(article.id, ()), path)
+                touched.add(article.id)
+        for article_id in touched:
+            if len(self._paths_by_id.get(article_id, ())) > 1:
+                self._duplicated.add(article_id)
+            else:
+                self._duplicated.discard(article_id)
+            self._elect(article_id)
+
+    def plans_at(self, moment: datetime) -> Plans:
+        """The plans of every feed at ``moment``, re-planning only what changed."""
+        if self._moment is not None and moment < self._moment:
+            # The clock went back: an article shown may be embargoed again.
+            for winner in list(self._winners.values()):
+                self._show(winner, moment)
+        else:
+            for winner in list(self._waiting.values()):
+                self._show(winner, moment)
+        self._moment = moment
+        embargo = next_embargo(self._waiting.values(), moment, self.config.published_only)
+        return Plans(self._feeds.plans(), len(self._visible), self._duplicates(), embargo)
+
+    def _elect(self, article_id: str) -> None:
+        """Keeps the preferred of the articles naming ``article_id``."""
+        paths = self._paths_by_id.get(article_id)
+        candidates = [self._at[path] for path in paths] if paths else []
+        if not candidates:
+            self._paths_by_id.pop(article_id, None)
+            winner = None
+        else:
+            winner = max(candidates, key=preference)
+        previous = self._winners.get(article_id)
+        if winner is previous:
+            return
+        if previous is not None:
+            del self._winners[article_id]
+            self._waiting.pop(article_id, None)
+            self._hide(previous)
+        if winner is not None:
+            self._winners[article_id] = winner
+            if self._moment is None:  # not planned yet: the first plan decides
+                self._waiting[article_id] = winner
+            else:
+                self._show(winner, self._moment)
+
+    def _show(self, article: Article, moment: datetime) -> None:
+        """Adds the article to its feeds if it is visible at ``moment``, or
+        removes it if it no longer is."""
+        shown = self._visible.get(article.id) is article
+        if is_visible(article, moment, self.config.published_only):
+            self._waiting.pop(article.id, None)
+            if not shown:
+                self._visible[article.id] = article
+                self._feeds.add(article)
+        else:
+            self._waiting[article.id] = article
+            if shown:
+                self._hide(article)
+
+    def _hide(self, article: Article) -> None:
+        if self._visible.get(article.id) is not article:
+            return
+        del self._visible[article.id]
+        self._feeds.remove(article)
+
+    def _duplicates(self) -> tuple[Duplicate, ...]:
+        found = [
+            duplicate_of([self._at[path] for path in self._paths_by_id[article_id]])
+            for article_id in self._duplicated
+        ]
+        return tuple(sorted(found, key=lambda duplicate: duplicate.kept))

@@ -26,16 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from feeds import __version__
-from feeds.model import (
-    Article,
-    Fields,
-    Images,
-    Provider,
-    Related,
-    provider_of,
-    shared,
-    shared_topics,
-)
+from feeds.model import Article, Provider
+from feeds.model.compact import Fields, Images, Related, provider_of, shared, shared_topics
 from feeds.system.regular import open_regular, read_regular
 
 log = logging.getLogger("feeds.cache")
@@ -290,7 +282,7 @@ def pack(article: Article) -> Packed:
 
 
 def _blob(kind: type[Images] | type[Related], items: Sequence[Any]) -> bytes:
-    """The items as the article keeps them (see `model.Images`), as they are."""
+    """The items as the article keeps them (see `compact.Images`), as they are."""
     compact = items if isinstance(items, kind) else kind(items)
     return compact.blob
 

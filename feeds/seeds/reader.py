@@ -34,10 +34,8 @@ from feeds.model import (
     Image,
     Provider,
     RelatedArticle,
-    provider_of,
-    shared,
-    shared_topics,
 )
+from feeds.model.compact import provider_of, shared, shared_topics
 from feeds.seeds.dates import parse_datetime
 from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (

@@ -136,22 +136,10 @@ def load_yaml(
     try:
         _refuse_deep_nesting(text, loader)
         parser = loader(text)
-        if not parser.check_node():
-            return None
-        node = parser.get_node()
+        node = _only_document(parser, text, loader)
         if node is None:
             return None
-        if parser.check_node():
-            raise YAMLRefused("more than one document", _second_document(text, loader))
-        if fields is not None:
-            _keep_only(node, fields)
-        merges = _may_merge(text)
-        if merges or _may_alias(text):
-            _expand_within_budget(node, _Merges() if merges else None)
-            if merges and fields is not None:
-                _keep_only(node, fields)  # and what the merges brought in
-        if "!" in text:  # every explicit tag, and every %TAG, is written with one
-            _refuse_unsupported_tags(node)
+        _prepare(node, text, fields)
         return construct(parser, node)
     except yaml.YAMLError:
         raise
@@ -159,6 +147,33 @@ def load_yaml(
         raise YAMLRefused(_TOO_DEEP) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise YAMLRefused("a value does not match its type") from None
+
+
+def _only_document(parser: Loader, text: str, loader: type[Loader]) -> Node | None:
+    """The document's composed node (None for an empty stream); a second
+    document is refused."""
+    if not parser.check_node():
+        return None
+    node = parser.get_node()
+    if node is None:
+        return None
+    if parser.check_node():
+        raise YAMLRefused("more than one document", _second_document(text, loader))
+    return node
+
+
+def _prepare(node: Node, text: str, fields: Collection[str] | None) -> None:
+    """Checks ``node`` and makes it what is constructed: unread fields
+    dropped, merges and aliases expanded within budget, tags refused."""
+    if fields is not None:
+        _keep_only(node, fields)
+    merges = _may_merge(text)
+    if merges or _may_alias(text):
+        _expand_within_budget(node, _Merges() if merges else None)
+        if merges and fields is not None:
+            _keep_only(node, fields)  # and what the merges brought in
+    if "!" in text:  # every explicit tag, and every %TAG, is written with one
+        _refuse_unsupported_tags(node)
 
 
 def _keep_only(node: Node, fields: Collection[str]) -> None:

@@ -161,10 +161,10 @@ class Builder:
         stale = list(versions)
         if stale:
             self._as_cached = False
-        outcomes = read_many(stale, self.config.tz, self._read_options)
+        results = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
         read = []
-        for path, article, reason, warnings, fingerprint in outcomes:
+        for path, article, reason, warnings, fingerprint in results:
             if self._record_read(path, versions[path], article, reason, warnings, fingerprint):
                 read.append(path)
             if ticks is not None:

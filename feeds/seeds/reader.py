@@ -369,14 +369,16 @@ def _shared_label(label: str | None) -> str | None:
 PARALLEL_THRESHOLD = 400
 _BATCH = 200
 
-#: (name, article, reason rejected, warnings, fingerprint): a file's article or
-#: its rejection, and the version of the file read (None: none was read).
-Outcome = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
+#: One seed file's result, as `read_many` gives it: (name, article, reason
+#: rejected, warnings, fingerprint), its article or its rejection, and the
+#: version of the file read (None: none was read). `Reading` is the article
+#: and warnings of a file read without error.
+SeedResult = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
 
 
 def read_many(
     names: Sequence[str], tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
-) -> Iterator[Outcome]:
+) -> Iterator[SeedResult]:
     """Reads the files ``names``, in order, on every core when there are many.
 
     Parsing YAML is most of a cold build's time and is CPU-bound, so large
@@ -386,7 +388,7 @@ def read_many(
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(names) < PARALLEL_THRESHOLD:
         for name in names:
-            yield _outcome(name, tz, options)
+            yield _seed_result(name, tz, options)
         return
     batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
     context = multiprocessing.get_context("forkserver")
@@ -425,16 +427,16 @@ def _unpacked(
     fingerprint: Fingerprint | None,
     tz: tzinfo,
     options: ReadOptions,
-) -> Outcome:
+) -> SeedResult:
     if packed is None:
         return name, None, reason, (), fingerprint
     try:
         return name, unpack(packed, source=name), None, warnings, fingerprint
     except (TypeError, ValueError):  # never expected of our own workers; read it here
-        return _outcome(name, tz, options)
+        return _seed_result(name, tz, options)
 
 
-def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
+def _seed_result(name: str, tz: tzinfo, options: ReadOptions) -> SeedResult:
     try:
         reading = read_seed(Path(name), tz, options)
     except ArticleError as error:

@@ -68,16 +68,13 @@ class Article:
     """
 
     id: str
-    #: The title as UTF-8 (``title`` gives it as text); see ``summary_utf8``.
+    #: The title as UTF-8 (``title`` gives it as text; `compact` says why).
     title_utf8: bytes
     link: str
     original_link: str | None
     published: datetime
     updated: datetime
-    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text). News
-    #: text is rarely all Latin-1 (’ “ — …), and Python keeps such a str at
-    #: two bytes a character: as bytes, the titles and excerpts of 100,000
-    #: such articles take 40 MB less in the daemon, and only rendering reads them.
+    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text).
     summary_utf8: bytes
     category: str | None
     topics: tuple[str, ...]

@@ -32,8 +32,7 @@ _Value = TypeVar("_Value", str, tuple[str, ...])
 # --- equal values kept once --------------------------------------------------
 
 #: Equal values that many articles carry (topics, categories; providers see
-#: `provider_of`) are kept once: at 100,000 articles, a copy per article was
-#: ~30 MB.
+#: `provider_of`), each kept once rather than a copy per article.
 _SHARED: dict[object, object] = {}
 #: A bound for hostile input; past it the table starts over (sharing is
 #: only a saving, never a meaning).
@@ -70,10 +69,6 @@ _EMPTY: dict[type, Any] = {}
 
 class Compact(Sequence[_Item], Generic[_Item]):
     """A tuple of small frozen values, kept as one blob of plain data.
-
-    An article's related articles and images are read only when its entries
-    are built, yet as objects they were more than half of an article's
-    memory (~1.6 of 3 KB): a daemon holds every article.
 
     Behaves as the tuple of its items: equal to it, and equal to another
     compact tuple of the same kind exactly when their items are equal.
@@ -179,9 +174,9 @@ class Compact(Sequence[_Item], Generic[_Item]):
         return (type(self).from_fields, (self.fields(),))
 
 
-#: Raw deflate with a 4 KiB window: zlib.compress's 32 KiB window and full
-#: memory level took 30 us per call just to set up, for blobs of ~1 KiB
-#: (4 us so, and the same size).
+#: Raw deflate with a 4 KiB window: with zlib.compress's 32 KiB window and
+#: full memory level, setting up cost far more than compressing one small
+#: blob, and made it no smaller.
 _WINDOW_BITS = 12
 
 
@@ -226,8 +221,8 @@ class Related(Compact[RelatedArticle]):
     """An article's related articles, as `Article.related` keeps them."""
 
     __slots__ = ()
-    #: Titles and excerpts: 640 bytes become 275 on the benchmark corpus
-    #: (36 MB at 100,000 articles), for 5 us when an entry is built.
+    #: Titles and excerpts deflate to well under half, for a little time
+    #: when an entry is built.
     _COMPRESSED = True
 
     @staticmethod

@@ -1,6 +1,6 @@
 """YAML loading shared by the config and the article reader.
 
-Uses libyaml's ``CSafeLoader`` when present (about ten times faster than the
+Uses libyaml's ``CSafeLoader`` when present (much faster than the
 pure-Python loader). Timestamps are *not* resolved by YAML: the reader parses
 dates itself so that quoted and unquoted dates behave the same and a bad date
 gets a clear reason.
@@ -213,8 +213,8 @@ def _second_document(text: str, loader: type[Loader]) -> Any:
 # --- nesting ------------------------------------------------------------------
 
 #: Deeper documents are refused before they are composed: libyaml's composer
-#: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
-#: 8 MiB stack, a segfault that would end a build or the daemon. The limit is
+#: recurses in C, and a small file of nothing but "- " nests deep enough to
+#: overflow the stack, a segfault that would end a build or the daemon. The limit is
 #: well below the one libyaml has had since PyYAML 6.0.4 (1,000 levels by its
 #: own count), so this check speaks first and in our words, and below where
 #: the pure-Python composer, which recurses in Python, would run out of stack.

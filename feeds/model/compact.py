@@ -1,15 +1,15 @@
 """How the model's values are kept small: a daemon holds every article.
 
-The model (`feeds.model`) says what the values are; this module says how
-they are kept, and nothing outside it needs to know:
+The model (`feeds.model`) says what the values are and gives them as plain
+values; this module says how they are kept:
 
 - Text that only rendering reads (an article's title and excerpt) is kept as
   UTF-8 bytes. News text is rarely all Latin-1 (’ “ — …), and Python keeps
   such a str at two bytes a character.
-- An article's images and related articles are read only when its entries are
-  built, yet as objects they were most of an article's memory: each list is
-  kept as one blob of plain data (`Images`, `Related`), and related articles,
-  long on titles and excerpts, deflated.
+- An article's images and related articles are read only when its entries
+  are built, yet as objects they were more than half of an article's
+  memory: each list is kept as one blob of plain data (`Images`,
+  `Related`), and related articles, long on titles and excerpts, deflated.
 - Equal values that many articles carry (topics, categories, providers) are
   kept once (`shared`, `provider_of`).
 

@@ -60,8 +60,8 @@ Progress = Callable[[Sequence[Path]], Iterable[Path]]
 
 #: What identifies one version of a file without reading it.
 Fingerprint = tuple[int, int, int]  # (mtime_ns, size, inode)
-#: A fingerprint packed into one int: a tuple of three ints is ~160 bytes
-#: per seed file, this ~50 (11 MB at 100,000 files).
+#: A fingerprint packed into one int: a daemon keeps one per seed file, and
+#: one int is a fraction of a tuple of three.
 Version = int
 
 
@@ -105,7 +105,7 @@ class Builder:
         #: Decided as each seed is recorded: another strictness needs another Builder.
         self._strict = config.strict
         #: By the seed file's name as discovered (also its article's ``source``):
-        #: strings, as a Path per file cost ~500 bytes at 100,000 files.
+        #: strings, as a Path per file costs several times the memory.
         self._seeds: dict[str, _Seed] = {}
         #: A digest of each feed document's inputs as last written, by stem.
         self._written: dict[str, str] = {}
@@ -162,10 +162,10 @@ class Builder:
         stale = list(versions)
         if stale:
             self._as_cached = False
-        outcomes = read_many(stale, self.config.tz, self._read_options)
+        results = read_many(stale, self.config.tz, self._read_options)
         ticks = iter(progress([Path(name) for name in stale])) if progress is not None else None
         read = []
-        for path, article, reason, warnings, fingerprint in outcomes:
+        for path, article, reason, warnings, fingerprint in results:
             if self._record_read(path, versions[path], article, reason, warnings, fingerprint):
                 read.append(path)
             if ticks is not None:

@@ -26,16 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from feeds import __version__
-from feeds.model import (
-    Article,
-    Fields,
-    Images,
-    Provider,
-    Related,
-    provider_of,
-    shared,
-    shared_topics,
-)
+from feeds.model import Article, Provider
+from feeds.model.compact import Fields, Images, Related, provider_of, shared, shared_topics
 from feeds.system.regular import open_regular, read_regular
 
 log = logging.getLogger("feeds.cache")
@@ -43,11 +35,10 @@ log = logging.getLogger("feeds.cache")
 #: Bump when the layout of the index or of a cached article changes.
 FORMAT = 10
 #: Articles per record of the articles file. Saving and loading hold one
-#: record's packed articles at a time: at 100,000 articles, packing and
-#: marshalling the whole file at once was 390 MB of a build's peak memory.
+#: record's packed articles at a time: packing and marshalling the whole
+#: file at once was most of a large build's peak memory.
 ARTICLES_PER_RECORD = 1000
-#: Seed records per chunk of the index, for the same reason (all at once
-#: were 25 MB of a 100,000-article build's peak).
+#: Seed records per chunk of the index, for the same reason.
 SEEDS_PER_CHUNK = 10_000
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
@@ -102,7 +93,7 @@ def key_prefix(seeds: Path) -> str:
 
 def seed_key(prefix: str, path: str) -> str:
     """A seed's name in the cache: relative to the seeds folder, however it is spelled."""
-    # String work: pathlib's relative_to costs seconds over 100,000 files.
+    # String work: pathlib's relative_to is slow over many files.
     if path.startswith(prefix):
         return path[len(prefix) :].replace(os.sep, "/")
     return path
@@ -112,7 +103,7 @@ def seed_key(prefix: str, path: str) -> str:
 class CacheState:
     #: The seeds as loaded, by seed key: (mtime_ns, size, inode, has_article,
     #: reason, warnings), unchecked; read each one through `seed_record`. Checking
-    #: 100,000 records up front was a fifth of a build with nothing to do.
+    #: every record up front was much of a build with nothing to do.
     records: dict[str, object] = field(default_factory=dict)
     #: What the last publish wrote, to recognise a build with nothing to do.
     publish_key: str = ""
@@ -290,7 +281,7 @@ def pack(article: Article) -> Packed:
 
 
 def _blob(kind: type[Images] | type[Related], items: Sequence[Any]) -> bytes:
-    """The items as the article keeps them (see `model.Images`), as they are."""
+    """The items as the article keeps them (see `compact.Images`), as they are."""
     compact = items if isinstance(items, kind) else kind(items)
     return compact.blob
 

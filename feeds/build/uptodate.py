@@ -117,7 +117,7 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
         except OSError:
             return None
         # In the order the cache saved its records: the lookups then walk
-        # memory in order (0.40 -> 0.29 s for 100,000 files).
+        # memory in order, which is faster.
         names.sort()
         try:
             for name in names:

@@ -1,16 +1,14 @@
-"""The values that flow between stages: immutable, hashable, comparable."""
+"""The values that flow between stages: immutable, hashable, comparable.
+
+Their properties give plain values (text, dates, tuples); how they are kept
+small in memory is `feeds.model.compact`'s business.
+"""
 
 from __future__ import annotations
 
-import marshal
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from typing import Any, ClassVar, Generic, TypeVar, overload
-
-_Value = TypeVar("_Value", str, tuple[str, ...])
 
 #: Bump when what the reader accepts or repairs changes: articles cached
 #: under older rules are read again.
@@ -29,27 +27,6 @@ MAX_IMAGES = 10
 MAX_RELATED = 20
 
 
-#: Equal values that many articles carry (topics, categories; providers see
-#: `provider_of`) are kept once: at 100,000 articles, a copy per article was
-#: ~30 MB.
-_SHARED: dict[object, object] = {}
-#: A bound for hostile input; past it the table starts over (sharing is
-#: only a saving, never a meaning).
-_SHARED_LIMIT = 100_000
-
-
-def shared(value: _Value) -> _Value:
-    """The one instance of ``value`` (an immutable, hashable value) in use."""
-    known = _SHARED.setdefault(value, value)
-    if len(_SHARED) > _SHARED_LIMIT:
-        _SHARED.clear()
-    return known  # type: ignore[return-value]  # equal, so of the same type
-
-
-def shared_topics(topics: tuple[str, ...]) -> tuple[str, ...]:
-    return shared(tuple(shared(topic) for topic in topics))
-
-
 @dataclass(frozen=True, slots=True)
 class Provider:
     name: str
@@ -58,13 +35,6 @@ class Provider:
     @property
     def url(self) -> str | None:
         return f"https://{self.domain}/" if self.domain else None
-
-
-@lru_cache(maxsize=4096)
-def provider_of(name: str, domain: str | None = None) -> Provider:
-    """The one Provider of ``name`` and ``domain`` in use: a few providers
-    recur in thousands of articles (and their related articles)."""
-    return Provider(name, domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,183 +54,9 @@ class RelatedArticle:
     summary: str | None = None
 
 
-_Item = TypeVar("_Item")
-Fields = tuple[Any, ...]
-#: One empty value per kind, shared.
-_EMPTY: dict[type, Any] = {}
-
-
-class _Compact(Sequence[_Item], Generic[_Item]):
-    """A tuple of small frozen values, kept as one blob of plain data.
-
-    An article's related articles and images are read only when its entries
-    are built, yet as objects they were more than half of an article's
-    memory (~1.6 of 3 KB): a daemon holds every article.
-    """
-
-    __slots__ = ("_blob", "_length")
-    #: marshal version 0 writes equal values as equal bytes (later versions
-    #: mark shared and interned objects), so equal blobs mean equal items.
-    _MARSHAL_VERSION: ClassVar[int] = 0
-    #: Whether the blob is zlib-compressed (deterministic, so still comparable).
-    _COMPRESSED: ClassVar[bool] = False
-
-    def __new__(cls, items: Iterable[_Item] = ()) -> Any:
-        fields = tuple(cls.fields_of(item) for item in items)
-        return cls.from_fields(fields)
-
-    @classmethod
-    def from_fields(cls, fields: Iterable[Fields]) -> Any:
-        """From plain fields as ``fields()`` gives them (trusted: our own)."""
-        items = tuple(fields)
-        if not items:  # most articles have no images or no related articles
-            return _EMPTY.setdefault(cls, cls._made(items))
-        return cls._made(items)
-
-    @classmethod
-    def from_blob(cls, blob: bytes, check: Callable[[tuple[Fields, ...]], None]) -> Any:
-        """From what ``blob`` gave (kept as it is, not encoded again). Raises
-        ValueError or TypeError when it is not such a blob or when ``check``
-        refuses its fields (and never inflates more than `MAX_BLOB` bytes)."""
-        try:
-            data = _inflate(blob, bounded=True) if cls._COMPRESSED else blob
-            fields = marshal.loads(data)  # noqa: S302 - checked below
-        except (zlib.error, EOFError) as error:
-            raise ValueError("not a blob") from error
-        if not isinstance(fields, tuple):
-            raise TypeError("not a blob")
-        check(fields)
-        if marshal.dumps(fields, cls._MARSHAL_VERSION) != data:
-            raise ValueError("not a blob as written")  # equal blobs must mean equal items
-        if not fields:
-            return _EMPTY.setdefault(cls, cls._made(fields))
-        compact = object.__new__(cls)
-        compact._blob, compact._length = blob, len(fields)
-        return compact
-
-    @property
-    def blob(self) -> bytes:
-        return self._blob
-
-    @classmethod
-    def _made(cls, fields: tuple[Fields, ...]) -> Any:
-        compact = object.__new__(cls)
-        compact._set(fields)
-        return compact
-
-    def _set(self, fields: tuple[Fields, ...]) -> None:
-        blob = marshal.dumps(fields, self._MARSHAL_VERSION)
-        self._blob = _deflate(blob) if self._COMPRESSED else blob
-        self._length = len(fields)
-
-    def fields(self) -> tuple[Fields, ...]:
-        blob = _inflate(self._blob) if self._COMPRESSED else self._blob
-        result: tuple[Fields, ...] = marshal.loads(blob)  # noqa: S302 - our own bytes
-        return result
-
-    @staticmethod
-    def fields_of(item: Any) -> Fields:
-        raise NotImplementedError
-
-    @staticmethod
-    def item_of(fields: Fields) -> Any:
-        raise NotImplementedError
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __iter__(self) -> Iterator[_Item]:
-        return (self.item_of(fields) for fields in self.fields())
-
-    @overload
-    def __getitem__(self, index: int) -> _Item: ...
-    @overload
-    def __getitem__(self, index: slice) -> tuple[_Item, ...]: ...
-    def __getitem__(self, index: int | slice) -> _Item | tuple[_Item, ...]:
-        return tuple(self)[index]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, _Compact):
-            return type(self) is type(other) and self._blob == other._blob
-        if isinstance(other, tuple):
-            return tuple(self) == other
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(self._blob)
-
-    def __repr__(self) -> str:
-        return repr(tuple(self))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self).from_fields, (self.fields(),))
-
-
-#: Raw deflate with a 4 KiB window: zlib.compress's 32 KiB window and full
-#: memory level took 30 us per call just to set up, for blobs of ~1 KiB
-#: (4 us so, and the same size).
-_WINDOW_BITS = 12
-
-
-#: The most a blob from elsewhere (the parse cache) may inflate to: an
-#: article's 20 related articles with long links are well under it.
-MAX_BLOB = 1 << 20
-
-
-def _deflate(data: bytes) -> bytes:
-    packer = zlib.compressobj(1, zlib.DEFLATED, -_WINDOW_BITS, memLevel=4)
-    return packer.compress(data) + packer.flush()
-
-
-def _inflate(blob: bytes, *, bounded: bool = False) -> bytes:
-    if not bounded:
-        return zlib.decompress(blob, -_WINDOW_BITS)
-    unpacker = zlib.decompressobj(-_WINDOW_BITS)
-    data = unpacker.decompress(blob, MAX_BLOB)
-    if unpacker.unconsumed_tail or unpacker.unused_data or not unpacker.eof:
-        raise ValueError("not a whole blob, or too large")
-    return data
-
-
-class Images(_Compact[Image]):
-    __slots__ = ()
-
-    @staticmethod
-    def fields_of(item: Image) -> Fields:
-        return (item.url, item.width, item.height)
-
-    @staticmethod
-    def item_of(fields: Fields) -> Image:
-        return Image(*fields)
-
-
-class Related(_Compact[RelatedArticle]):
-    __slots__ = ()
-    #: Titles and excerpts: 640 bytes become 275 on the benchmark corpus
-    #: (36 MB at 100,000 articles), for 5 us when an entry is built.
-    _COMPRESSED = True
-
-    @staticmethod
-    def fields_of(item: RelatedArticle) -> Fields:
-        provider = item.provider
-        return (
-            item.title,
-            item.link,
-            item.published.isoformat() if item.published else None,
-            (provider.name, provider.domain) if provider else None,
-            item.summary,
-        )
-
-    @staticmethod
-    def item_of(fields: Fields) -> RelatedArticle:
-        title, link, published, provider, summary = fields
-        return RelatedArticle(
-            title,
-            link,
-            datetime.fromisoformat(published) if published else None,
-            provider_of(*provider) if provider else None,
-            summary,
-        )
+# How an article keeps its images and related articles. Imported here, once
+# the values it keeps are defined: it makes them again when they are read.
+from feeds.model import compact  # noqa: E402
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,21 +68,18 @@ class Article:
     """
 
     id: str
-    #: The title as UTF-8 (``title`` gives it as text); see ``summary_utf8``.
+    #: The title as UTF-8 (``title`` gives it as text; `compact` says why).
     title_utf8: bytes
     link: str
     original_link: str | None
     published: datetime
     updated: datetime
-    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text). News
-    #: text is rarely all Latin-1 (’ “ — …), and Python keeps such a str at
-    #: two bytes a character: as bytes, the titles and excerpts of 100,000
-    #: such articles take 40 MB less in the daemon, and only rendering reads them.
+    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text).
     summary_utf8: bytes
     category: str | None
     topics: tuple[str, ...]
     provider: Provider | None
-    #: Given as any sequence (a tuple), kept compact (see `_Compact`).
+    #: Given as any sequence (a tuple), kept compact (see `compact.Compact`).
     images: Sequence[Image]
     related: Sequence[RelatedArticle]
     quality: float | None
@@ -295,10 +88,10 @@ class Article:
     source: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.images, Images):
-            object.__setattr__(self, "images", Images(self.images))
-        if not isinstance(self.related, Related):
-            object.__setattr__(self, "related", Related(self.related))
+        if not isinstance(self.images, compact.Images):
+            object.__setattr__(self, "images", compact.Images(self.images))
+        if not isinstance(self.related, compact.Related):
+            object.__setattr__(self, "related", compact.Related(self.related))
 
     @property
     def title(self) -> str:

@@ -173,7 +173,7 @@ def feed_stem(kind: FeedKind, name: str | None) -> str:
 
 def archive_month(moment: datetime) -> str:
     """The UTC month of an archive entry, as one shared string per month (a
-    cache by datetime held a string per article: 20 MB at 100,000)."""
+    cache by datetime held a string per article)."""
     utc = moment.astimezone(UTC)
     return _month_name(utc.year, utc.month)
 

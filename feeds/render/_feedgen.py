@@ -36,8 +36,8 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 class _Generators:
     """One feedgen model per config, its feed-level fields set for each plan.
 
-    Making a FeedGenerator and loading its extensions cost about 230 us, once
-    per plan; the fields that differ between plans are all set again here, and
+    Making a FeedGenerator and loading its extensions is slow, and was done
+    once per plan; the fields that differ between plans are all set again here, and
     feedgen's setters replace what they set. Atom and RSS of one plan are
     rendered one after the other and share the fields but the self link.
     """

@@ -2,7 +2,7 @@
 
 Each article appears in several documents (the combined feed, its topics,
 their monthly archives), and building entries through feedgen's `FeedEntry`
-cost about 220 us each, most of a cold build (bench/RESULTS.md). So entries
+was most of a cold build (bench/RESULTS.md). So entries
 are built here, with lxml directly, into the very elements feedgen would make
 (same tags, same namespaces, same attribute order: tests/render/test_entries.py
 compares the two on every sample and on generated articles), once per

@@ -8,17 +8,16 @@ is dropped with a warning, and the article publishes without it.
 from __future__ import annotations
 
 import html
-import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from functools import lru_cache
 from itertools import repeat
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
@@ -34,16 +33,12 @@ from feeds.model import (
     Image,
     Provider,
     RelatedArticle,
-    provider_of,
-    shared,
-    shared_topics,
 )
-from feeds.seeds.dates import parse_datetime
+from feeds.model.compact import provider_of, shared, shared_topics
+from feeds.seeds.fields import FieldError, FieldReader
 from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (
     clean_line,
-    fix_mojibake,
-    has_invisible,
     html_to_text,
     sanitize_excerpt,
     shorten,
@@ -51,21 +46,17 @@ from feeds.seeds.text import (
     topic_names,
 )
 from feeds.seeds.yamlload import describe_yaml_error, load_seed_yaml
-from feeds.urls import check_http_url, entry_id, is_host_name
+from feeds.urls import entry_id, is_host_name
 
 _FRONT_MATTER = YAMLHandler()
 
 #: Titles longer than this are cut: a feed reader's list is no place for an essay.
 MAX_TITLE_LENGTH = 300
-#: Characters of a text value read at least (more when summary_length is large).
-MIN_TEXT_READ = 100_000
 #: A related article's excerpt is a teaser under its link, not a second article.
 RELATED_SUMMARY_LENGTH = 300
 #: Warnings kept per file; one more line counts the rest. A list of thousands
 #: of bad topics must not flood a log with thousands of lines.
 MAX_WARNINGS = 10
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +133,10 @@ def parse_seed(
             path, f"not UTF-8 text (undecodable byte at offset {error.start})"
         ) from None
     data = _front_matter(text, path)
-    reader = _FieldReader(data, tz, options)
+    reader = _ArticleReader(data, tz, options)
     try:
         article = reader.article(str(path))
-    except _FieldError as error:
+    except FieldError as error:
         raise ArticleError(path, str(error)) from None
     return Reading(article, _capped(reader.warnings))
 
@@ -199,29 +190,13 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     return data
 
 
-_YES_NO = {"yes": True, "on": True, "true": True, "no": False, "off": False, "false": False}
-
-
-class _FieldError(ValueError):
-    """A field's reason for rejecting the article (an ArticleError), or, for
-    an optional field, for dropping it (a warning)."""
-
-
-@dataclass
-class _FieldReader:
-    """Pulls the known fields out of one front-matter mapping.
+class _ArticleReader(FieldReader):
+    """Pulls the known fields out of one front-matter mapping into an Article.
 
     Only known fields are read, so ``secured`` and unknown fields cannot
-    reach an Article, a feed or a message; messages name a field and the
-    kind of value found, never the value.
+    reach an Article, a feed or a message. Nested readers of the same kind
+    read an article's related articles and providers.
     """
-
-    data: Mapping[str, Any]
-    tz: tzinfo
-    options: ReadOptions
-    _prefix: str = field(default="")
-    #: Why each dropped field was dropped; shared with the nested readers.
-    warnings: list[str] = field(default_factory=list)
 
     def article(self, source: str) -> Article:
         title = shorten(self.required_text("title"), MAX_TITLE_LENGTH)
@@ -248,39 +223,7 @@ class _FieldReader:
             source=source,
         )
 
-    # --- dropping ------------------------------------------------------
-
-    def optional(self, read: Callable[[str], _T | None], key: str) -> _T | None:
-        """``read(key)``, or None when the field has the wrong shape: an
-        optional field is dropped, with a warning, rather than the article."""
-        try:
-            return read(key)
-        except _FieldError as error:
-            self.warn(str(error))
-            return None
-
-    def warn(self, reason: str) -> None:
-        self.warnings.append(reason)
-
-    # --- scalars -------------------------------------------------------
-
-    def name(self, key: str) -> str:
-        return f"{self._prefix}{key}"
-
-    def optional_text(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise _FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
-        # Only so much of a text is ever shown (titles and names are cut, the
-        # excerpt at summary_length): reading no further bounds what a huge
-        # value, or twenty aliases of one, can cost.
-        text = str(value)[: max(MIN_TEXT_READ, 100 * self.options.summary_length)]
-        text = fix_mojibake(text) if self.options.fix_text else text
-        # Whitespace is collapsed even in the excerpt: it is HTML, where runs of
-        # spaces mean one space anyway, and sanitisers turn them into &nbsp;.
-        return clean_line(text) or None
+    # --- texts and links -----------------------------------------------
 
     def related_summary(self) -> str | None:
         text = html_to_text(sanitize_excerpt(self.optional(self.optional_text, "excerpt") or ""))
@@ -293,25 +236,6 @@ class _FieldReader:
         limit = self.options.summary_length
         return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
 
-    def required_text(self, key: str) -> str:
-        text = self.optional_text(key)
-        if text is None:
-            raise _FieldError(f"missing {self.name(key)}")
-        return text
-
-    def optional_url(self, key: str) -> str | None:
-        if has_invisible(self.data.get(key)):  # cleaning would change where it leads
-            raise _FieldError(
-                f"{self.name(key)} is not a valid URL (it holds invisible characters)"
-            )
-        text = self.optional_text(key)
-        if text is None:
-            return None
-        try:
-            return check_http_url(text)
-        except ValueError as error:
-            raise _FieldError(f"{self.name(key)} {error}") from None
-
     def links(self) -> tuple[str, str | None]:
         # A bad webUrl rejects even beside a good originalUrl: the link is the
         # entry's identity, and quietly taking the other would change it.
@@ -319,54 +243,9 @@ class _FieldReader:
         if web is None:
             original = self.optional_url("originalUrl")
             if original is None:
-                raise _FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
+                raise FieldError(f"missing link: set {self.name('webUrl')} or originalUrl")
             return original, original
         return web, self.optional(self.optional_url, "originalUrl")
-
-    def optional_date(self, key: str) -> datetime | None:
-        value = self.data.get(key)
-        if value is None or value == "":
-            return None
-        try:
-            return parse_datetime(value, self.tz)
-        except ValueError as error:
-            raise _FieldError(f"{self.name(key)}: {error}") from None
-
-    def required_date(self, key: str) -> datetime:
-        parsed = self.optional_date(key)
-        if parsed is None:
-            raise _FieldError(f"missing {self.name(key)}")
-        return parsed
-
-    def optional_number(self, key: str) -> float | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _FieldError(f"{self.name(key)}: expected a number, got {kind_of(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            raise _FieldError(f"{self.name(key)}: number too large") from None
-        if not math.isfinite(number):
-            raise _FieldError(f"{self.name(key)}: expected a finite number")
-        return number
-
-    def optional_size(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _FieldError(f"{self.name(key)}: expected a whole number of pixels")
-        return value
-
-    def optional_bool(self, key: str) -> bool | None:
-        value = self.data.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _YES_NO:
-            return _YES_NO[value.strip().lower()]  # YAML 1.1 spellings, read as text
-        raise _FieldError(f"{self.name(key)}: expected true or false, got {kind_of(value)}")
 
     # --- structures ----------------------------------------------------
 
@@ -399,12 +278,12 @@ class _FieldReader:
             label = shorten_label(clean_line(value))
             return provider_of(label) if label else None
         if not isinstance(value, dict):
-            raise _FieldError(f"{self.name(key)}: expected a mapping with name and domain")
+            raise FieldError(f"{self.name(key)}: expected a mapping with name and domain")
         name, domain = value.get("name"), value.get("domain")
         if _is_short_text(name) and _is_short_text(domain):
             try:  # a few providers recur in thousands of articles
                 return _plain_provider(name, domain, self.options)
-            except _FieldError:
+            except FieldError:
                 pass  # not cached: read again below, for the warning with its field name
         return self.provider_mapping(value, key)
 
@@ -424,7 +303,7 @@ class _FieldReader:
         for name, data in self.mappings("images", MAX_IMAGES, "a mapping with a url"):
             try:
                 url = self.nested(data).required_url("url")
-            except _FieldError as error:
+            except FieldError as error:
                 self.warn(f"{name}: {error}")
                 continue
             item = self.nested(data, f"{name}.")
@@ -442,9 +321,9 @@ class _FieldReader:
             try:
                 link = required.optional_url("webUrl") or required.optional_url("originalUrl")
                 if link is None:
-                    raise _FieldError("missing link: set webUrl or originalUrl")
+                    raise FieldError("missing link: set webUrl or originalUrl")
                 title = shorten(required.required_text("title"), MAX_TITLE_LENGTH)
-            except _FieldError as error:
+            except FieldError as error:
                 self.warn(f"{name}: {error}")
                 continue
             item = self.nested(data, f"{name}.")
@@ -459,32 +338,6 @@ class _FieldReader:
             )
         return tuple(related)
 
-    def mappings(self, key: str, limit: int, shape: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-        """The first ``limit`` items of a list, each with its name, where they
-        are mappings; the rest are not read at all. Anything else is dropped
-        with a warning that says what ``shape`` an item needs."""
-        value = self.data.get(key)
-        if value is None:
-            return
-        if not isinstance(value, list):
-            self.warn(f"{self.name(key)}: expected a list, got {kind_of(value)}")
-            return
-        for index, item in enumerate(value[:limit]):
-            name = f"{self.name(key)}[{index}]"
-            if isinstance(item, dict):
-                yield name, item
-            else:
-                self.warn(f"{name}: expected {shape}")
-
-    def nested(self, data: Mapping[str, Any], prefix: str = "") -> _FieldReader:
-        return _FieldReader(data, self.tz, self.options, prefix, self.warnings)
-
-    def required_url(self, key: str) -> str:
-        url = self.optional_url(key)
-        if url is None:
-            raise _FieldError(f"missing {self.name(key)}")
-        return url
-
 
 #: Longer names and domains are read every time rather than kept.
 _CACHED_TEXT_LENGTH = 200
@@ -496,13 +349,13 @@ def _is_short_text(value: object) -> bool:
 
 @lru_cache(maxsize=1024)
 def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) -> Provider | None:
-    """A provider mapping's reading (``_FieldReader.provider``), kept for its
-    values. Raises ``_FieldError`` (so nothing is kept) when a part of it is
+    """A provider mapping's reading (``_ArticleReader.provider``), kept for its
+    values. Raises ``FieldError`` (so nothing is kept) when a part of it is
     dropped: its warning must be made again, under the field's own name."""
-    reader = _FieldReader({}, UTC, options)
+    reader = _ArticleReader({}, UTC, options)
     provider = reader.provider_mapping({"name": name, "domain": domain}, "provider")
     if reader.warnings:
-        raise _FieldError(reader.warnings[0])
+        raise FieldError(reader.warnings[0])
     return provider
 
 
@@ -516,14 +369,16 @@ def _shared_label(label: str | None) -> str | None:
 PARALLEL_THRESHOLD = 400
 _BATCH = 200
 
-#: (name, article, reason rejected, warnings, fingerprint): a file's article or
-#: its rejection, and the version of the file read (None: none was read).
-Outcome = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
+#: One seed file's result, as `read_many` gives it: (name, article, reason
+#: rejected, warnings, fingerprint), its article or its rejection, and the
+#: version of the file read (None: none was read). `Reading` is the article
+#: and warnings of a file read without error.
+SeedResult = tuple[str, Article | None, str | None, tuple[str, ...], Fingerprint | None]
 
 
 def read_many(
     names: Sequence[str], tz: tzinfo, options: ReadOptions = DEFAULT_OPTIONS
-) -> Iterator[Outcome]:
+) -> Iterator[SeedResult]:
     """Reads the files ``names``, in order, on every core when there are many.
 
     Parsing YAML is most of a cold build's time and is CPU-bound, so large
@@ -533,7 +388,7 @@ def read_many(
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(names) < PARALLEL_THRESHOLD:
         for name in names:
-            yield _outcome(name, tz, options)
+            yield _seed_result(name, tz, options)
         return
     batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
     context = multiprocessing.get_context("forkserver")
@@ -572,16 +427,16 @@ def _unpacked(
     fingerprint: Fingerprint | None,
     tz: tzinfo,
     options: ReadOptions,
-) -> Outcome:
+) -> SeedResult:
     if packed is None:
         return name, None, reason, (), fingerprint
     try:
         return name, unpack(packed, source=name), None, warnings, fingerprint
     except (TypeError, ValueError):  # never expected of our own workers; read it here
-        return _outcome(name, tz, options)
+        return _seed_result(name, tz, options)
 
 
-def _outcome(name: str, tz: tzinfo, options: ReadOptions) -> Outcome:
+def _seed_result(name: str, tz: tzinfo, options: ReadOptions) -> SeedResult:
     try:
         reading = read_seed(Path(name), tz, options)
     except ArticleError as error:

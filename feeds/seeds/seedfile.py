@@ -176,14 +176,8 @@ class _Walk:
             except NotRegularFile:
                 raise
             except OSError as error:
-                target = _link_target(name, folder, error)
-                if target is None:
-                    if strict and error.errno == errno.ENOENT:
-                        raise _BrokenLink() from None
-                    raise
-            self._links += 1
-            if self._links > MAX_LINKS:
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+                target = _link_or_raise(name, folder, error, strict=strict)
+            self._count_link()
             strict = strict or last
             spliced = self._splice(target)
             if spliced is None:
@@ -197,6 +191,11 @@ class _Walk:
                 raise NotRegularFile(name)
             self._rewind()
             pending.extend(reversed(spliced))
+
+    def _count_link(self) -> None:
+        self._links += 1
+        if self._links > MAX_LINKS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
 
     def _enter(self, descriptor: int, name: str | None) -> None:
         self._opened.append(descriptor)
@@ -240,6 +239,18 @@ class _Walk:
         if self._real_root is None:
             self._real_root = os.path.realpath(self._seeds)
         return self._real_root
+
+
+def _link_or_raise(name: str, folder: int, error: OSError, *, strict: bool) -> str:
+    """The target of ``name``, which ``error`` says could not be opened;
+    ``error`` itself when ``name`` is no symbolic link (`_BrokenLink` for a
+    missing name once ``strict``: a file link's target that is not there)."""
+    target = _link_target(name, folder, error)
+    if target is not None:
+        return target
+    if strict and error.errno == errno.ENOENT:
+        raise _BrokenLink() from None
+    raise error
 
 
 def _link_target(name: str, folder: int, error: OSError) -> str | None:

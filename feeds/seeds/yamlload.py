@@ -1,6 +1,6 @@
 """YAML loading shared by the config and the article reader.
 
-Uses libyaml's ``CSafeLoader`` when present (about ten times faster than the
+Uses libyaml's ``CSafeLoader`` when present (much faster than the
 pure-Python loader). Timestamps are *not* resolved by YAML: the reader parses
 dates itself so that quoted and unquoted dates behave the same and a bad date
 gets a clear reason.
@@ -136,22 +136,10 @@ def load_yaml(
     try:
         _refuse_deep_nesting(text, loader)
         parser = loader(text)
-        if not parser.check_node():
-            return None
-        node = parser.get_node()
+        node = _only_document(parser, text, loader)
         if node is None:
             return None
-        if parser.check_node():
-            raise YAMLRefused("more than one document", _second_document(text, loader))
-        if fields is not None:
-            _keep_only(node, fields)
-        merges = _may_merge(text)
-        if merges or _may_alias(text):
-            _expand_within_budget(node, _Merges() if merges else None)
-            if merges and fields is not None:
-                _keep_only(node, fields)  # and what the merges brought in
-        if "!" in text:  # every explicit tag, and every %TAG, is written with one
-            _refuse_unsupported_tags(node)
+        _prepare(node, text, fields)
         return construct(parser, node)
     except yaml.YAMLError:
         raise
@@ -159,6 +147,33 @@ def load_yaml(
         raise YAMLRefused(_TOO_DEEP) from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
         raise YAMLRefused("a value does not match its type") from None
+
+
+def _only_document(parser: Loader, text: str, loader: type[Loader]) -> Node | None:
+    """The document's composed node (None for an empty stream); a second
+    document is refused."""
+    if not parser.check_node():
+        return None
+    node = parser.get_node()
+    if node is None:
+        return None
+    if parser.check_node():
+        raise YAMLRefused("more than one document", _second_document(text, loader))
+    return node
+
+
+def _prepare(node: Node, text: str, fields: Collection[str] | None) -> None:
+    """Checks ``node`` and makes it what is constructed: unread fields
+    dropped, merges and aliases expanded within budget, tags refused."""
+    if fields is not None:
+        _keep_only(node, fields)
+    merges = _may_merge(text)
+    if merges or _may_alias(text):
+        _expand_within_budget(node, _Merges() if merges else None)
+        if merges and fields is not None:
+            _keep_only(node, fields)  # and what the merges brought in
+    if "!" in text:  # every explicit tag, and every %TAG, is written with one
+        _refuse_unsupported_tags(node)
 
 
 def _keep_only(node: Node, fields: Collection[str]) -> None:
@@ -198,8 +213,8 @@ def _second_document(text: str, loader: type[Loader]) -> Any:
 # --- nesting ------------------------------------------------------------------
 
 #: Deeper documents are refused before they are composed: libyaml's composer
-#: recurses in C, and about 30,000 levels (a 60 KB file of "- ") overflow an
-#: 8 MiB stack, a segfault that would end a build or the daemon. The limit is
+#: recurses in C, and a small file of nothing but "- " nests deep enough to
+#: overflow the stack, a segfault that would end a build or the daemon. The limit is
 #: well below the one libyaml has had since PyYAML 6.0.4 (1,000 levels by its
 #: own count), so this check speaks first and in our words, and below where
 #: the pure-Python composer, which recurses in Python, would run out of stack.

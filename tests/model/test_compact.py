@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.model import Image, Images, Provider, Related, RelatedArticle, provider_of
+from feeds.model import Article, Image, Provider, RelatedArticle
+from feeds.model.compact import Images, Related, provider_of, shared, shared_topics
 
 _text = st.text(min_size=1, max_size=40)
 _images = st.builds(
@@ -81,3 +85,61 @@ def test_blobs_come_back_as_they_were_kept(
     assert Related.from_blob(kept_related.blob, lambda fields: None) == kept_related
     assert Images.from_blob(kept_images.blob, lambda fields: None) == kept_images
     assert Related.from_blob(kept_related.blob, lambda fields: None).blob is kept_related.blob
+
+
+def _article(images: tuple[Image, ...], related: tuple[RelatedArticle, ...]) -> Article:
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
+    return Article(
+        id="https://e.org/a",
+        title_utf8="Café “quoted”".encode(),
+        link="https://e.org/a",
+        original_link=None,
+        published=moment,
+        updated=moment,
+        summary_utf8="<p>Über</p>".encode(),
+        category=None,
+        topics=(),
+        provider=None,
+        images=images,
+        related=related,
+        quality=None,
+        heat=None,
+        is_published=True,
+        source="a.md",
+    )
+
+
+@given(st.lists(_related, max_size=3), st.lists(_images, max_size=3))
+def test_an_article_keeps_its_lists_compact_and_gives_plain_values(
+    related: list[RelatedArticle], images: list[Image]
+) -> None:
+    article = _article(tuple(images), tuple(related))
+    assert isinstance(article.images, Images)
+    assert isinstance(article.related, Related)
+    assert tuple(article.images) == tuple(images)
+    assert tuple(article.related) == tuple(related)
+    kept = _article(Images(images), Related(related))  # as the parse cache gives them
+    assert kept == article
+    assert hash(kept) == hash(article)
+    assert replace(article, images=tuple(images)) == article
+
+
+def test_an_article_gives_its_text_as_text() -> None:
+    article = _article((), ())
+    assert article.title == "Café “quoted”"
+    assert article.summary_html == "<p>Über</p>"
+
+
+def test_equal_values_are_kept_once() -> None:
+    one, other = "".join(["Tech", "nology"]), "".join(["Techno", "logy"])
+    assert shared(one) is shared(other)
+    assert shared_topics((one, "AI")) is shared_topics((other, "".join(["A", "I"])))
+    assert provider_of("Reuters", "reuters.com") is provider_of("Reuters", "reuters.com")
+
+
+def test_the_encodings_import_before_the_model() -> None:
+    # compact reads the model's values, and the model keeps its lists in
+    # compact: either may be imported first.
+    code = "import feeds.model.compact, feeds.model; print(feeds.model.Article)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
+    assert result.returncode == 0, result.stderr

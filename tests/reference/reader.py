@@ -24,9 +24,8 @@ from feeds.model import (
     Image,
     Provider,
     RelatedArticle,
-    shared,
-    shared_topics,
 )
+from feeds.model.compact import shared, shared_topics
 from feeds.seeds.dates import parse_datetime
 from feeds.seeds.seedfile import read_seed_bytes
 from tests.reference.text import (

@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from feeds.build.builder import Builder, BuildReport, parse_cache
+from feeds.build.builder import Builder
+from feeds.build.report import BuildReport
+from feeds.build.uptodate import parse_cache
 from feeds.config import Config
 from feeds.errors import ConfigError, FeedsError
 from feeds.plan.plans import ARCHIVE_DIR
@@ -352,8 +354,7 @@ class Daemon:
         # strictness needs a new one (the parse cache serves either).
         reading = ("seeds", "patterns", "timezone", "fix_text", "summary_length", "strict")
         if all(getattr(old, key) == getattr(new, key) for key in reading):
-            self._builder.config = new
-            self._builder.forget_written()
+            self._builder.reconfigure(new)
         else:
             self._builder = Builder(new, parse_cache(new))
         return old, new

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from feeds.build import builder as build_module
-from feeds.build.builder import Builder, build, parse_cache
-from feeds.build.uptodate import check
+from feeds.build import scanner
+from feeds.build.builder import Builder, build
+from feeds.build.uptodate import check, parse_cache
 from feeds.config import Config
 from feeds.errors import FeedsError
 from feeds.seeds import reader
@@ -114,8 +114,8 @@ def racing(monkeypatch: pytest.MonkeyPatch, path: Path, swap: Swap) -> Iterator[
                 back(path)
 
     with monkeypatch.context() as patch:
-        patch.setattr(build_module, "read_many", many)
-        patch.setattr(build_module, "read_seed", one)
+        patch.setattr(scanner, "read_many", many)
+        patch.setattr(scanner, "read_seed", one)
         yield
 
 

@@ -90,7 +90,7 @@ def build(
     config = load_config(
         config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
     )
-    report = None if no_cache else uptodate.check(config)
+    report = None if no_cache else uptodate.report_if_unchanged(config)
     if report is None:
         # A third of a second that a build with nothing to do skips.
         from feeds.build import builder as core

@@ -20,7 +20,7 @@ from feeds.build.publisher import Publisher
 from feeds.build.report import BuildReport
 from feeds.build.scanner import Progress, Scanner
 from feeds.build.seedset import SeedSet
-from feeds.build.uptodate import check, parse_cache
+from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config
 from feeds.errors import ArticleError, ArticleWarning
 from feeds.model import Article
@@ -179,7 +179,7 @@ def build(
     With the parse cache, unchanged files are not parsed again, and a build
     that finds nothing changed (files, config, embargoes, output) does nothing.
     """
-    report = check(config, now) if use_cache else None
+    report = report_if_unchanged(config, now) if use_cache else None
     return report or rebuild(config, now=now, progress=progress, use_cache=use_cache)
 
 
@@ -190,7 +190,7 @@ def rebuild(
     progress: Progress | None = None,
     use_cache: bool = True,
 ) -> BuildReport:
-    """`build` once `feeds.build.uptodate.check` has found something changed (or
+    """`build` once `feeds.build.uptodate.report_if_unchanged` has found something changed (or
     without the cache)."""
     started = time.monotonic()
     builder = Builder(config, parse_cache(config) if use_cache else None)

@@ -34,7 +34,7 @@ from feeds.seeds.discovery import walk
 from feeds.system.folders import MARKER
 
 
-def check(config: Config, now: datetime | None = None) -> BuildReport | None:
+def report_if_unchanged(config: Config, now: datetime | None = None) -> BuildReport | None:
     """The report of a build with nothing to do, when the parse cache proves
     that nothing changed since the last build (seed files, config, embargoes,
     output files); else None."""

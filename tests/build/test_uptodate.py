@@ -22,7 +22,7 @@ import pytest
 from feeds.build import builder
 from feeds.build.builder import build, rebuild
 from feeds.build.report import BuildReport
-from feeds.build.uptodate import check, parse_cache
+from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main
 from feeds.config import Config
 from tests.conftest import REPO, SeedWriter, seed_text
@@ -46,7 +46,7 @@ def config(write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path) -
 
 def _agreed(config: Config, now: datetime | None = None) -> BuildReport | None:
     """The check's answer, after holding it against a full build without the cache."""
-    quick = check(config, now)
+    quick = report_if_unchanged(config, now)
     full = rebuild(config, now=now, use_cache=False)
     if quick is not None:
         assert (full.written, full.removed) == ([], [])
@@ -154,7 +154,7 @@ def test_a_change_means_a_full_build(
     change: Change, writes: bool, config: Config, seeds: Path, output: Path
 ) -> None:
     change(seeds, output)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
     assert bool(build(config).written) == writes
     assert _agreed(config) is not None  # the cache knows the new state
 
@@ -179,7 +179,7 @@ def test_a_symlink_loop_in_the_seeds_changes_nothing(config: Config, seeds: Path
 
 def test_a_config_change_means_a_full_build(config: Config, make_config: ConfigFactory) -> None:
     changed = make_config(f"cache_dir: {config.cache_dir}\ntitle: Another title\n")
-    assert check(changed) is None
+    assert report_if_unchanged(changed) is None
     assert build(changed).written
     assert _agreed(changed) is not None
 
@@ -193,7 +193,7 @@ def test_an_embargo_coming_due_means_a_full_build(
     before, after = datetime(2029, 12, 31, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
     build(config, now=before)
     assert _agreed(config, before) is not None
-    assert check(config, after) is None
+    assert report_if_unchanged(config, after) is None
     assert build(config, now=after).written
     assert "Later" in _titles(output)
 
@@ -242,7 +242,7 @@ def test_a_dangling_symlink_is_reported_by_every_build(
         assert capsys.readouterr().err == (
             f"{seeds / 'gone.txt'}: cannot read file: broken symbolic link\n"
         )
-        assert check(config) is None
+        assert report_if_unchanged(config) is None
 
 
 def _catalog(config: Config) -> list[Any]:
@@ -273,7 +273,7 @@ def _save_catalog(config: Config, catalog: list[Any]) -> None:
 )
 def test_a_corrupt_or_foreign_catalog_means_a_full_build(damage: bytes, config: Config) -> None:
     parse_cache(config).catalog_path.write_bytes(damage)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
     build(config)
     assert _agreed(config) is not None
 
@@ -336,7 +336,7 @@ def test_a_malformed_seed_record_is_never_trusted(
     catalog = _catalog(config)
     catalog[SEEDS_FIELD]["a.txt"] = tamper(catalog[SEEDS_FIELD]["a.txt"])
     _save_catalog(config, catalog)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
     build(config)
     assert _titles(output) == ["Alpha, edited", "Bravo", "Charlie"]
     assert _agreed(config) is not None
@@ -358,7 +358,7 @@ def test_seed_records_of_another_shape_are_never_trusted(
     catalog = _catalog(config)
     catalog[SEEDS_FIELD] = records
     _save_catalog(config, catalog)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
     build(config)
     assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
 
@@ -367,7 +367,7 @@ def test_a_record_of_a_file_that_is_gone_means_a_full_build(config: Config) -> N
     catalog = _catalog(config)
     catalog[SEEDS_FIELD]["z.txt"] = catalog[SEEDS_FIELD]["a.txt"]
     _save_catalog(config, catalog)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
 
 
 def test_relative_seeds_folders_are_keyed_and_reported_alike(

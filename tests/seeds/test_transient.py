@@ -25,7 +25,7 @@ import pytest
 
 from feeds.build import scanner
 from feeds.build.builder import Builder, build
-from feeds.build.uptodate import check, parse_cache
+from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config
 from feeds.errors import FeedsError
 from feeds.seeds import reader
@@ -274,7 +274,7 @@ def test_a_folder_that_cannot_be_listed_for_a_moment_unpublishes_nothing(
         builder.scan_all()
 
     assert _titles(builder) == ["Alpha", "Bravo", "Charlie"]
-    assert check(config) is None  # nor does a build take it for "nothing changed"
+    assert report_if_unchanged(config) is None  # nor does a build take it for "nothing changed"
 
 
 def test_a_folder_that_can_never_be_listed_is_skipped_as_before(

@@ -2,7 +2,8 @@
 
 `Builder` keeps what it has read, so the daemon re-reads only the files that
 changed and re-renders only the feeds whose entries changed. A one-shot
-`build()` is a fresh Builder that scans everything once.
+`rebuild` is a fresh Builder that scans everything once (`feeds.build.oneshot`
+first asks the parse cache whether there is anything to do at all).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from feeds.build.publisher import Publisher
 from feeds.build.report import BuildReport
 from feeds.build.scanner import Progress, Scanner
 from feeds.build.seedset import SeedSet
-from feeds.build.uptodate import parse_cache, report_if_unchanged
+from feeds.build.uptodate import parse_cache
 from feeds.config import Config
 from feeds.errors import ArticleError, ArticleWarning
 from feeds.model import Article
@@ -167,22 +168,6 @@ def scan(config: Config, progress: Progress | None = None) -> Scan:
     return builder.scan_result()
 
 
-def build(
-    config: Config,
-    *,
-    now: datetime | None = None,
-    progress: Progress | None = None,
-    use_cache: bool = True,
-) -> BuildReport:
-    """Brings the output folder in line with the seeds folder, once.
-
-    With the parse cache, unchanged files are not parsed again, and a build
-    that finds nothing changed (files, config, embargoes, output) does nothing.
-    """
-    report = report_if_unchanged(config, now) if use_cache else None
-    return report or rebuild(config, now=now, progress=progress, use_cache=use_cache)
-
-
 def rebuild(
     config: Config,
     *,
@@ -190,8 +175,9 @@ def rebuild(
     progress: Progress | None = None,
     use_cache: bool = True,
 ) -> BuildReport:
-    """`build` once `feeds.build.uptodate.report_if_unchanged` has found something changed (or
-    without the cache)."""
+    """A full build: reads what changed (everything, without the cache) and
+    writes what changed. `feeds.build.oneshot.build` calls it once the parse
+    cache did not prove the build has nothing to do."""
     started = time.monotonic()
     builder = Builder(config, parse_cache(config) if use_cache else None)
     builder.scan_all(progress)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from feeds.build import parsecache as cache_module
 from feeds.build import publisher, records
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.build.scanner import Scanner
 from feeds.build.uptodate import parse_cache
 from feeds.cli import main

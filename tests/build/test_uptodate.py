@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from feeds.build import builder
-from feeds.build.builder import build, rebuild
+from feeds.build.builder import rebuild
+from feeds.build.oneshot import build
 from feeds.build.report import BuildReport
 from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main

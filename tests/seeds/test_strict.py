@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import Builder, build, rebuild
+from feeds.build.builder import Builder, rebuild
+from feeds.build.oneshot import build
 from feeds.build.report import BuildReport
 from feeds.build.uptodate import report_if_unchanged
 from feeds.config import Config

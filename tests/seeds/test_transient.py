@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from feeds.build import scanner
-from feeds.build.builder import Builder, build
+from feeds.build.builder import Builder
+from feeds.build.oneshot import build
 from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config
 from feeds.errors import FeedsError

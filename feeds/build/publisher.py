@@ -50,7 +50,10 @@ class Publisher:
         self._digests = PlanDigests(version_of)
         #: A digest of each feed document's inputs as last written, by stem.
         self._written: dict[str, str] = {}
-        self._recorded = dict(written or {}), outputs or {}
+        self._recorded: tuple[Mapping[str, str], Mapping[str, tuple[int, int]]] = (
+            written or {},
+            outputs or {},
+        )
         #: Whether this process has swept crashed builds' temp files from the output.
         self._swept_temp = False
         #: The feeds of the last publish that swept stale files out of the output.

@@ -160,7 +160,7 @@ class SeedSet:
             self.forget(path)
         return gone
 
-    # --- reading -------------------------------------------------------
+    # --- what is known -------------------------------------------------
 
     def knows(self, path: str) -> bool:
         return path in self._seeds

@@ -66,7 +66,7 @@ def spread(
         with ProcessPoolExecutor(workers, mp_context=_context(inherit, preload)) as pool:
             futures = _submit(pool, key, function, shares, inherit=inherit)
             try:
-                yield (future.result() for future in futures)
+                yield _results(futures)
             finally:
                 for future in futures:
                     future.cancel()
@@ -95,6 +95,14 @@ def _submit(
         # The children are forked at the first submit, with the work in place.
         return [pool.submit(_run_inherited, key, position) for position in range(len(shares))]
     return [pool.submit(function, share) for share in shares]
+
+
+def _results(futures: list[Future[_Result]]) -> Iterator[_Result]:
+    """Each future's result in order; each future is let go once its result
+    is taken, so results already used are not held until the end."""
+    futures.reverse()
+    while futures:
+        yield futures.pop().result()
 
 
 def _run_inherited(key: int, position: int) -> Any:

@@ -57,7 +57,7 @@ class CacheSession:
         known, self._state.records = self._state.records, {}
         restored = []
         for path in paths:
-            if seeds.knows(path):
+            if path in seeds:
                 continue
             entry = cached_seed(known.pop(self._key(path), None))
             version = listed_version(path)

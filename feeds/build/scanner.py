@@ -112,9 +112,7 @@ class Scanner:
             return True
         if not os.path.lexists(path):  # deleted since it was listed: not a rejection
             return self._seeds.forget(path)
-        repeated = self._seeds.repeats_failure(path, listed, reason)
-        self._seeds.record(path, listed, None, reason, retry=True)
-        return not repeated
+        return self._seeds.record_unread(path, listed, reason)
 
 
 def _is_file(path: Path) -> bool:

@@ -104,16 +104,20 @@ class SeedSet:
         kept = previous.article if previous else None
         self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held, retry=retry)
 
-    def repeats_failure(self, path: str, listed: Version | None, reason: str | None) -> bool:
-        """Whether a failure to read ``path`` as listed is the one already recorded."""
+    def record_unread(self, path: str, listed: Version | None, reason: str | None) -> bool:
+        """Records a read of ``path`` that failed before any byte was read
+        (no verdict: it is read again next time); returns whether this is
+        news, not the failure already recorded for the file as listed."""
         previous = self._seeds.get(path)
-        return (
+        repeated = (
             previous is not None
             and previous.retry
             and previous.version == listed
             and previous.error is not None
             and previous.error.reason == reason
         )
+        self.record(path, listed, None, reason, retry=True)
+        return not repeated
 
     def restore(self, path: str, version: Version, entry: CachedSeed) -> None:
         """Takes the parse cache's record of an unchanged file; its article,
@@ -162,7 +166,7 @@ class SeedSet:
 
     # --- what is known -------------------------------------------------
 
-    def knows(self, path: str) -> bool:
+    def __contains__(self, path: str) -> bool:
         return path in self._seeds
 
     def needs_reading(self, path: str, version: Version | None) -> bool:

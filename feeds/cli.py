@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from feeds import __version__
-from feeds.build import uptodate
+from feeds.build import oneshot
 from feeds.config import load_config
 from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
@@ -90,13 +90,8 @@ def build(
     config = load_config(
         config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
     )
-    report = None if no_cache else uptodate.check(config)
-    if report is None:
-        # A third of a second that a build with nothing to do skips.
-        from feeds.build import builder as core
-
-        progress = _progress_bar if sys.stderr.isatty() else None
-        report = core.rebuild(config, progress=progress, use_cache=not no_cache)
+    progress = _progress_bar if sys.stderr.isatty() else None
+    report = oneshot.build(config, progress=progress, use_cache=not no_cache)
     _report_problems(report.rejected, report.warnings)
     for duplicate in report.duplicates:
         log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
@@ -112,10 +107,10 @@ def build(
 @_quiet_option
 def check(config_path: Path | None, seeds: Path | None, strict: bool, quiet: bool) -> int:
     """Read and validate every article and report problems; write nothing."""
-    from feeds.build import builder as core
+    from feeds.build.builder import scan  # not imported by a build with nothing to do
 
     config = load_config(config_path, seeds=seeds, strict=strict or None)
-    found = core.scan(config, _progress_bar if sys.stderr.isatty() else None)
+    found = scan(config, _progress_bar if sys.stderr.isatty() else None)
     _report_problems(found.rejected, found.warnings)
     for duplicate in found.duplicates:
         for dropped in duplicate.dropped:

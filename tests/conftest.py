@@ -101,7 +101,7 @@ def make_config(tmp_path: Path, seeds: Path, output: Path) -> Callable[..., Conf
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The seed files a build reads from now on."""
-    from feeds.build import builder as build_module
+    from feeds.build import scanner
     from feeds.seeds import reader as reader_module
 
     read: list[str] = []
@@ -111,7 +111,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         read.extend(names)
         return original(names, *args)
 
-    monkeypatch.setattr(build_module, "read_many", counted)
+    monkeypatch.setattr(scanner, "read_many", counted)
     return read
 
 

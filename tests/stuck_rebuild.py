@@ -29,7 +29,7 @@ def _blocking_read_seed(path: Path, *args: Any, **kwargs: Any) -> Any:
 
 
 def main() -> None:
-    # Before feeds.build.builder imports the name.
+    # Before feeds.build.scanner imports the name.
     feeds.seeds.reader.read_seed = _blocking_read_seed
     arguments = sys.argv[1:]
     module = arguments.index("-m") + 1

@@ -115,7 +115,7 @@ def test_another_value_changes_what_its_kind_says(path: str) -> None:
     base, changed = Config.model_validate(BASE), _with(path, OTHER_VALUES[path])
     assert changed != base
     kind = _settings()[path]
-    identity_changed = parse_cache(changed).path.name != parse_cache(base).path.name
+    identity_changed = parse_cache(changed).catalog_path.name != parse_cache(base).catalog_path.name
     digest_changed = config_digest(changed) != config_digest(base)
     assert identity_changed == (kind is SettingKind.READING)
     assert digest_changed == (kind is not SettingKind.RUNTIME)
@@ -129,7 +129,7 @@ def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions() -> 
     """Existing parse caches stay warm, and a build with nothing to do stays one."""
     config = Config(seeds=Path("/srv/feeds/seeds"))
     assert config_digest(config) == "0acd337d3ed15cbd5b2d84957a9b34c5"
-    assert parse_cache(config).path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
+    assert parse_cache(config).catalog_path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
     sample = Config.model_validate(
         {
             "title": "Pinned",
@@ -150,7 +150,7 @@ def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions() -> 
         }
     )
     assert config_digest(sample) == "83aa4849e6c2221d66714665187449dc"
-    assert parse_cache(sample).path.name == "parse-db62a4598a5d0042e724.cache"
+    assert parse_cache(sample).catalog_path.name == "parse-db62a4598a5d0042e724.cache"
 
 
 def test_the_readme_gives_each_setting_its_kind() -> None:

@@ -15,7 +15,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.build.writer import OutputFolder
 from feeds.config import Config
 from feeds.errors import OutputError

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.config import Config
 from feeds.formats import FORMATS, INDEX_PAGE, PAGES, format_named, formats_named
 from feeds.plan.plans import ARCHIVE_DIR

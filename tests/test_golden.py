@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.config import load_config
 from feeds.system.folders import MARKER
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from feeds.errors import ArticleError, ArticleWarning, ExitCode
 
-if TYPE_CHECKING:  # the index brings the text stack (ftfy, nh3, slugify); a report needs a name
+if TYPE_CHECKING:  # plans bring the text stack (ftfy, nh3, slugify); a report needs a name
     from feeds.plan.plans import Duplicate
 
 

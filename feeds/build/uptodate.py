@@ -1,10 +1,10 @@
 """Whether a build has anything to do, known before anything is built.
 
-From the parse cache's index, the config, the clock and one stat per seed
+From the parse cache's catalog, the config, the clock and one stat per seed
 file, on strings alone: a build of 100,000 unchanged articles is then over
-well within a second, as this module imports none of the reader, index,
-renderers or writer. Any difference at all means a full build (`feeds.build.builder`),
-which decides for itself what to read and write.
+well within a second, as this module imports none of the reader, planner,
+renderers or writer. Any difference at all means a full build
+(`feeds.build.builder`), which decides for itself what to read and write.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +24,8 @@ from feeds.build.parsecache import (
     identity_of,
     key_prefix,
     seed_key,
-    seed_record,
 )
+from feeds.build.records import LastPublish, article_record, cached_seed
 from feeds.build.report import BuildReport
 from feeds.config import Config, SettingKind, settings_of, settings_spec
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
@@ -33,7 +34,7 @@ from feeds.seeds.discovery import walk
 from feeds.system.folders import MARKER
 
 
-def check(config: Config, now: datetime | None = None) -> BuildReport | None:
+def report_if_unchanged(config: Config, now: datetime | None = None) -> BuildReport | None:
     """The report of a build with nothing to do, when the parse cache proves
     that nothing changed since the last build (seed files, config, embargoes,
     output files); else None."""
@@ -48,13 +49,12 @@ def check(config: Config, now: datetime | None = None) -> BuildReport | None:
     if problems is None:
         return None
     articles, feeds = counts
-    rejected, warnings = problems
     return BuildReport(
         articles=articles,
         feeds=feeds,
         unchanged=len(state.outputs),
-        rejected=rejected,
-        warnings=warnings,
+        rejected=problems.rejected(),
+        warnings=problems.warnings(),
         files=sorted(state.outputs),
         seconds=time.monotonic() - started,
     )
@@ -63,21 +63,16 @@ def check(config: Config, now: datetime | None = None) -> BuildReport | None:
 def last_publish(state: CacheState, config: Config, now: datetime | None) -> tuple[int, int] | None:
     """The (articles, feeds) of the last publish while its config, its
     embargoes and its output files all still hold; else None."""
-    try:
-        digest, embargo, articles, feeds = state.publish_key.split("|")
-        counts = int(articles), int(feeds)
-        due = datetime.fromisoformat(embargo) if embargo else None
-    except ValueError:
+    last = LastPublish.from_key(state.publish_key)
+    if last is None or last.config_digest != config_digest(config):
         return None
-    if digest != config_digest(config):
-        return None
-    if due is not None and (now or datetime.now(UTC)) >= due:
+    if last.next_embargo is not None and (now or datetime.now(UTC)) >= last.next_embargo:
         return None
     if not state.outputs or not outputs_intact(config.output, state.outputs):
         return None
     if not (config.output / MARKER).is_file():
         return None  # an older version's build, or removed: the next build marks the folder
-    return counts
+    return last.articles, last.feeds
 
 
 def outputs_intact(output: Path, outputs: Mapping[str, tuple[int, int]]) -> bool:
@@ -93,16 +88,39 @@ def outputs_intact(output: Path, outputs: Mapping[str, tuple[int, int]]) -> bool
     return True
 
 
-Problems = tuple[tuple[ArticleError, ...], tuple[ArticleWarning, ...]]
+@dataclass(slots=True)
+class _Problems:
+    """The problems of unchanged seed files, as the cache recorded them."""
+
+    strict: bool
+    failing: list[tuple[Path, ArticleError]] = field(default_factory=list)
+    warned: list[tuple[Path, tuple[str, ...]]] = field(default_factory=list)
+
+    def note(self, path: Path, reason: str | None, warnings: tuple[str, ...]) -> None:
+        if reason:
+            self.failing.append((path, ArticleError(path, reason)))
+        elif warnings and self.strict:
+            self.failing.append((path, strict_rejection(path, warnings)))
+        elif warnings:
+            self.warned.append((path, warnings))
+
+    def rejected(self) -> tuple[ArticleError, ...]:
+        return tuple(error for _path, error in sorted(self.failing, key=lambda pair: pair[0]))
+
+    def warnings(self) -> tuple[ArticleWarning, ...]:
+        return tuple(
+            ArticleWarning(str(path), reason)
+            for path, reasons in sorted(self.warned)
+            for reason in reasons
+        )
 
 
-def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Problems | None:
+def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> _Problems | None:
     """The rejected files' errors and the published files' warnings, as the
     full build reports them, when the seed files are exactly those the cache
     knows and each is unchanged; None at the first difference."""
     prefix = key_prefix(config.seeds)
-    failing: list[tuple[Path, ArticleError]] = []
-    warned: list[tuple[Path, tuple[str, ...]]] = []
+    problems = _Problems(config.strict)
     seen = 0
     try:
         listing = walk(config.seeds, config.patterns)
@@ -110,43 +128,46 @@ def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> Pro
         return None
     for folder, names in listing:
         seen += len(names)
-        base = seed_key(prefix, folder)
-        try:
-            # Names looked up in an open folder: no path walk per file.
-            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
+        if not _folder_unchanged(folder, names, seed_key(prefix, folder), records, problems):
             return None
-        # In the order the cache saved its records: the lookups then walk
-        # memory in order, which is faster.
-        names.sort()
-        try:
-            for name in names:
-                info = os.stat(name, dir_fd=descriptor)
-                fingerprint = (info.st_mtime_ns, info.st_size, info.st_ino)
-                record = records.get(base + name)
-                if record == (*fingerprint, True, None, ()):  # a good article (almost all)
-                    continue
-                seed = seed_record(record)
-                if seed is None or seed.fingerprint != fingerprint:
-                    return None
-                path = Path(folder + name)
-                if seed.reason:
-                    failing.append((path, ArticleError(path, seed.reason)))
-                elif seed.warnings and config.strict:
-                    failing.append((path, strict_rejection(path, seed.warnings)))
-                elif seed.warnings:
-                    warned.append((path, seed.warnings))
-        except OSError:  # gone, or a dangling symlink: the full build reports it
-            return None
-        finally:
-            os.close(descriptor)
     if seen != len(records):
         return None  # a file the cache knew is gone
-    rejected = tuple(error for _path, error in sorted(failing, key=lambda pair: pair[0]))
-    warnings = tuple(
-        ArticleWarning(str(path), reason) for path, reasons in sorted(warned) for reason in reasons
-    )
-    return rejected, warnings
+    return problems
+
+
+def _folder_unchanged(
+    folder: str,
+    names: list[str],
+    base: str,
+    records: Mapping[str, object],
+    problems: _Problems,
+) -> bool:
+    """Whether each of ``names`` in ``folder`` is as its record (``base`` +
+    name) says; notes the problems recorded."""
+    try:
+        # Names looked up in an open folder: no path walk per file.
+        descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    # In the order the cache saved its records: the lookups then walk
+    # memory in order.
+    names.sort()
+    try:
+        for name in names:
+            info = os.stat(name, dir_fd=descriptor)
+            fingerprint = (info.st_mtime_ns, info.st_size, info.st_ino)
+            record = records.get(base + name)
+            if record == article_record(fingerprint):  # a good article (almost all)
+                continue
+            seed = cached_seed(record)
+            if seed is None or seed.fingerprint != fingerprint:
+                return False
+            problems.note(Path(folder + name), seed.reason, seed.warnings)
+    except OSError:  # gone, or a dangling symlink: the full build reports it
+        return False
+    finally:
+        os.close(descriptor)
+    return True
 
 
 def config_digest(config: Config) -> str:

@@ -8,21 +8,18 @@ is dropped with a warning, and the article publishes without it.
 from __future__ import annotations
 
 import html
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
-from functools import lru_cache
-from itertools import repeat
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from feeds.build.parsecache import Packed, pack, unpack
+from feeds.build.records import Packed, pack, unpack
 from feeds.errors import ArticleError, ArticleWarning, kind_of
 from feeds.model import (
     MAX_IMAGES,
@@ -46,6 +43,7 @@ from feeds.seeds.text import (
     topic_names,
 )
 from feeds.seeds.yamlload import describe_yaml_error, load_seed_yaml
+from feeds.system import processes
 from feeds.urls import entry_id, is_host_name
 
 _FRONT_MATTER = YAMLHandler()
@@ -382,8 +380,8 @@ def read_many(
     """Reads the files ``names``, in order, on every core when there are many.
 
     Parsing YAML is most of a cold build's time and is CPU-bound, so large
-    batches go to worker processes (forkserver: safe when the daemon already
-    runs threads). Results come back in the order of ``names``.
+    batches go to worker processes (not forked: the daemon already runs
+    threads). Results come back in the order of ``names``.
     """
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(names) < PARALLEL_THRESHOLD:
@@ -391,10 +389,10 @@ def read_many(
             yield _seed_result(name, tz, options)
         return
     batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["feeds.seeds.reader"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        results = pool.map(_read_batch, batches, repeat(tz), repeat(options))
+    read_batch = partial(_read_batch, tz=tz, options=options)
+    with processes.spread(
+        read_batch, batches, workers=workers, preload=["feeds.seeds.reader"]
+    ) as results:
         for batch, outcomes in zip(batches, results, strict=True):
             for name, (packed, reason, warnings, fingerprint) in zip(batch, outcomes, strict=True):
                 yield _unpacked(name, packed, reason, warnings, fingerprint, tz, options)

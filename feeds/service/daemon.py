@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from feeds.build.builder import Builder, BuildReport, parse_cache
+from feeds.build.builder import Builder
+from feeds.build.report import BuildReport
+from feeds.build.uptodate import parse_cache
 from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import ConfigError, FeedsError
 from feeds.formats import FORMATS
@@ -353,8 +355,7 @@ class Daemon:
         # parse cache serves either strictness).
         reading = SettingKind.READING
         if settings_of(old, reading) == settings_of(new, reading) and old.strict == new.strict:
-            self._builder.config = new
-            self._builder.forget_written()
+            self._builder.reconfigure(new)
         else:
             self._builder = Builder(new, parse_cache(new))
         return old, new

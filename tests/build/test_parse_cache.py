@@ -13,9 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.build import builder as build_module
 from feeds.build import parsecache as cache_module
-from feeds.build.builder import Builder, build, parse_cache
+from feeds.build import publisher, records
+from feeds.build.oneshot import build
+from feeds.build.scanner import Scanner
+from feeds.build.uptodate import parse_cache
 from feeds.cli import main
 from feeds.config import Config
 from feeds.errors import ConfigError
@@ -99,7 +101,7 @@ def test_a_deleted_output_file_is_written_again(config: Config, output: Path) ->
 def test_a_corrupt_or_foreign_cache_is_rebuilt_not_trusted(
     damage: bytes, config: Config, seeds: Path, output: Path
 ) -> None:
-    cache = parse_cache(config).path
+    cache = parse_cache(config).catalog_path
     cache.write_bytes(damage)
     path = seeds / "a.txt"
     path.write_text(path.read_text().replace("Alpha", "Alpha again"))
@@ -120,11 +122,11 @@ def test_a_missing_articles_file_means_reading_the_files_again(
 
 
 def _forget_last_publish(config: Config) -> None:
-    """Makes the next build need the cached articles (not only the index)."""
-    path = parse_cache(config).path
-    index = list(marshal.loads(path.read_bytes()))
-    index[3] = ""
-    path.write_bytes(marshal.dumps(tuple(index)))
+    """Makes the next build need the cached articles (not only the catalog)."""
+    path = parse_cache(config).catalog_path
+    catalog = list(marshal.loads(path.read_bytes()))
+    catalog[3] = ""
+    path.write_bytes(marshal.dumps(tuple(catalog)))
 
 
 def _article_records(config: Config) -> tuple[Any, list[bytes]]:
@@ -143,13 +145,13 @@ def _write_article_records(config: Config, header: Any, records: list[bytes]) ->
 
 def _counting_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
-    original = Builder._read
+    original = Scanner.read
 
-    def counted(builder: Builder, path: str) -> None:
+    def counted(scanner: Scanner, path: str) -> bool:
         reads.append(path)
-        original(builder, path)
+        return original(scanner, path)
 
-    monkeypatch.setattr(Builder, "_read", counted)
+    monkeypatch.setattr(Scanner, "read", counted)
     return reads
 
 
@@ -273,13 +275,13 @@ def test_settings_of_the_running_daemon_alone_render_nothing_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rendered: list[str] = []
-    original = Builder._render_within_budget
+    original = publisher.render_within_budget
 
-    def counted(builder: Builder, fmt: Format, plan: FeedPlan) -> bytes:
+    def counted(fmt: Format, plan: FeedPlan, config: Config) -> bytes:
         rendered.append(plan.stem + fmt.suffix)
-        return original(builder, fmt, plan)
+        return original(fmt, plan, config)
 
-    monkeypatch.setattr(Builder, "_render_within_budget", counted)
+    monkeypatch.setattr(publisher, "render_within_budget", counted)
     daemon_like = make_config(
         f"cache_dir: {tmp_path / 'cache'}\nrescan_interval: 3600\ndebounce_ms: 5\n"
         "rebuild_timeout: 60\n"
@@ -300,8 +302,8 @@ def test_a_file_version_packs_exactly_and_uniquely(
     mtime: int, size: int, inode: int, other_mtime: int, other_size: int, other_inode: int
 ) -> None:
     one, other = (mtime, size, inode), (other_mtime, other_size, other_inode)
-    assert build_module._unpacked(build_module._packed(one)) == one
-    assert (build_module._packed(one) == build_module._packed(other)) == (one == other)
+    assert records.fingerprint_of(records.version_of(one)) == one
+    assert (records.version_of(one) == records.version_of(other)) == (one == other)
 
 
 def test_seed_records_saved_in_chunks_are_all_read_back(
@@ -310,7 +312,7 @@ def test_seed_records_saved_in_chunks_are_all_read_back(
     monkeypatch.setattr(cache_module, "SEEDS_PER_CHUNK", 1)
     (output / "all.json").unlink()
     build(config)  # saved again, one seed record per chunk
-    assert len(marshal.loads(parse_cache(config).path.read_bytes())[5]) == 2
+    assert len(marshal.loads(parse_cache(config).catalog_path.read_bytes())[5]) == 2
     _forget_last_publish(config)
     reads = _counting_reads(monkeypatch)
     build(config)

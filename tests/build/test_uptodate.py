@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from feeds.build import builder as core
-from feeds.build.builder import build, parse_cache, rebuild
+from feeds.build import builder
+from feeds.build.builder import rebuild
+from feeds.build.oneshot import build
 from feeds.build.report import BuildReport
-from feeds.build.uptodate import check
+from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main
 from feeds.config import Config
 from tests.conftest import REPO, SeedWriter, seed_text
@@ -30,7 +31,7 @@ from tests.conftest import REPO, SeedWriter, seed_text
 ConfigFactory = Callable[..., Config]
 Change = Callable[[Path, Path], object]
 
-#: The index's fields (see `feeds.build.parsecache.ParseCache.save`).
+#: The catalog's fields (see `feeds.build.parsecache.ParseCache.save`).
 SEEDS_FIELD = 5
 
 
@@ -46,7 +47,7 @@ def config(write_seed: SeedWriter, make_config: ConfigFactory, tmp_path: Path) -
 
 def _agreed(config: Config, now: datetime | None = None) -> BuildReport | None:
     """The check's answer, after holding it against a full build without the cache."""
-    quick = check(config, now)
+    quick = report_if_unchanged(config, now)
     full = rebuild(config, now=now, use_cache=False)
     if quick is not None:
         assert (full.written, full.removed) == ([], [])
@@ -154,7 +155,7 @@ def test_a_change_means_a_full_build(
     change: Change, writes: bool, config: Config, seeds: Path, output: Path
 ) -> None:
     change(seeds, output)
-    assert check(config) is None
+    assert report_if_unchanged(config) is None
     assert bool(build(config).written) == writes
     assert _agreed(config) is not None  # the cache knows the new state
 
@@ -179,7 +180,7 @@ def test_a_symlink_loop_in_the_seeds_changes_nothing(config: Config, seeds: Path
 
 def test_a_config_change_means_a_full_build(config: Config, make_config: ConfigFactory) -> None:
     changed = make_config(f"cache_dir: {config.cache_dir}\ntitle: Another title\n")
-    assert check(changed) is None
+    assert report_if_unchanged(changed) is None
     assert build(changed).written
     assert _agreed(changed) is not None
 
@@ -193,7 +194,7 @@ def test_an_embargo_coming_due_means_a_full_build(
     before, after = datetime(2029, 12, 31, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
     build(config, now=before)
     assert _agreed(config, before) is not None
-    assert check(config, after) is None
+    assert report_if_unchanged(config, after) is None
     assert build(config, now=after).written
     assert "Later" in _titles(output)
 
@@ -242,24 +243,24 @@ def test_a_dangling_symlink_is_reported_by_every_build(
         assert capsys.readouterr().err == (
             f"{seeds / 'gone.txt'}: cannot read file: broken symbolic link\n"
         )
-        assert check(config) is None
+        assert report_if_unchanged(config) is None
 
 
-def _index(config: Config) -> list[Any]:
-    """The index, its seed records (saved in chunks) as one dict."""
-    index = list(marshal.loads(parse_cache(config).path.read_bytes()))
-    index[SEEDS_FIELD] = {
-        k: v for chunk in index[SEEDS_FIELD] for k, v in marshal.loads(chunk).items()
+def _catalog(config: Config) -> list[Any]:
+    """The catalog, its seed records (saved in chunks) as one dict."""
+    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
+    catalog[SEEDS_FIELD] = {
+        k: v for chunk in catalog[SEEDS_FIELD] for k, v in marshal.loads(chunk).items()
     }
-    return index
+    return catalog
 
 
-def _save_index(config: Config, index: list[Any]) -> None:
-    """Saves ``index``; seed records given as a dict are saved as one chunk."""
-    records = index[SEEDS_FIELD]
+def _save_catalog(config: Config, catalog: list[Any]) -> None:
+    """Saves ``catalog``; seed records given as a dict are saved as one chunk."""
+    records = catalog[SEEDS_FIELD]
     if isinstance(records, dict):
-        index = [*index[:SEEDS_FIELD], (marshal.dumps(records),), *index[SEEDS_FIELD + 1 :]]
-    parse_cache(config).path.write_bytes(marshal.dumps(tuple(index)))
+        catalog = [*catalog[:SEEDS_FIELD], (marshal.dumps(records),), *catalog[SEEDS_FIELD + 1 :]]
+    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
 
 
 @pytest.mark.parametrize(
@@ -271,9 +272,9 @@ def _save_index(config: Config, index: list[Any]) -> None:
         marshal.dumps(("feeds-parse-cache/4/0.1.0", "x", "t", "k", (), (), ())),  # an old layout
     ],
 )
-def test_a_corrupt_or_foreign_index_means_a_full_build(damage: bytes, config: Config) -> None:
-    parse_cache(config).path.write_bytes(damage)
-    assert check(config) is None
+def test_a_corrupt_or_foreign_catalog_means_a_full_build(damage: bytes, config: Config) -> None:
+    parse_cache(config).catalog_path.write_bytes(damage)
+    assert report_if_unchanged(config) is None
     build(config)
     assert _agreed(config) is not None
 
@@ -333,10 +334,10 @@ def test_a_malformed_seed_record_is_never_trusted(
 ) -> None:
     _edit(seeds, output)
     build(config)
-    index = _index(config)
-    index[SEEDS_FIELD]["a.txt"] = tamper(index[SEEDS_FIELD]["a.txt"])
-    _save_index(config, index)
-    assert check(config) is None
+    catalog = _catalog(config)
+    catalog[SEEDS_FIELD]["a.txt"] = tamper(catalog[SEEDS_FIELD]["a.txt"])
+    _save_catalog(config, catalog)
+    assert report_if_unchanged(config) is None
     build(config)
     assert _titles(output) == ["Alpha, edited", "Bravo", "Charlie"]
     assert _agreed(config) is not None
@@ -355,19 +356,19 @@ def test_a_malformed_seed_record_is_never_trusted(
 def test_seed_records_of_another_shape_are_never_trusted(
     records: object, config: Config, output: Path
 ) -> None:
-    index = _index(config)
-    index[SEEDS_FIELD] = records
-    _save_index(config, index)
-    assert check(config) is None
+    catalog = _catalog(config)
+    catalog[SEEDS_FIELD] = records
+    _save_catalog(config, catalog)
+    assert report_if_unchanged(config) is None
     build(config)
     assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
 
 
 def test_a_record_of_a_file_that_is_gone_means_a_full_build(config: Config) -> None:
-    index = _index(config)
-    index[SEEDS_FIELD]["z.txt"] = index[SEEDS_FIELD]["a.txt"]
-    _save_index(config, index)
-    assert check(config) is None
+    catalog = _catalog(config)
+    catalog[SEEDS_FIELD]["z.txt"] = catalog[SEEDS_FIELD]["a.txt"]
+    _save_catalog(config, catalog)
+    assert report_if_unchanged(config) is None
 
 
 def test_relative_seeds_folders_are_keyed_and_reported_alike(
@@ -394,7 +395,7 @@ def test_the_cli_answers_from_the_check_alone(
     def no_full_build(*_args: object, **_kwargs: object) -> BuildReport:
         raise AssertionError("a full build")
 
-    monkeypatch.setattr(core, "rebuild", no_full_build)
+    monkeypatch.setattr(builder, "rebuild", no_full_build)
     argv = ["build", "--seeds", str(seeds), "--output", str(config.output)]
     argv += ["--cache-dir", str(config.cache_dir)]
     assert main(argv) == 0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError
 from tests.conftest import seed_text

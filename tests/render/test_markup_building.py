@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.config import Config
 from tests.conftest import REPO, SeedWriter
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import Builder, build, rebuild
+from feeds.build.builder import Builder, rebuild
+from feeds.build.oneshot import build
 from feeds.build.report import BuildReport
-from feeds.build.uptodate import check
+from feeds.build.uptodate import report_if_unchanged
 from feeds.config import Config
 from tests.conftest import SeedWriter, seed_text
 
@@ -80,13 +81,14 @@ def test_switching_strict_reads_nothing_again_and_answers_as_without_the_cache(
     build(configs[first])
     for strict in (not first, first):
         reads.clear()
-        assert check(configs[strict]) is None  # the last publish was under the other strictness
+        # The last publish was under the other strictness.
+        assert report_if_unchanged(configs[strict]) is None
         report = build(configs[strict])
         assert reads == []  # every file as the cache has it
         assert _titles(output) == (["Good"] if strict else ["Good", "Warned"])
         assert report.exit_code == (1 if strict else 0)
         _as_without_the_cache(configs[strict], report)
-        quick = check(configs[strict])  # then nothing to do: the cache's answer alone
+        quick = report_if_unchanged(configs[strict])  # then nothing to do: the cache's answer alone
         assert quick is not None
         assert quick.exit_code == report.exit_code
         _as_without_the_cache(configs[strict], quick)

@@ -23,9 +23,10 @@ from typing import Any
 
 import pytest
 
-from feeds.build import builder as build_module
-from feeds.build.builder import Builder, build, parse_cache
-from feeds.build.uptodate import check
+from feeds.build import scanner
+from feeds.build.builder import Builder
+from feeds.build.oneshot import build
+from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config
 from feeds.errors import FeedsError
 from feeds.seeds import reader
@@ -114,8 +115,8 @@ def racing(monkeypatch: pytest.MonkeyPatch, path: Path, swap: Swap) -> Iterator[
                 back(path)
 
     with monkeypatch.context() as patch:
-        patch.setattr(build_module, "read_many", many)
-        patch.setattr(build_module, "read_seed", one)
+        patch.setattr(scanner, "read_many", many)
+        patch.setattr(scanner, "read_seed", one)
         yield
 
 
@@ -274,7 +275,7 @@ def test_a_folder_that_cannot_be_listed_for_a_moment_unpublishes_nothing(
         builder.scan_all()
 
     assert _titles(builder) == ["Alpha", "Bravo", "Charlie"]
-    assert check(config) is None  # nor does a build take it for "nothing changed"
+    assert report_if_unchanged(config) is None  # nor does a build take it for "nothing changed"
 
 
 def test_a_folder_that_can_never_be_listed_is_skipped_as_before(

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from feeds.build import builder as build_module
-from feeds.build import uptodate, writer
+from feeds.build import scanner, uptodate, writer
 from feeds.build.builder import Builder
 from feeds.build.parsecache import ParseCache
 from feeds.config import Config
@@ -99,7 +98,7 @@ def test_a_seed_replaced_by_a_fifo_after_discovery_is_refused_at_once(
         os.mkfifo(seeds / "b.txt")
         return names
 
-    monkeypatch.setattr(build_module, "discover_names", discover_then_swap)
+    monkeypatch.setattr(scanner, "discover_names", discover_then_swap)
     builder = Builder(config)
 
     finishes(builder.scan_all, [seeds / "b.txt"])
@@ -154,7 +153,7 @@ def test_discovery_does_not_block_on_fifos(seeds: Path) -> None:
     assert found == [str(seeds / "a.txt")]
 
 
-@pytest.mark.parametrize("which", ["path", "articles_path"])
+@pytest.mark.parametrize("which", ["catalog_path", "articles_path"])
 def test_a_fifo_in_place_of_the_parse_cache_is_discarded_at_once(
     tmp_path: Path, which: str
 ) -> None:

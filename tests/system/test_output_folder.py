@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.build.builder import build
+from feeds.build.oneshot import build
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError, OutputError
 from feeds.render import index_html, opml

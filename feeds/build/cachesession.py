@@ -1,0 +1,155 @@
+"""What one Builder restores from the parse cache, and saves back to it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from feeds.build.parsecache import CacheState, ParseCache, key_prefix, seed_key
+from feeds.build.records import (
+    LastPublish,
+    Packed,
+    SeedRecord,
+    cached_seed,
+    pack,
+    unpack,
+    version_of,
+)
+from feeds.build.report import BuildReport
+from feeds.build.seedset import SeedSet, listed_version
+from feeds.build.uptodate import config_digest, last_publish
+from feeds.config import Config
+from feeds.model import Article
+
+#: The parse cache's record of the feed documents last written: each one's
+#: digest by stem, and each output file's (size, mtime_ns) by name.
+LastWritten = tuple[dict[str, str], Mapping[str, tuple[int, int]]]
+
+
+class CacheSession:
+    """The parse cache as loaded when a Builder starts: restores what it
+    knows of unchanged files (their articles only when a build needs them),
+    tells a build with nothing to do, and saves what a build read and wrote."""
+
+    def __init__(self, cache: ParseCache | None, seeds_folder: Path) -> None:
+        self._cache = cache
+        self._prefix = key_prefix(seeds_folder)
+        self._state: CacheState | None = cache.load() if cache is not None else None
+        #: False once a scan found anything the parse cache did not already know.
+        self._as_cached = self._state is not None
+        #: Some restored file's article is in the articles file, not yet loaded.
+        self._has_packed = False
+
+    def take_written(self) -> LastWritten:
+        """What the last build wrote, for the publisher to adopt (once)."""
+        if self._state is None:
+            return {}, {}
+        plans, self._state.plans = self._state.plans, {}
+        return plans, self._state.outputs
+
+    def restore(self, paths: Sequence[str], seeds: SeedSet) -> list[str]:
+        """Takes what the parse cache knows of files of ``paths`` unchanged
+        since, into ``seeds``; only once. Returns the names restored."""
+        if self._state is None or not self._state.records:
+            return []
+        known, self._state.records = self._state.records, {}
+        restored = []
+        for path in paths:
+            if path in seeds:
+                continue
+            entry = cached_seed(known.pop(self._key(path), None))
+            version = listed_version(path)
+            if entry is None or version_of(entry.fingerprint) != version:
+                continue
+            seeds.restore(path, version, entry)
+            self._has_packed = self._has_packed or entry.has_article
+            restored.append(path)
+        if known:  # files the cache knew that are gone
+            self._as_cached = False
+        return restored
+
+    def diverged(self) -> None:
+        """Notes that a scan read files: the last build's report no longer holds."""
+        self._as_cached = False
+
+    def fill(self, seeds: SeedSet, read: Callable[[str], object]) -> None:
+        """Loads the cached articles of restored files, once, when a build
+        needs them; ``read``s each file again whose article is missing or damaged."""
+        if not self._has_packed:
+            return
+        self._has_packed = False
+        awaiting = {self._key(path): path for path in seeds.awaiting()}
+        for key, packed in self._cache.load_articles() if self._cache is not None else ():
+            path = awaiting.pop(key, None)
+            if path is None:
+                continue
+            article = _unpacked(packed, path)
+            seeds.fill(path, article)
+            if article is None:
+                read(path)
+        for path in awaiting.values():  # missing from the cache: read again
+            seeds.fill(path, None)
+            read(path)
+
+    def up_to_date(
+        self, config: Config, now: datetime | None, seeds: SeedSet
+    ) -> BuildReport | None:
+        """A report of a build with nothing to do, when the parse cache proves
+        that nothing changed since the last build; else None."""
+        state = self._state
+        if state is None or not self._as_cached:
+            return None
+        counts = last_publish(state, config, now)
+        if counts is None:
+            return None
+        return BuildReport(
+            articles=counts[0],
+            feeds=counts[1],
+            unchanged=len(state.outputs),
+            rejected=seeds.rejected,
+            warnings=seeds.warnings,
+            files=sorted(state.outputs),
+        )
+
+    def save(
+        self, report: BuildReport, seeds: SeedSet, written: Mapping[str, str], config: Config
+    ) -> None:
+        """Records what was read and written, for the next build to skip."""
+        if self._cache is None:
+            return
+        state = CacheState()
+        state.plans = dict(written)
+        digest = config_digest(config)
+        last = LastPublish(digest, report.next_embargo, report.articles, report.feeds)
+        state.publish_key = last.key()
+        for name in report.files:
+            try:
+                info = os.stat(config.output / name)
+            except OSError:
+                continue
+            state.outputs[name] = (info.st_size, info.st_mtime_ns)
+        # Both made one at a time as the cache writes them, never all at once.
+        self._cache.save(state, self._records(seeds), self._articles(seeds))
+
+    def _records(self, seeds: SeedSet) -> Iterator[tuple[str, SeedRecord]]:
+        for path, record in seeds.saved_records():
+            yield self._key(path), record
+
+    def _articles(self, seeds: SeedSet) -> Iterator[tuple[str, Packed]]:
+        for path, article in seeds.saved_articles():
+            yield self._key(path), pack(article)
+
+    def _key(self, path: str) -> str:
+        return seed_key(self._prefix, path)
+
+
+def _unpacked(packed: Packed, path: str) -> Article | None:
+    """The article cached for ``path``; None when damaged (the file is read again)."""
+    try:
+        # The source as named now (the cache keeps names relative to the
+        # seeds folder, which may be spelled otherwise this time).
+        return unpack(packed, source=path)
+    except (TypeError, ValueError):
+        return None

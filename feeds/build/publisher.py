@@ -1,0 +1,275 @@
+"""Publishing: rendering the feed documents and writing them into the output
+folder, the act that makes feeds visible.
+
+Only documents whose inputs changed since they were last written are
+rendered (see `feeds.build.digests`); each fits the size budget; files of
+feeds that no longer exist are removed. A one-shot build renders half of
+many documents in a forked child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+
+from feeds.build.digests import PlanDigests
+from feeds.build.records import Version
+from feeds.build.report import BuildReport
+from feeds.build.uptodate import outputs_intact
+from feeds.build.writer import OutputFolder
+from feeds.config import Config
+from feeds.errors import OutputError
+from feeds.formats import FORMATS, Format, formats_for
+from feeds.plan.plans import FEED_DIRS, FeedPlan, newest_of
+from feeds.render import index_html, opml
+from feeds.system import processes
+
+#: Below this many documents to render, a second process costs more than it saves.
+PARALLEL_DOCUMENTS = 64
+
+#: A plan to render, with the digest of its inputs.
+_Todo = Sequence[tuple[FeedPlan, str]]
+#: What rendering a share did: files written, files unchanged, stems rendered.
+_Done = tuple[list[str], int, list[str]]
+
+
+class Publisher:
+    """The feed documents as last written, by stem, with the digest of what
+    each was made from."""
+
+    def __init__(
+        self,
+        config: Config,
+        version_of: Callable[[str], Version | None],
+        written: Mapping[str, str] | None = None,
+        outputs: Mapping[str, tuple[int, int]] | None = None,
+    ) -> None:
+        """``written`` and ``outputs``: the parse cache's record of the last
+        build's documents and output files, taken at the first publish."""
+        self.config = config
+        self._digests = PlanDigests(version_of)
+        #: A digest of each feed document's inputs as last written, by stem.
+        self._written: dict[str, str] = {}
+        self._recorded: tuple[Mapping[str, str], Mapping[str, tuple[int, int]]] = (
+            written or {},
+            outputs or {},
+        )
+        #: Whether this process has swept crashed builds' temp files from the output.
+        self._swept_temp = False
+        #: The feeds of the last publish that swept stale files out of the output.
+        self._swept_stems: set[str] | None = None
+
+    @property
+    def written(self) -> Mapping[str, str]:
+        return self._written
+
+    def forget_written(self) -> None:
+        """Makes the next publish render every feed (after a config change, or
+        when the output folder may have been touched by someone else)."""
+        self._written.clear()
+        self._digests.clear()
+        self._swept_stems = None
+
+    def publish(
+        self, plans: list[FeedPlan], report: BuildReport, *, force: bool = False, workers: int = 1
+    ) -> None:
+        """Writes the documents of ``plans`` whose inputs changed, the index
+        page and the OPML list, and removes stale feed files; ``report`` gets
+        what was done. Raises ``OutputError`` (see `Builder.publish`)."""
+        output = OutputFolder(self.config.output)
+        output.prepare(sweep_temp=not self._swept_temp)
+        self._swept_temp = True
+        if force:
+            self._written.clear()
+            self._swept_stems = None
+        self._digests.configure(self.config)
+        self._adopt_recorded(plans)
+        report.files = [plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)]
+        report.files += [index_html.FILENAME, opml.FILENAME]
+        rendered: list[str] = []
+        try:
+            self._write_all(output, plans, report, rendered, workers)
+        except OutputError:
+            # Some files of this publish may never have been renamed into place:
+            # the feeds it rendered are rendered again next time (bytes that did
+            # land are then found unchanged and not rewritten).
+            for stem in rendered:
+                self._written.pop(stem, None)
+            raise
+        self._remove_stale(output, plans, report)
+
+    def _adopt_recorded(self, plans: Sequence[FeedPlan]) -> None:
+        """Takes the cache's record of feed documents whose files are still as
+        written, so a build after a small change re-renders only what it touched."""
+        recorded, outputs = self._recorded
+        if not recorded:
+            return
+        self._recorded = {}, {}
+        for plan in plans:
+            digest = recorded.get(plan.stem)
+            if digest is None or plan.stem in self._written:
+                continue
+            names = [plan.stem + fmt.suffix for fmt in formats_for(plan)]
+            if all(name in outputs for name in names) and outputs_intact(
+                self.config.output, {name: outputs[name] for name in names}
+            ):
+                self._written[plan.stem] = digest
+
+    def _write_all(
+        self,
+        output: OutputFolder,
+        plans: list[FeedPlan],
+        report: BuildReport,
+        rendered: list[str],
+        workers: int,
+    ) -> None:
+        mine: _Todo = self._todo(plans, report)
+        theirs: _Todo = []
+        if workers > 1 and len(mine) >= PARALLEL_DOCUMENTS and processes.can_fork():
+            mine, theirs = _halves(mine)
+        if theirs:
+            self._render_beside_child(output, mine, theirs, report, rendered)
+        else:
+            self._render_batch(output, mine, report, rendered)
+        # The index and OPML list every feed; their bytes change with any
+        # feed's count or newest date, and unchanged bytes are not rewritten.
+        with output.batch():
+            for name, document in (
+                (index_html.FILENAME, index_html.render_index(plans, self.config)),
+                (opml.FILENAME, opml.render_opml(plans, self.config)),
+            ):
+                if output.write(name, document):
+                    report.written.append(name)
+                else:
+                    report.unchanged += 1
+
+    def _todo(self, plans: list[FeedPlan], report: BuildReport) -> list[tuple[FeedPlan, str]]:
+        """The plans whose documents changed since written, with their digests."""
+        todo: list[tuple[FeedPlan, str]] = []
+        for plan in sorted(plans, key=_render_order):
+            digest = self._digests.of(plan)
+            if self._written.get(plan.stem) == digest:
+                report.unchanged += len(formats_for(plan))
+            else:
+                # Forgotten before writing: a failed write must not look written.
+                self._written.pop(plan.stem, None)
+                todo.append((plan, digest))
+        return todo
+
+    def _render_beside_child(
+        self,
+        output: OutputFolder,
+        mine: _Todo,
+        theirs: _Todo,
+        report: BuildReport,
+        rendered: list[str],
+    ) -> None:
+        """Renders ``mine`` here while a forked child renders ``theirs``; does
+        the child's share here too when the child failed."""
+        share = partial(self._render_share, output.root)
+        with processes.spread(share, [theirs], workers=1, inherit=True) as results:
+            self._render_batch(output, mine, report, rendered)
+            done = _taken(results)
+        if done is None:
+            self._render_batch(output, theirs, report, rendered)
+            return
+        written, unchanged, stems = done
+        report.written.extend(written)
+        report.unchanged += unchanged
+        digests = {plan.stem: digest for plan, digest in theirs}
+        for stem in stems:
+            self._written[stem] = digests[stem]
+        rendered.extend(stems)
+
+    def _render_share(self, root: Path, todo: _Todo) -> _Done:
+        """A child's share, rendered into ``root``."""
+        output = OutputFolder(root)
+        report, rendered = BuildReport(), list[str]()
+        self._render_batch(output, todo, report, rendered)
+        return report.written, report.unchanged, rendered
+
+    def _render_batch(
+        self, output: OutputFolder, todo: _Todo, report: BuildReport, rendered: list[str]
+    ) -> None:
+        # Entries stay built between publishes (a bounded cache): the
+        # daemon's next save re-renders mostly the same articles.
+        with output.batch():
+            for plan, digest in todo:
+                for fmt in formats_for(plan):
+                    name = plan.stem + fmt.suffix
+                    if output.write(name, render_within_budget(fmt, plan, self.config)):
+                        report.written.append(name)
+                    else:
+                        report.unchanged += 1
+                self._written[plan.stem] = digest
+                rendered.append(plan.stem)
+
+    def _remove_stale(
+        self, output: OutputFolder, plans: list[FeedPlan], report: BuildReport
+    ) -> None:
+        stems = {plan.stem for plan in plans}
+        if stems == self._swept_stems:
+            return  # the same feeds as at the last sweep: nothing of ours went stale
+        expected = {plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan)}
+        suffixes = [fmt.suffix for fmt in FORMATS]
+        existing: set[str] = set()
+        for folder in FEED_DIRS:
+            existing |= output.existing(folder, suffixes)
+        for name in sorted(existing - expected):
+            if output.remove(name):
+                report.removed.append(name)
+        self._swept_stems = stems
+        for stem in set(self._written) - stems:
+            del self._written[stem]
+        self._digests.keep_only(stems)
+
+
+def render_within_budget(fmt: Format, plan: FeedPlan, config: Config) -> bytes:
+    """The document with as many of the newest entries as fit in ``max_bytes``
+    (at least one: a single entry's size is bounded when it is read)."""
+    budget = config.max_bytes
+    data = fmt.render(plan, config)
+    # Archives keep every entry: dropping one would break the complete history.
+    if len(data) <= budget or len(plan.entries) <= 1 or plan.is_archive:
+        return data
+    fitting, low, high = None, 1, len(plan.entries) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = fmt.render(newest_of(plan, middle), config)
+        if len(candidate) <= budget:
+            fitting, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    if fitting is None:
+        fitting = fmt.render(newest_of(plan, 1), config)
+    return fitting
+
+
+def _taken(results: Iterator[_Done]) -> _Done | None:
+    """The child's result; None when it died or failed otherwise than
+    writing (its share is then rendered here). A write error is the build's."""
+    try:
+        return next(results)
+    except OutputError:
+        raise
+    except Exception:
+        return None
+
+
+def _halves(todo: _Todo) -> tuple[_Todo, _Todo]:
+    """Two runs of consecutive plans with about equal entries (runs keep one
+    month's archives together, so each process builds an entry once)."""
+    weights = [len(plan.entries) + 10 for plan, _ in todo]
+    half, running = sum(weights) / 2, 0
+    for position, weight in enumerate(weights):
+        running += weight
+        if running >= half:
+            return todo[: position + 1], todo[position + 1 :]
+    return todo, []
+
+
+def _render_order(plan: FeedPlan) -> str:
+    """Archives of one month together, so each article's entries are built once
+    (see `render.entries.EntryCache`); the order of writes changes no file."""
+    return plan.stem.rpartition("/")[2] if plan.is_archive else ""

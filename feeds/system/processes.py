@@ -1,0 +1,110 @@
+"""Work run in other processes: the one way feeds does it.
+
+`spread` runs a function over shares of work in child processes, while the
+caller goes on with its own, and gives back each share's result in order.
+How the children start is decided here, by what the work needs:
+
+- ``inherit=True``: forked from this process, so the function and its
+  shares are inherited, never pickled or copied (a renderer's plans and
+  articles). Only a process with no other threads may fork (`can_fork`): a
+  fork copies one thread, and locks another thread held stay held.
+- otherwise from a forkserver, which is safe beside the daemon's threads:
+  the function must be importable and its shares plain values, as both are
+  pickled.
+
+A child's exception is raised where its result is taken, as the child
+raised it; a child that died raises ``BrokenProcessPool``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext
+from typing import Any, TypeVar
+
+_Share = TypeVar("_Share")
+_Result = TypeVar("_Result")
+
+#: The work of each `spread` with ``inherit=True``, by key: forked children
+#: find it here, in the memory they inherit.
+_inherited: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
+_keys = itertools.count()
+
+
+def can_fork() -> bool:
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+@contextmanager
+def spread(
+    function: Callable[[_Share], _Result],
+    shares: Sequence[_Share],
+    *,
+    workers: int,
+    inherit: bool = False,
+    preload: Sequence[str] = (),
+) -> Iterator[Iterator[_Result]]:
+    """Starts ``function(share)`` for each share in up to ``workers`` child
+    processes; gives the results, in the order of ``shares``, as they come.
+
+    ``preload`` names the modules a forkserver imports once for all its
+    children. Leaving the block waits for every child that started (none is
+    left behind) and cancels the shares not yet started.
+    """
+    if inherit and not can_fork():
+        raise RuntimeError("a process with threads cannot fork")
+    key = next(_keys)
+    if inherit:
+        _inherited[key] = (function, shares)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=_context(inherit, preload)) as pool:
+            futures = _submit(pool, key, function, shares, inherit=inherit)
+            try:
+                yield _results(futures)
+            finally:
+                for future in futures:
+                    future.cancel()
+    finally:
+        _inherited.pop(key, None)
+
+
+def _context(inherit: bool, preload: Sequence[str]) -> BaseContext:
+    if inherit:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    if preload:
+        context.set_forkserver_preload(list(preload))
+    return context
+
+
+def _submit(
+    pool: ProcessPoolExecutor,
+    key: int,
+    function: Callable[[_Share], _Result],
+    shares: Sequence[_Share],
+    *,
+    inherit: bool,
+) -> list[Future[_Result]]:
+    if inherit:
+        # The children are forked at the first submit, with the work in place.
+        return [pool.submit(_run_inherited, key, position) for position in range(len(shares))]
+    return [pool.submit(function, share) for share in shares]
+
+
+def _results(futures: list[Future[_Result]]) -> Iterator[_Result]:
+    """Each future's result in order; each future is let go once its result
+    is taken, so results already used are not held until the end."""
+    futures.reverse()
+    while futures:
+        yield futures.pop().result()
+
+
+def _run_inherited(key: int, position: int) -> Any:
+    function, shares = _inherited[key]
+    return function(shares[position])

@@ -97,6 +97,16 @@ def _established(sock: socket.socket) -> bool:
     return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == _TCP_ESTABLISHED
 
 
+def _receive(sock: socket.socket, size: int) -> bytes | None:
+    """Up to ``size`` bytes; None when none has come, b"" once closed or reset."""
+    try:
+        return sock.recv(size)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
 async def _connect(host: str, port: int, receive_buffer: int | None = None) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
@@ -167,37 +177,36 @@ class _Holder:
                 continue
             self.stats.slow_opened += self._counted()
             self.slow_open += 1
-            opened = time.monotonic()
-            head = b""
-            received = 0
             try:
-                while not self.stop.is_set():
-                    try:
-                        chunk: bytes | None = sock.recv(SLOW_BYTES_PER_SECOND)
-                    except BlockingIOError:
-                        chunk = None
-                    except OSError:
-                        chunk = b""
-                    if chunk == b"" or not _established(sock):
-                        if self._counted():
-                            lifetime = time.monotonic() - opened
-                            self.stats.slow_closed += 1
-                            self.stats.slow_lifetimes.append(lifetime)
-                            self.stats.slow_bytes.append(received)
-                            if head.startswith(b"HTTP/1.1 200"):
-                                self.stats.slow_cut_lifetimes.append(lifetime)
-                        break
-                    if chunk:
-                        received += len(chunk)
-                        if len(head) < 12:
-                            head += chunk
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self.stop.wait(), 1.0)
-                status = head[9:12].decode("latin-1", "replace") or "none"
-                self.stats.slow_statuses[status] = self.stats.slow_statuses.get(status, 0) + 1
+                await self._read_slowly(sock)
             finally:
                 self.slow_open -= 1
                 sock.close()
+
+    async def _read_slowly(self, sock: socket.socket) -> None:
+        """Reads ``sock`` at 4 bytes a second until the server closes it or the run ends."""
+        opened = time.monotonic()
+        head = b""
+        received = 0
+        while not self.stop.is_set():
+            chunk = _receive(sock, SLOW_BYTES_PER_SECOND)
+            if chunk == b"" or not _established(sock):
+                if self._counted():
+                    lifetime = time.monotonic() - opened
+                    self.stats.slow_closed += 1
+                    self.stats.slow_lifetimes.append(lifetime)
+                    self.stats.slow_bytes.append(received)
+                    if head.startswith(b"HTTP/1.1 200"):
+                        self.stats.slow_cut_lifetimes.append(lifetime)
+                break
+            if chunk:
+                received += len(chunk)
+                if len(head) < 12:
+                    head += chunk
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), 1.0)
+        status = head[9:12].decode("latin-1", "replace") or "none"
+        self.stats.slow_statuses[status] = self.stats.slow_statuses.get(status, 0) + 1
 
 
 async def hold(

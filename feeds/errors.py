@@ -123,3 +123,16 @@ _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\u
 def shown_path(path: str) -> str:
     """``path`` for one line of a message: unprintable characters as escapes."""
     return _UNSHOWABLE.sub(lambda match: match.group().encode("unicode_escape").decode(), path)
+
+
+class DependencyError(FeedsError):
+    """An installed dependency lacks an internal that feeds relies on (see
+    `feeds.compat`): found at start, never a defense that quietly stops."""
+
+    @classmethod
+    def missing(cls, dependency: str, version: str, internal: str, why: str) -> DependencyError:
+        """The error for ``internal`` gone from ``dependency``: what, where, and why it matters."""
+        return cls(
+            f"{dependency} {version} has no {internal}, which feeds needs ({why}); "
+            f"install the {dependency} version that feeds' pyproject.toml allows"
+        )

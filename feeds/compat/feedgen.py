@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from feedgen.feed import FeedGenerator
 
-from feeds.compat import missing
+from feeds.errors import DependencyError
 
 INTERNALS = ("FeedGenerator._create_atom", "FeedGenerator._create_rss")
 
@@ -33,7 +33,7 @@ def _creators() -> dict[str, Callable[[FeedGenerator], tuple[Any, Any]]]:
         if not callable(method)
     ]
     if absent:
-        raise missing(
+        raise DependencyError.missing(
             "feedgen",
             metadata.version("feedgen"),
             " and ".join(absent),

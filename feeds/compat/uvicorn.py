@@ -15,7 +15,7 @@ import asyncio
 
 import uvicorn
 
-from feeds.compat import missing
+from feeds.errors import DependencyError
 
 INTERNAL = "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol"
 
@@ -31,7 +31,7 @@ def httptools_protocol() -> type[asyncio.Protocol]:
     else:
         protocol = HttpToolsProtocol
     if not (isinstance(protocol, type) and issubclass(protocol, asyncio.Protocol)):
-        raise missing(
+        raise DependencyError.missing(
             "uvicorn",
             uvicorn.__version__,
             f"{INTERNAL} (an asyncio.Protocol)",

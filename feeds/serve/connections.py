@@ -297,10 +297,11 @@ class _Wire(asyncio.Transport):
     it writes counted (for the send floor) and its pauses of reading kept apart
     from the guard's own (for requests held back)."""
 
-    def __init__(self, guard: HeadGuard, real: asyncio.Transport) -> None:
+    def __init__(self, guard: HeadGuard, real: asyncio.Transport, floor: _SendFloor) -> None:
         super().__init__()
         self._guard = guard
         self._real = real
+        self._floor = floor
         self.paused = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -309,7 +310,7 @@ class _Wire(asyncio.Transport):
             # drop these too, with a warning for each past the first few.
             return
         self._real.write(data)
-        self._guard.wrote(memoryview(data).nbytes)
+        self._floor.wrote(memoryview(data).nbytes)
 
     def writelines(self, list_of_data: Any) -> None:
         for data in list_of_data:
@@ -377,13 +378,13 @@ class HeadGuard(asyncio.Protocol):
     a time, a floor under the rate a reader takes its answer, and the
     connection limit, in front of uvicorn's httptools (llhttp) protocol.
 
-    Heads: uvicorn arms its keep-alive timer only after a response and cancels
-    it on any byte received, so a connection that never sends a request, or
-    sends it a byte at a time, would stay open for ever. Here each head has
-    ``head_timeout`` seconds from the connection's start, or from its first
-    byte after the last head; only its end stops the clock. llhttp has no bound
-    on a head's size, so the bytes received towards one are counted here.
-    Heads are found by their empty line alone: a request with a body is
+    Heads (`_Heads`): uvicorn arms its keep-alive timer only after a response
+    and cancels it on any byte received, so a connection that never sends a
+    request, or sends it a byte at a time, would stay open for ever. Here each
+    head has ``head_timeout`` seconds from the connection's start, or from its
+    first byte after the last head; only its end stops the clock. llhttp has
+    no bound on a head's size, so the bytes received towards one are counted
+    here. Heads are found by their empty line alone: a request with a body is
     refused and its connection closed.
 
     Pipelining: llhttp parses every request in a read, and uvicorn keeps all
@@ -392,10 +393,11 @@ class HeadGuard(asyncio.Protocol):
     its turn) the rest is held here, in the bytes it came in, with the socket
     no longer read, until uvicorn resumes.
 
-    Readers: asyncio keeps every byte written that the socket does not take.
-    Once bytes wait for a reader it must take ``min_send_rate`` a second over
-    each ``send_window``, or the connection is cut off: else a reader taking
-    a few bytes a second holds its connection, and its buffer, for hours.
+    Readers (`_SendFloor`): asyncio keeps every byte written that the socket
+    does not take. Once bytes wait for a reader it must take
+    ``min_send_rate`` a second over each ``send_window``, or the connection
+    is cut off: else a reader taking a few bytes a second holds its
+    connection, and its buffer, for hours.
     """
 
     inner: type[asyncio.Protocol]
@@ -407,33 +409,27 @@ class HeadGuard(asyncio.Protocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # uvicorn's own arguments, whatever they are, are for the protocol it chose.
         self._inner = self.inner(*args, **kwargs)
-        self._transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport | None = None
         self._wire: _Wire | None = None
         self._admitted = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._counted = 0  # bytes of the head under way
-        self._begun = False  # a byte other than CR or LF has come for it
-        self._tail = b""  # its last bytes, to find an empty line split between reads
-        self._unanswered = 0  # heads passed on whose requests have no answer yet
+        self._heads = _Heads(self)
         self._held = b""  # bytes received beyond the request waiting its turn
         self._release: asyncio.Handle | None = None
-        self._written = 0  # bytes uvicorn has written
-        self._send_timer: asyncio.TimerHandle | None = None
-        self._send_mark = 0  # bytes gone to the socket at the last check
+        self._floor = _SendFloor(self)
 
     # --- asyncio.Protocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
+        self.transport = cast(asyncio.Transport, transport)
         if not self.connections.admit(self):
-            self._transport.write(_UNAVAILABLE)
-            self._transport.close()
+            self.transport.write(_UNAVAILABLE)
+            self.transport.close()
             return
         self._admitted = True
-        self._wire = _Wire(self, self._transport)
+        self._wire = _Wire(self, self.transport, self._floor)
         self._inner.connection_made(self._wire)
-        self._start_clock()
-        self._maybe_idle()
+        self._heads.start_clock()
+        self.maybe_idle()
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted:
@@ -449,10 +445,8 @@ class HeadGuard(asyncio.Protocol):
         return self._inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_clock()
-        if self._send_timer is not None:
-            self._send_timer.cancel()
-            self._send_timer = None
+        self._heads.stop_clock()
+        self._floor.stop()
         if self._release is not None:
             self._release.cancel()
             self._release = None
@@ -472,27 +466,19 @@ class HeadGuard(asyncio.Protocol):
     # --- for the connections, the wire and the app ------------------------------
 
     def buffered(self) -> int:
-        transport = self._transport
+        transport = self.transport
         return 0 if transport is None else transport.get_write_buffer_size()
 
     def close_if_idle(self) -> bool:
         if not self._idle():
             return False
-        assert self._transport is not None
-        self._transport.close()
+        assert self.transport is not None
+        self.transport.close()
         return True
 
     def answered(self) -> None:
-        self._unanswered = max(0, self._unanswered - 1)
-        self._maybe_idle()
-
-    def wrote(self, size: int) -> None:
-        self._written += size
-        if self._send_timer is None and self.buffered() > 0:
-            self._send_mark = self._written - self.buffered()
-            self._send_timer = asyncio.get_running_loop().call_later(
-                self.send_window, self._check_sending
-            )
+        self._heads.unanswered = max(0, self._heads.unanswered - 1)
+        self.maybe_idle()
 
     def reading_changed(self) -> None:
         wire = self._wire
@@ -508,7 +494,7 @@ class HeadGuard(asyncio.Protocol):
         """Passes ``data`` on a head at a time, holding what uvicorn is not ready for."""
         position, size = 0, len(data)
         while position < size:
-            end = self._scan(data, position)
+            end = self._heads.scan(data, position)
             if end < 0:
                 return
             piece = data if position == 0 and end == size else data[position:end]
@@ -518,7 +504,7 @@ class HeadGuard(asyncio.Protocol):
             finally:
                 _CURRENT.reset(token)
             position = end
-            wire, transport = self._wire, self._transport
+            wire, transport = self._wire, self.transport
             if transport is None or transport.is_closing():
                 return  # refused by uvicorn: the rest is not for it
             if position < size and wire is not None and wire.paused:
@@ -526,21 +512,75 @@ class HeadGuard(asyncio.Protocol):
                 self._update_reading()
                 return
 
-    def _scan(self, data: bytes, position: int) -> int:
+    # --- requests held back --------------------------------------------------------
+
+    def _release_held(self) -> None:
+        self._release = None
+        transport, wire = self.transport, self._wire
+        if transport is None or wire is None or transport.is_closing() or wire.paused:
+            return
+        data, self._held = self._held, b""
+        self._feed(data)
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport, wire = self.transport, self._wire
+        if transport is None or wire is None or transport.is_closing():
+            return
+        if wire.paused or self._held:
+            if transport.is_reading():
+                transport.pause_reading()
+        elif not transport.is_reading():
+            transport.resume_reading()
+
+    # --- idleness ---------------------------------------------------------------------
+
+    def _idle(self) -> bool:
+        transport = self.transport
+        return (
+            self._admitted
+            and not self._heads.begun
+            and not self._heads.unanswered
+            and not self._held
+            and transport is not None
+            and not transport.is_closing()
+            and transport.get_write_buffer_size() == 0
+        )
+
+    def maybe_idle(self) -> None:
+        if self._idle():
+            self.connections.idle(self)
+
+
+class _Heads:
+    """The request heads of one connection, followed through its bytes: where
+    each ends, how many bytes it has come to, and its deadline."""
+
+    __slots__ = ("_guard", "_tail", "begun", "counted", "timer", "unanswered")
+
+    def __init__(self, guard: HeadGuard) -> None:
+        self._guard = guard
+        self.timer: asyncio.TimerHandle | None = None
+        self.counted = 0  # bytes of the head under way
+        self.begun = False  # a byte other than CR or LF has come for it
+        self._tail = b""  # its last bytes, to find an empty line split between reads
+        self.unanswered = 0  # heads passed on whose requests have no answer yet
+
+    def scan(self, data: bytes, position: int) -> int:
         """Follows the head under way through ``data[position:]``: where the
         first head to end there ends, else ``len(data)``; -1 once refused."""
         size = len(data)
-        if self._timer is None:
-            self._start_clock()
-        if not self._begun:
+        if self.timer is None:
+            self.start_clock()
+        if not self.begun:
             # Empty lines before a request line are allowed, and begin nothing.
             skipped = (size - position) - len(data[position:].lstrip(b"\r\n"))
-            self._counted += skipped
+            self.counted += skipped
             position += skipped
             if position == size:
                 return self._within_limit(size)
-            self._begun = True
-            self.connections.busy(self)
+            self.begun = True
+            self._guard.connections.busy(self._guard)
         end = -1
         if self._tail:
             joined = self._tail + data[position : position + 2]
@@ -550,99 +590,86 @@ class HeadGuard(asyncio.Protocol):
         if end < 0:
             end = _head_end(data, position)
         if end < 0:
-            self._counted += size - position
+            self.counted += size - position
             self._tail = (self._tail + data[max(position, size - 2) :])[-2:]
             return self._within_limit(size)
-        self._counted = 0
-        self._begun = False
+        self.counted = 0
+        self.begun = False
         self._tail = b""
-        self._stop_clock()
-        self._unanswered += 1
+        self.stop_clock()
+        self.unanswered += 1
         return end
 
     def _within_limit(self, end: int) -> int:
-        transport = self._transport
-        if self._counted <= MAX_HEAD_BYTES or transport is None:
+        transport = self._guard.transport
+        if self.counted <= MAX_HEAD_BYTES or transport is None:
             return end
         if not transport.is_closing():
-            self.connections.refusals.count(LARGE_HEADS)
+            self._guard.connections.refusals.count(LARGE_HEADS)
             transport.write(_BAD_HEAD)
             transport.close()
         return -1
 
-    def _start_clock(self) -> None:
-        self._timer = asyncio.get_running_loop().call_later(self.head_timeout, self._expired)
+    def start_clock(self) -> None:
+        self.timer = asyncio.get_running_loop().call_later(self._guard.head_timeout, self.expired)
 
-    def _stop_clock(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def stop_clock(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
-    def _expired(self) -> None:
-        self._timer = None
-        transport = self._transport
+    def expired(self) -> None:
+        self.timer = None
+        transport = self._guard.transport
         if transport is None or transport.is_closing():
             return
         if not transport.is_reading():
             # Bytes are held back (pipelined requests wait their turn): the
             # client is not the one late.
-            self._start_clock()
+            self.start_clock()
             return
-        if self._begun:
-            self.connections.refusals.count(SLOW_HEADS)
+        if self.begun:
+            self._guard.connections.refusals.count(SLOW_HEADS)
         transport.close()
 
-    # --- requests held back --------------------------------------------------------
 
-    def _release_held(self) -> None:
-        self._release = None
-        transport, wire = self._transport, self._wire
-        if transport is None or wire is None or transport.is_closing() or wire.paused:
-            return
-        data, self._held = self._held, b""
-        self._feed(data)
-        self._update_reading()
+class _SendFloor:
+    """The rate one connection's reader takes its answer at, checked over each
+    send window in which bytes wait for it; a reader too slow is cut off."""
 
-    def _update_reading(self) -> None:
-        transport, wire = self._transport, self._wire
-        if transport is None or wire is None or transport.is_closing():
-            return
-        if wire.paused or self._held:
-            if transport.is_reading():
-                transport.pause_reading()
-        elif not transport.is_reading():
-            transport.resume_reading()
+    __slots__ = ("_guard", "_mark", "_timer", "_written")
 
-    # --- idleness and the send floor ------------------------------------------------
+    def __init__(self, guard: HeadGuard) -> None:
+        self._guard = guard
+        self._written = 0  # bytes uvicorn has written
+        self._timer: asyncio.TimerHandle | None = None
+        self._mark = 0  # bytes gone to the socket at the last check
 
-    def _idle(self) -> bool:
-        transport = self._transport
-        return (
-            self._admitted
-            and not self._begun
-            and not self._unanswered
-            and not self._held
-            and transport is not None
-            and not transport.is_closing()
-            and transport.get_write_buffer_size() == 0
-        )
+    def wrote(self, size: int) -> None:
+        self._written += size
+        guard = self._guard
+        if self._timer is None and guard.buffered() > 0:
+            self._mark = self._written - guard.buffered()
+            self._timer = asyncio.get_running_loop().call_later(guard.send_window, self._check)
 
-    def _maybe_idle(self) -> None:
-        if self._idle():
-            self.connections.idle(self)
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    def _check_sending(self) -> None:
-        self._send_timer = None
-        transport = self._transport
+    def _check(self) -> None:
+        self._timer = None
+        guard = self._guard
+        transport = guard.transport
         if transport is None:
             return
         waiting = transport.get_write_buffer_size()
         if waiting == 0:
-            self._maybe_idle()
+            guard.maybe_idle()
             return
         sent = self._written - waiting
-        if sent - self._send_mark < self.min_send_rate * self.send_window:
-            self.connections.refusals.count(SLOW_READERS)
+        if sent - self._mark < guard.min_send_rate * guard.send_window:
+            guard.connections.refusals.count(SLOW_READERS)
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 # A reset, not a close: else the kernel keeps what the reader has
@@ -651,10 +678,8 @@ class HeadGuard(asyncio.Protocol):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             transport.abort()
             return
-        self._send_mark = sent
-        self._send_timer = asyncio.get_running_loop().call_later(
-            self.send_window, self._check_sending
-        )
+        self._mark = sent
+        self._timer = asyncio.get_running_loop().call_later(guard.send_window, self._check)
 
 
 def guarded(

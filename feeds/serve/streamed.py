@@ -105,6 +105,30 @@ class StreamedFile:
         etag = stat_etag(stat)
         modified = last_modified(stat)
         encoded = self.accepts_gzip and size >= GZIP_MINIMUM
+        headers = self._headers(etag, modified, size, encoded)
+        status, start, end = 200, 0, size
+        chosen = None if encoded else _asked_range(scope, (etag, modified), size)
+        if chosen == (size, size):
+            refusal = PlainTextResponse(
+                "Range Not Satisfiable",
+                status_code=416,
+                headers={"Content-Range": f"bytes */{size}"},
+            )
+            await refusal(scope, receive, send)
+            return
+        if chosen is not None:
+            status, (start, end) = 206, chosen
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["content-length"] = str(end - start)
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        body = _Body(self.path, file, start, end, gzip=encoded)
+        await body.send_while_connected(receive, send)
+
+    def _headers(self, etag: str, modified: str, size: int, encoded: bool) -> dict[str, str]:
         headers = {
             "content-type": self.media_type,
             "last-modified": modified,
@@ -120,69 +144,69 @@ class StreamedFile:
             headers["accept-ranges"] = "bytes"
             headers["content-length"] = str(size)
         headers.update(self.extra_headers)
-        status, start, end = 200, 0, size
-        request = Headers(scope=scope)
-        wanted = request.get("range")
-        if_range = request.get("if-range")
-        if (
-            not encoded
-            and scope["method"] == "GET"  # Range means nothing to HEAD (RFC 9110 14.2)
-            and wanted is not None
-            and (if_range is None or if_range in (etag, modified))
-        ):
-            chosen = byte_range(wanted, size)
-            if chosen == (size, size):
-                refusal = PlainTextResponse(
-                    "Range Not Satisfiable",
-                    status_code=416,
-                    headers={"Content-Range": f"bytes */{size}"},
-                )
-                await refusal(scope, receive, send)
-                return
-            if chosen is not None:
-                status, (start, end) = 206, chosen
-                headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
-                headers["content-length"] = str(end - start)
-        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        if scope["method"] == "HEAD":
-            await send({"type": "http.response.body", "body": b""})
-            return
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if encoded else None
-        position = start
+        return headers
 
-        def next_chunk() -> bytes:
-            nonlocal position
-            os.lseek(file.fileno(), position, os.SEEK_SET)
-            data = file.read(min(CHUNK, end - position))
-            if not data:
-                # Cut short by a write in place: what was said of its length is wrong.
-                raise OSError(errno.EIO, f"{self.path} shrank while being sent")
-            position += len(data)
-            if compressor is None:
-                return data
-            compressed = compressor.compress(data)
-            if position >= end:
-                compressed += compressor.flush()
-            return compressed
 
-        async def stream() -> None:
-            while position < end:
-                chunk = await anyio.to_thread.run_sync(next_chunk)
-                more = position < end
-                if chunk or not more:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": more})
-            if start == end:
-                last = compressor.flush() if compressor else b""
-                await send({"type": "http.response.body", "body": last})
+def _asked_range(scope: Scope, validators: tuple[str, str], size: int) -> tuple[int, int] | None:
+    """The range of the identity bytes a GET asks for (see `byte_range`), if
+    its If-Range, if any, is one of ``validators`` (the ETag and the date)."""
+    if scope["method"] != "GET":  # Range means nothing to HEAD (RFC 9110 14.2)
+        return None
+    request = Headers(scope=scope)
+    wanted = request.get("range")
+    if_range = request.get("if-range")
+    if wanted is None or (if_range is not None and if_range not in validators):
+        return None
+    return byte_range(wanted, size)
 
+
+class _Body:
+    """The bytes ``start`` to ``end`` of ``file``, read (and gzipped) a chunk
+    at a time in a worker thread."""
+
+    def __init__(self, path: str, file: BinaryIO, start: int, end: int, *, gzip: bool) -> None:
+        self._path = path
+        self._file = file
+        self._start = start
+        self._end = end
+        self._position = start
+        self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+
+    def _next_chunk(self) -> bytes:
+        end = self._end
+        os.lseek(self._file.fileno(), self._position, os.SEEK_SET)
+        data = self._file.read(min(CHUNK, end - self._position))
+        if not data:
+            # Cut short by a write in place: what was said of its length is wrong.
+            raise OSError(errno.EIO, f"{self._path} shrank while being sent")
+        self._position += len(data)
+        compressor = self._compressor
+        if compressor is None:
+            return data
+        compressed = compressor.compress(data)
+        if self._position >= end:
+            compressed += compressor.flush()
+        return compressed
+
+    async def _stream(self, send: Send) -> None:
+        end = self._end
+        while self._position < end:
+            chunk = await anyio.to_thread.run_sync(self._next_chunk)
+            more = self._position < end
+            if chunk or not more:
+                await send({"type": "http.response.body", "body": chunk, "more_body": more})
+        if self._start == end:
+            last = self._compressor.flush() if self._compressor else b""
+            await send({"type": "http.response.body", "body": last})
+
+    async def send_while_connected(self, receive: Receive, send: Send) -> None:
         # uvicorn takes what is sent to a connection gone as sent: without
         # listening for the end, the rest of the file would still be read (and
         # compressed), and its slot held, for nobody.
         async with anyio.create_task_group() as group:
 
             async def then_stop() -> None:
-                await stream()
+                await self._stream(send)
                 group.cancel_scope.cancel()
 
             group.start_soon(then_stop)

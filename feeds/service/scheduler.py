@@ -61,34 +61,11 @@ class RebuildScheduler:
         # retry would deadlock against it.
         self._running = threading.Lock()
         self._stopping = False
-        self._paths: set[Path] = set()
-        self._full = False
-        self._pending_since: float | None = None  # monotonic time of the oldest request
-        #: A rebuild job is scheduled or handed to the worker and has not yet
-        #: taken the pending requests: a new request joins it. Behind a rebuild
-        #: that hangs, one rebuild waits, not one per request.
-        self._armed = False
+        self._pending = _Pending()  # under _lock
         self._started: float | None = None  # monotonic start of the rebuild in progress
-        self._embargo: datetime | None = None  # the armed embargo, until it is requested
         self._clock_offset: float | None = None  # wall minus monotonic at the last check
-        # BlockingScheduler.start() runs the scheduling loop in the thread that
-        # calls it, so the loop runs in a thread of ours whose liveness we can
-        # check; BackgroundScheduler keeps its thread in a private attribute.
-        self._scheduler = BlockingScheduler(
-            executors={
-                "default": ThreadPoolExecutor(max_workers=1),
-                _REQUESTS: ThreadPoolExecutor(max_workers=1),
-            },
-            job_defaults={
-                "coalesce": True,
-                # Never drop a rebuild because the machine was busy or asleep.
-                "misfire_grace_time": None,
-                # At most one rebuild queues behind the running one (see
-                # _armed); a skipped job would leave its requests waiting.
-                "max_instances": 100,
-            },
-            timezone=UTC,
-        )
+        self._scheduler = _apscheduler()
+        self._embargo = _Embargo(self._scheduler, self._lock, lambda: self.request(now=True))
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------
@@ -152,7 +129,7 @@ class RebuildScheduler:
     def idle(self) -> bool:
         """Nothing waiting to be rebuilt and no rebuild running."""
         with self._lock:
-            pending = self._pending_since is not None
+            pending = self._pending.since is not None
         return not pending and not self._running.locked()
 
     def running_for(self) -> float | None:
@@ -172,21 +149,14 @@ class RebuildScheduler:
         if self._stopping:
             return
         with self._lock:
-            self._paths.update(paths)
-            self._full = self._full or full
-            current = time.monotonic()
-            if self._pending_since is None:
-                self._pending_since = current
-            delay = 0.0 if now else self.debounce
-            due = min(current + delay, self._pending_since + self.max_delay)
-            run_at = datetime.now(UTC) + timedelta(seconds=max(0.0, due - current))
-            if self._armed:
+            run_at = self._pending.add(paths, full, 0.0 if now else self.debounce, self.max_delay)
+            if self._pending.armed:
                 # Scheduled: moved to the new time. Already handed to the
                 # worker: it takes these requests too when it starts.
                 with contextlib.suppress(JobLookupError):
                     self._scheduler.modify_job(_REBUILD_JOB, next_run_time=run_at)
                 return
-            self._armed = True
+            self._pending.armed = True
             self._scheduler.add_job(
                 self._run, "date", run_date=run_at, id=_REBUILD_JOB, replace_existing=True
             )
@@ -211,25 +181,7 @@ class RebuildScheduler:
         """Arms a publish at ``when`` (the next embargoed article's time), or disarms it."""
         if self._stopping:
             return
-        with self._lock:
-            self._embargo = when
-        if when is None:
-            with contextlib.suppress(JobLookupError):
-                self._scheduler.remove_job(_EMBARGO_JOB)
-            return
-        self._scheduler.add_job(
-            self._embargo_due,
-            "date",
-            run_date=when,
-            id=_EMBARGO_JOB,
-            replace_existing=True,
-            executor=_REQUESTS,
-        )
-
-    def _embargo_due(self) -> None:
-        with self._lock:
-            self._embargo = None
-        self.request(now=True)
+        self._embargo.arm(when)
 
     def check_clock(self) -> None:
         """Called about once a second. APScheduler sleeps on waits worked out
@@ -248,25 +200,17 @@ class RebuildScheduler:
             # work out every wait again.
             self.request_rescan()
             return
-        with self._lock:
-            due = self._embargo is not None and datetime.now(UTC) >= self._embargo
-            if due:
-                self._embargo = None
-        if due:
-            self.request(now=True)
+        self._embargo.check()
 
     def _run(self) -> None:
         with self._running:
             if self._stopping:
                 return
             with self._lock:
-                self._armed = False
-                if self._pending_since is None:  # an earlier run took the requests
-                    return
-                paths, full = frozenset(self._paths), self._full
-                self._paths.clear()
-                self._full = False
-                self._pending_since = None
+                taken = self._pending.take()
+            if taken is None:  # an earlier run took the requests
+                return
+            paths, full = taken
             self._started = time.monotonic()
             try:
                 self._work(paths, full)
@@ -274,3 +218,104 @@ class RebuildScheduler:
                 log.exception("rebuild failed")
             finally:
                 self._started = None
+
+
+def _apscheduler() -> BlockingScheduler:
+    # BlockingScheduler.start() runs the scheduling loop in the thread that
+    # calls it, so the loop runs in a thread of ours whose liveness we can
+    # check; BackgroundScheduler keeps its thread in a private attribute.
+    return BlockingScheduler(
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1),
+            _REQUESTS: ThreadPoolExecutor(max_workers=1),
+        },
+        job_defaults={
+            "coalesce": True,
+            # Never drop a rebuild because the machine was busy or asleep.
+            "misfire_grace_time": None,
+            # At most one rebuild queues behind the running one (see
+            # _Pending.armed); a skipped job would leave its requests waiting.
+            "max_instances": 100,
+        },
+        timezone=UTC,
+    )
+
+
+class _Pending:
+    """The requests no rebuild has taken yet (under the scheduler's lock)."""
+
+    def __init__(self) -> None:
+        self.paths: set[Path] = set()
+        self.full = False
+        self.since: float | None = None  # monotonic time of the oldest request
+        #: A rebuild job is scheduled or handed to the worker and has not yet
+        #: taken the pending requests: a new request joins it. Behind a rebuild
+        #: that hangs, one rebuild waits, not one per request.
+        self.armed = False
+
+    def add(self, paths: Iterable[Path], full: bool, delay: float, max_delay: float) -> datetime:
+        """Adds a request; returns when the rebuild is due: ``delay`` from
+        now, and at most ``max_delay`` after the oldest request."""
+        self.paths.update(paths)
+        self.full = self.full or full
+        current = time.monotonic()
+        if self.since is None:
+            self.since = current
+        due = min(current + delay, self.since + max_delay)
+        return datetime.now(UTC) + timedelta(seconds=max(0.0, due - current))
+
+    def take(self) -> tuple[frozenset[Path], bool] | None:
+        """The paths and whether to rescan all, for the rebuild that starts;
+        None when an earlier one took them."""
+        self.armed = False
+        if self.since is None:
+            return None
+        paths, full = frozenset(self.paths), self.full
+        self.paths.clear()
+        self.full = False
+        self.since = None
+        return paths, full
+
+
+class _Embargo:
+    """The rebuild due when the next embargoed article is: a job of
+    ``scheduler`` that calls ``due``, also called by `check` should the wall
+    clock pass the time unseen."""
+
+    def __init__(
+        self, scheduler: BlockingScheduler, lock: threading.Lock, due: Callable[[], None]
+    ) -> None:
+        self._scheduler = scheduler
+        self._lock = lock
+        self._due = due
+        self._when: datetime | None = None  # armed, until it is requested
+
+    def arm(self, when: datetime | None) -> None:
+        """Arms a publish at ``when``, or disarms it."""
+        with self._lock:
+            self._when = when
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                self._scheduler.remove_job(_EMBARGO_JOB)
+            return
+        self._scheduler.add_job(
+            self._fire,
+            "date",
+            run_date=when,
+            id=_EMBARGO_JOB,
+            replace_existing=True,
+            executor=_REQUESTS,
+        )
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._when = None
+        self._due()
+
+    def check(self) -> None:
+        with self._lock:
+            due = self._when is not None and datetime.now(UTC) >= self._when
+            if due:
+                self._when = None
+        if due:
+            self._due()

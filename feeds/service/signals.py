@@ -15,6 +15,7 @@ import contextlib
 import os
 import select
 import signal
+from types import FrameType
 
 
 class SignalWakeup:
@@ -42,3 +43,29 @@ class SignalWakeup:
         signal.set_wakeup_fd(self._previous)
         os.close(self._read)
         os.close(self._write)
+
+
+class SignalRequests:
+    """What SIGTERM, SIGINT and SIGHUP ask of the main thread, as flags.
+
+    The handlers only set a flag: the signal itself wakes the main thread
+    (see `SignalWakeup`), which then acts on it.
+    """
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+
+    def install(self) -> SignalWakeup:
+        """Installs the handlers (in the main thread); returns what wakes it."""
+        wake = SignalWakeup()
+        signal.signal(signal.SIGTERM, self.on_stop_signal)
+        signal.signal(signal.SIGINT, self.on_stop_signal)
+        signal.signal(signal.SIGHUP, self.on_reload_signal)
+        return wake
+
+    def on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop = True
+
+    def on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.reload = True

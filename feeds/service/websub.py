@@ -53,13 +53,13 @@ class _Outcome:
     retry_after: float | None = None
 
 
-class _Link:
-    """The connection a hub's worker has open, so that close() can cut it.
+class _ConnectionCutter:
+    """Holds the connection a hub's worker has open, so that close() can cut it.
 
     urllib offers no way to interrupt a request from another thread. Shutting
     the socket down makes a blocked TLS handshake or read return at once, so
     close() need not wait out the request timeout of a hub that hangs. The
-    link keeps its own duplicate of the socket: shutting that down cuts the
+    cutter keeps its own duplicate of the socket: shutting that down cuts the
     connection whatever urllib or ssl did with their descriptor meanwhile.
     """
 
@@ -99,13 +99,13 @@ class _Link:
         return _HTTPSConnection(self, host, context=self.tls_context, **kwargs)
 
 
-def _tls_context(link: _Link) -> ssl.SSLContext:
-    """http.client's default context, whose sockets the link holds before
+def _tls_context(cutter: _ConnectionCutter) -> ssl.SSLContext:
+    """http.client's default context, whose sockets the cutter holds before
     their handshake (``sslsocket_class`` is documented to be replaceable)."""
 
     class HeldSSLSocket(ssl.SSLSocket):
         def do_handshake(self, block: bool = False) -> None:
-            link.hold(self)
+            cutter.hold(self)
             super().do_handshake(block)
 
     context = ssl.create_default_context()
@@ -115,21 +115,21 @@ def _tls_context(link: _Link) -> ssl.SSLContext:
 
 
 class _Held(http.client.HTTPConnection):
-    """Gives the link every socket before anything waits on it: after
+    """Gives the cutter every socket before anything waits on it: after
     connect() for a plain request, and at send() for a proxy's CONNECT,
     which connect() itself sends and waits on."""
 
-    def __init__(self, link: _Link, host: str, **kwargs: Any) -> None:
+    def __init__(self, cutter: _ConnectionCutter, host: str, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
-        self.hub_link = link
+        self.hub_cutter = cutter
 
     def connect(self) -> None:
         super().connect()
-        self.hub_link.hold(self.sock)
+        self.hub_cutter.hold(self.sock)
 
     def send(self, data: Any) -> None:
         if self.sock is not None:
-            self.hub_link.hold(self.sock)
+            self.hub_cutter.hold(self.sock)
         super().send(data)
 
 
@@ -142,30 +142,30 @@ class _HTTPSConnection(_Held, http.client.HTTPSConnection):
 
 
 class _Handler(urllib.request.AbstractHTTPHandler):
-    """Opens http and https connections that the hub's _Link can cut."""
+    """Opens http and https connections that the hub's cutter can cut."""
 
-    def __init__(self, link: _Link) -> None:
+    def __init__(self, cutter: _ConnectionCutter) -> None:
         super().__init__()
-        self._link = link
+        self._cutter = cutter
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._link.plain, req)
+        return self.do_open(self._cutter.plain, req)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._link.tls, req)
+        return self.do_open(self._cutter.tls, req)
 
     http_request = urllib.request.AbstractHTTPHandler.do_request_
     https_request = urllib.request.AbstractHTTPHandler.do_request_
 
 
-def _opener(link: _Link) -> urllib.request.OpenerDirector:
+def _opener(cutter: _ConnectionCutter) -> urllib.request.OpenerDirector:
     opener = urllib.request.OpenerDirector()
     # No redirect handler on purpose: urllib turns a redirected POST into a GET
     # without the form, which a hub may well answer with 200. A redirect is
     # reported instead, so that the configured hub URL gets fixed.
     for handler in (
         urllib.request.ProxyHandler(),
-        _Handler(link),
+        _Handler(cutter),
         urllib.request.HTTPDefaultErrorHandler(),
         urllib.request.HTTPErrorProcessor(),
     ):
@@ -177,12 +177,40 @@ def _opener(link: _Link) -> urllib.request.OpenerDirector:
 class _Hub:
     url: str
     wakeup: threading.Condition
-    link: _Link = field(default_factory=_Link)
+    cutter: _ConnectionCutter = field(default_factory=_ConnectionCutter)
     pending: dict[str, _Job] = field(default_factory=dict)
     #: (due on the monotonic clock, tie-breaker, job); one entry per pending job.
     due: list[tuple[float, int, _Job]] = field(default_factory=list)
     sending: _Job | None = None
     thread: threading.Thread | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Retries:
+    """How often a notification is tried, and how long apart."""
+
+    attempts: int
+    first_delay: float
+    max_delay: float
+    factor: float
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if self.first_delay < 0 or self.max_delay < 0:
+            raise ValueError("delays cannot be negative")
+        if self.factor < 1:
+            raise ValueError("factor must be at least 1")
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds before the next try, after ``attempts`` made so far."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        try:
+            delay = self.first_delay * self.factor ** (attempts - 1)
+        except OverflowError:
+            return self.max_delay
+        return min(delay, self.max_delay)
 
 
 class HubNotifier:
@@ -200,18 +228,9 @@ class HubNotifier:
     ) -> None:
         if isinstance(hubs, str):
             raise TypeError("hubs must be a sequence of URLs, not one string")
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        if first_delay < 0 or max_delay < 0:
-            raise ValueError("delays cannot be negative")
-        if factor < 1:
-            raise ValueError("factor must be at least 1")
+        self._retries = _Retries(attempts, first_delay, max_delay, factor)
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._attempts = attempts
-        self._first_delay = first_delay
-        self._max_delay = max_delay
-        self._factor = factor
         self._timeout = timeout
         # One lock for all state; each hub's condition wakes just its worker.
         self._lock = threading.Lock()
@@ -228,7 +247,7 @@ class HubNotifier:
         for number, hub in enumerate(self._hubs, 1):
             hub.thread = threading.Thread(
                 target=self._work,
-                args=(hub, _opener(hub.link)),
+                args=(hub, _opener(hub.cutter)),
                 name=f"{THREAD_NAME}-{number}",
                 # A hub stuck in connect() must never keep the process alive.
                 daemon=True,
@@ -286,7 +305,7 @@ class HubNotifier:
                 hub.wakeup.notify_all()
             self._idle.notify_all()
         for hub in self._hubs:
-            hub.link.cut()
+            hub.cutter.cut()
         if first_close and dropped:
             log.info("dropped %d undelivered hub notification(s) on shutdown", dropped)
         for hub in self._hubs:
@@ -310,7 +329,7 @@ class HubNotifier:
                 if job is None:
                     return
             try:
-                outcome = self._send(hub, opener, job.feed_url)
+                outcome = _send(hub, opener, job.feed_url, self._timeout)
             except Exception as error:
                 # Whatever went wrong, the worker must live on for the next feed.
                 log.exception("unexpected error notifying hub %s of %s", hub.url, job.feed_url)
@@ -338,37 +357,6 @@ class HubNotifier:
             return job
         return None
 
-    def _send(self, hub: _Hub, opener: urllib.request.OpenerDirector, feed_url: str) -> _Outcome:
-        body = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": feed_url}).encode("ascii")
-        # Hub URLs come from the config and were checked to be http(s) in __init__.
-        request = urllib.request.Request(  # noqa: S310
-            hub.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": _FORM, "User-Agent": USER_AGENT},
-        )
-        try:
-            with opener.open(request, timeout=self._timeout) as response:
-                return _Outcome("ok", f"HTTP {response.status}")
-        except urllib.error.HTTPError as error:
-            with error:  # holds the open response; closing it frees the socket
-                return self._judge(error.code, error.reason, error.headers)
-        except urllib.error.URLError as error:
-            return _Outcome("retry", str(error.reason))
-        except (OSError, http.client.HTTPException) as error:
-            return _Outcome("retry", str(error) or type(error).__name__)
-        finally:
-            hub.link.done()
-
-    def _judge(self, status: int, reason: str, headers: Message) -> _Outcome:
-        text = f"HTTP {status} {reason}".rstrip()
-        # 408 is the hub timing out on us: as transient as our own timeout.
-        if status >= 500 or status in (408, 429):
-            return _Outcome("retry", text, _retry_after(headers.get("Retry-After")))
-        if 300 <= status < 400 and headers.get("Location"):
-            text += f" (redirects to {headers['Location']})"
-        return _Outcome("fail", text)
-
     def _settle(self, hub: _Hub, job: _Job, outcome: _Outcome) -> None:
         """Logs the outcome of one attempt and schedules a retry (lock held)."""
         if outcome.kind == "ok":
@@ -385,7 +373,7 @@ class HubNotifier:
         if job.feed_url in hub.pending:
             # The feed changed again meanwhile; that queued job is the retry.
             return
-        if job.attempts >= self._attempts:
+        if job.attempts >= self._retries.attempts:
             log.warning(
                 "gave up notifying hub %s of %s after %d attempt(s): %s",
                 hub.url,
@@ -394,27 +382,53 @@ class HubNotifier:
                 outcome.reason,
             )
             return
-        delay = self._delay(job.attempts, outcome.retry_after)
+        delay = self._retries.delay(job.attempts, outcome.retry_after)
         log.debug(
             "notifying hub %s of %s failed (attempt %d of %d): %s; retrying in %.2f s",
             hub.url,
             job.feed_url,
             job.attempts,
-            self._attempts,
+            self._retries.attempts,
             outcome.reason,
             delay,
         )
         hub.pending[job.feed_url] = job
         heapq.heappush(hub.due, (time.monotonic() + delay, next(self._order), job))
 
-    def _delay(self, attempts: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self._max_delay)
-        try:
-            delay = self._first_delay * self._factor ** (attempts - 1)
-        except OverflowError:
-            return self._max_delay
-        return min(delay, self._max_delay)
+
+def _send(
+    hub: _Hub, opener: urllib.request.OpenerDirector, feed_url: str, timeout: float
+) -> _Outcome:
+    body = urllib.parse.urlencode({"hub.mode": "publish", "hub.url": feed_url}).encode("ascii")
+    # Hub URLs come from the config and were checked to be http(s) by HubNotifier.
+    request = urllib.request.Request(  # noqa: S310
+        hub.url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": _FORM, "User-Agent": USER_AGENT},
+    )
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return _Outcome("ok", f"HTTP {response.status}")
+    except urllib.error.HTTPError as error:
+        with error:  # holds the open response; closing it frees the socket
+            return _judge(error.code, error.reason, error.headers)
+    except urllib.error.URLError as error:
+        return _Outcome("retry", str(error.reason))
+    except (OSError, http.client.HTTPException) as error:
+        return _Outcome("retry", str(error) or type(error).__name__)
+    finally:
+        hub.cutter.done()
+
+
+def _judge(status: int, reason: str, headers: Message) -> _Outcome:
+    text = f"HTTP {status} {reason}".rstrip()
+    # 408 is the hub timing out on us: as transient as our own timeout.
+    if status >= 500 or status in (408, 429):
+        return _Outcome("retry", text, _retry_after(headers.get("Retry-After")))
+    if 300 <= status < 400 and headers.get("Location"):
+        text += f" (redirects to {headers['Location']})"
+    return _Outcome("fail", text)
 
 
 def _retry_after(value: str | None) -> float | None:

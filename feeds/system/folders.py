@@ -62,7 +62,6 @@ def folder_problems(
     one ``key: why`` line each; empty when nothing is. Paths are compared as
     resolved (symlinks followed), so no spelling gets around a rule."""
     environ = os.environ if environ is None else environ
-    problems: list[str] = []
     try:
         out, seeds_at, cache = _real(output), _real(seeds), _real(cache_dir)
     except ValueError:  # a NUL byte
@@ -71,32 +70,59 @@ def folder_problems(
     if str(out) != os.path.normpath(os.path.abspath(output)):
         shown += f" (that is {out})"
     system = _system_reason(out)
+    return [
+        *_output_problems(shown, out, system, seeds_at, seeds),
+        *_output_and_cache_problems(shown, out, cache, cache_dir),
+        *_service_folder_problems(shown, out, system, cache, environ),
+        *_cache_problems(cache, cache_dir, seeds_at, seeds),
+    ]
+
+
+def _output_problems(
+    shown: str, out: Path, system: str | None, seeds_at: Path, seeds: Path
+) -> list[str]:
     if system:
         # Whatever else it holds, this says all.
-        problems.append(f"{shown} is {system}; choose a folder for the feeds alone")
-    elif out == seeds_at:
-        problems.append(f"{shown} is the seeds folder; the feeds would be written among the seeds")
-    elif _inside(out, seeds_at):
-        problems.append(f"{shown} is inside the seeds folder {seeds}")
-    elif _inside(seeds_at, out):
-        problems.append(f"{shown} holds the seeds folder {seeds}, and would serve it")
+        return [f"{shown} is {system}; choose a folder for the feeds alone"]
+    if out == seeds_at:
+        return [f"{shown} is the seeds folder; the feeds would be written among the seeds"]
+    if _inside(out, seeds_at):
+        return [f"{shown} is inside the seeds folder {seeds}"]
+    if _inside(seeds_at, out):
+        return [f"{shown} holds the seeds folder {seeds}, and would serve it"]
+    return []
+
+
+def _output_and_cache_problems(shown: str, out: Path, cache: Path, cache_dir: Path) -> list[str]:
     if out == cache:
-        problems.append(f"{shown} is the parse cache's folder (cache_dir)")
-    elif _inside(cache, out):
-        problems.append(
+        return [f"{shown} is the parse cache's folder (cache_dir)"]
+    if _inside(cache, out):
+        return [
             f"cache_dir {cache_dir} is inside the output folder, which is served;"
             " choose another folder"
-        )
-    elif _inside(out, cache) and not _system_reason(cache):
-        problems.append(f"{shown} is inside the parse cache's folder {cache_dir}")
+        ]
+    if _inside(out, cache) and not _system_reason(cache):
+        return [f"{shown} is inside the parse cache's folder {cache_dir}"]
+    return []
+
+
+def _service_folder_problems(
+    shown: str, out: Path, system: str | None, cache: Path, environ: Mapping[str, str]
+) -> list[str]:
+    problems: list[str] = []
     for variable, name in _SERVICE_FOLDERS.items():
         for folder in filter(None, environ.get(variable, "").split(":")):
             service = _real(Path(folder))
             if service == cache:
-                continue  # said above
+                continue  # _output_and_cache_problems says it
             if not system and (out == service or _inside(service, out)):
                 verb = "is" if out == service else "holds"
                 problems.append(f"{shown} {verb} {name} {folder}; use a folder inside it")
+    return problems
+
+
+def _cache_problems(cache: Path, cache_dir: Path, seeds_at: Path, seeds: Path) -> list[str]:
+    problems: list[str] = []
     system = _system_reason(cache)
     if system:
         problems.append(f"cache_dir: {cache_dir} is {system}")

@@ -24,7 +24,7 @@ from feedgen.feed import FeedGenerator
 import feeds.compat.feedgen
 import feeds.compat.uvicorn
 from feeds.cli import main
-from feeds.compat import DependencyError
+from feeds.errors import DependencyError
 from feeds.serve.connections import HeadGuard
 from feeds.serve.server import ServerThread, create_app
 from tests.conftest import mark_output
@@ -113,8 +113,11 @@ def test_feeds_run_stops_at_start_without_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)
-    for name in ("feeds.service.daemon", "feeds.serve.server"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    # Imported afresh, as in a new process: whichever of them imports the server.
+    for name in [
+        name for name in sys.modules if name.startswith(("feeds.service.", "feeds.serve."))
+    ]:
+        monkeypatch.delitem(sys.modules, name)
     (tmp_path / "seeds").mkdir()
     code = main(["run", "--seeds", str(tmp_path / "seeds"), "--output", str(tmp_path / "out")])
     assert code != 0

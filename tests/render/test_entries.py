@@ -7,6 +7,7 @@ both ways, inside a feedgen document as the feeds have them, and compares bytes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -66,18 +67,30 @@ def _with_feedgen(article: Article) -> FeedGenerator:
     entry.published(article.published)
     entry.updated(article.updated)
     if article.provider:
-        author = {"name": article.provider.name}
-        if article.provider.url:
-            author["uri"] = article.provider.url
-        entry.author(author)
-        entry.dc.dc_creator(article.provider.name)
-        if article.provider.url:
-            entry.source(url=article.provider.url, title=article.provider.name)
+        _add_provider(entry, article.provider)
     for term in categories(article):
         entry.category(term=term)
     for related in article.related[:MAX_RELATED_LINKS]:
         entry.link(href=related.link, rel="related", type="text/html", title=related.title)
-    for index, image in enumerate(article.images):
+    _add_images(entry, article.images)
+    if article.summary_html:
+        entry.summary(article.summary_html, type="html")
+    entry.content(entry_html(article), type="html")
+    return feed
+
+
+def _add_provider(entry: _Entry, provider: Provider) -> None:
+    author = {"name": provider.name}
+    if provider.url:
+        author["uri"] = provider.url
+    entry.author(author)
+    entry.dc.dc_creator(provider.name)
+    if provider.url:
+        entry.source(url=provider.url, title=provider.name)
+
+
+def _add_images(entry: _Entry, images: Sequence[Image]) -> None:
+    for index, image in enumerate(images):
         size = {
             name: str(value)
             for name, value in (("width", image.width), ("height", image.height))
@@ -89,10 +102,6 @@ def _with_feedgen(article: Article) -> FeedGenerator:
             media_type = image_type(image.url)
             if media_type:
                 entry.enclosure(url=image.url, length=0, type=media_type)
-    if article.summary_html:
-        entry.summary(article.summary_html, type="html")
-    entry.content(entry_html(article), type="html")
-    return feed
 
 
 def _serialised(root: Any) -> bytes:

@@ -39,34 +39,42 @@ def _safe(node: ast.expr) -> bool:
     return (isinstance(node, ast.Name) and node.id in SAFE_NAMES) or _called(node) in SAFE_CALLS
 
 
+def _literal(node: ast.AST) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(_literal(part) for part in node.values)
+    return ""
+
+
+def _built_from(node: ast.AST) -> list[ast.expr] | None:
+    """The values ``node`` pastes into a tag by formatting or concatenating
+    strings; None when it builds no tag so."""
+    if isinstance(node, ast.JoinedStr) and _TAG.search(_literal(node)):
+        return [part.value for part in node.values if isinstance(part, ast.FormattedValue)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
+        if _TAG.search(_literal(node.left)) or _TAG.search(_literal(node.right)):
+            return [side for side in (node.left, node.right) if not _literal(side)]
+        return None
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and _TAG.search(_literal(node.func.value))
+    ):
+        return list(node.args)
+    return None
+
+
 def markup_by_string(source: str, name: str) -> list[str]:
     """Places in ``source`` that build a tag by formatting or concatenating strings."""
     found: list[str] = []
-
-    def literal(node: ast.AST) -> str:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.JoinedStr):
-            return "".join(literal(part) for part in node.values)
-        return ""
 
     def visit(node: ast.AST, function: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             function = node.name
         where = f"{name}:{getattr(node, 'lineno', '?')} in {function}"
-        built = None
-        if isinstance(node, ast.JoinedStr) and _TAG.search(literal(node)):
-            built = [part.value for part in node.values if isinstance(part, ast.FormattedValue)]
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod | ast.Add):
-            if _TAG.search(literal(node.left)) or _TAG.search(literal(node.right)):
-                built = [side for side in (node.left, node.right) if not literal(side)]
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "format"
-            and _TAG.search(literal(node.func.value))
-        ):
-            built = list(node.args)
+        built = _built_from(node)
         if built is not None:
             allowed = (name, function) in ALLOWED
             if not allowed or not all(_safe(value) for value in built):

@@ -133,26 +133,26 @@ def _can_match(items: Sequence[tuple[Any, Any]], alphabet: str, state: Any) -> b
     Over-approximates (lookarounds, anchors and any-character count as
     matching), so False is a proof that no such string matches.
     """
+    return all(_item_can_match(op, argument, alphabet, state) for op, argument in items)
+
+
+def _item_can_match(op: Any, argument: Any, alphabet: str, state: Any) -> bool:
+    """`_can_match` for one item of a pattern: its operation and argument."""
     internals = _re_internals()
-    for op, argument in items:
-        if op in internals.looking:
-            continue
-        if op in internals.repeats:
-            low, _high, repeated = argument
-            if low > 0 and not _can_match(repeated, alphabet, state):
-                return False
-        elif op is internals.constants.SUBPATTERN:
-            if not _can_match(argument[-1], alphabet, state):
-                return False
-        elif op is internals.constants.BRANCH:
-            if not any(_can_match(branch, alphabet, state) for branch in argument[1]):
-                return False
-        elif op in internals.one_character:
-            subpattern = internals.parser.SubPattern(state, [(op, argument)])
-            one = internals.compiler.compile(subpattern, state.flags)
-            if not any(one.fullmatch(character) for character in alphabet):
-                return False
-        # Anything else might match: the answer stays "maybe".
+    if op in internals.looking:
+        return True
+    if op in internals.repeats:
+        low, _high, repeated = argument
+        return low <= 0 or _can_match(repeated, alphabet, state)
+    if op is internals.constants.SUBPATTERN:
+        return _can_match(argument[-1], alphabet, state)
+    if op is internals.constants.BRANCH:
+        return any(_can_match(branch, alphabet, state) for branch in argument[1])
+    if op in internals.one_character:
+        subpattern = internals.parser.SubPattern(state, [(op, argument)])
+        one = internals.compiler.compile(subpattern, state.flags)
+        return any(one.fullmatch(character) for character in alphabet)
+    # Anything else might match: the answer stays "maybe".
     return True
 
 

@@ -70,9 +70,9 @@ def feed(*reads: bytes) -> tuple[Guard, Transport]:
         guard.connection_made(transport)
         for data in reads:
             guard.data_received(data)
-        clock = guard._timer
+        clock = guard._heads.timer
         guard.connection_lost(None)
-        guard._timer = clock  # what it was before the connection went
+        guard._heads.timer = clock  # what it was before the connection went
         return guard, transport
 
     return asyncio.run(run())
@@ -94,8 +94,8 @@ def test_heads_are_found_however_the_reads_cut_them(stream: bytes) -> None:
     for cut in range(len(stream) + 1):
         for second in range(cut, len(stream) + 1):
             guard, transport = feed(stream[:cut], stream[cut:second], stream[second:])
-            assert guard._timer is None, (cut, second)  # both heads ended: no clock
-            assert guard._counted == 0
+            assert guard._heads.timer is None, (cut, second)  # both heads ended: no clock
+            assert guard._heads.counted == 0
             assert isinstance(guard._inner, Inner)
             assert guard._inner.received == stream
             assert not transport.closed
@@ -104,20 +104,20 @@ def test_heads_are_found_however_the_reads_cut_them(stream: bytes) -> None:
 def test_an_unfinished_head_keeps_its_clock_running() -> None:
     for size in range(1, len(HEAD)):
         guard, _ = feed(HEAD[:size])
-        assert guard._timer is not None, size
+        assert guard._heads.timer is not None, size
 
 
 def test_empty_lines_begin_no_head_and_stop_no_clock() -> None:
     guard, _ = feed(b"\r\n" * 50, b"\n\r\n\r\n")
-    assert guard._timer is not None
+    assert guard._heads.timer is not None
     guard, _ = feed(b"\r\n\r\n" + HEAD)
-    assert guard._timer is None
+    assert guard._heads.timer is None
 
 
 def test_a_head_after_a_finished_one_gets_a_clock_of_its_own() -> None:
     guard, _ = feed(HEAD, b"G")
-    assert guard._timer is not None
-    assert guard._counted == 1
+    assert guard._heads.timer is not None
+    assert guard._heads.counted == 1
 
 
 def test_many_small_heads_add_up_to_no_limit() -> None:
@@ -150,11 +150,11 @@ def test_the_deadline_closes_the_connection_unless_uvicorn_holds_the_bytes_back(
         guard.connection_made(transport)
         guard.data_received(b"GET / HT")
         transport.reading = False  # pipelined requests waiting their turn
-        guard._expired()
+        guard._heads.expired()
         held_back = transport.closed
-        rearmed = guard._timer is not None
+        rearmed = guard._heads.timer is not None
         transport.reading = True
-        guard._expired()
+        guard._heads.expired()
         assert transport.closed
         guard.connection_lost(None)
         return held_back, rearmed

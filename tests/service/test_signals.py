@@ -50,8 +50,8 @@ def _locks_taken(action: Callable[[], object]) -> list[str]:
 def test_the_daemons_signal_handlers_take_no_lock(make_config: ConfigFactory) -> None:
     config = make_config()
     daemon = Daemon(lambda: config)
-    assert _locks_taken(lambda: daemon._on_stop_signal(signal.SIGTERM, None)) == []
-    assert _locks_taken(lambda: daemon._on_reload_signal(signal.SIGHUP, None)) == []
+    assert _locks_taken(lambda: daemon._requests.on_stop_signal(signal.SIGTERM, None)) == []
+    assert _locks_taken(lambda: daemon._requests.on_reload_signal(signal.SIGHUP, None)) == []
 
 
 def test_the_lock_finder_finds_an_event_being_set() -> None:

@@ -1,0 +1,204 @@
+"""The daemon's rebuilds: run one at a time on the scheduler's worker.
+
+`Rebuilds` owns the Builder and what the last rebuild left (its report, when
+it ran, the output folder it wrote). Only the worker touches the Builder,
+except a config reload and a save of the parse cache, which take `lock`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feeds.build.builder import Builder
+from feeds.build.report import BuildReport
+from feeds.build.uptodate import parse_cache
+from feeds.config import Config
+from feeds.errors import FeedsError
+from feeds.service.scheduler import RebuildScheduler
+
+log = logging.getLogger("feeds.daemon")
+
+#: Seconds before a failed write is tried again.
+RETRY_AFTER_FAILURE = 5.0
+
+
+class Rebuilds:
+    """The scheduler's work: read what changed, write the feeds, tell the hubs.
+
+    ``seeds_missing`` is called when the seeds folder is gone at a rebuild,
+    ``push`` with the report of each rebuild that wrote.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        seeds_missing: Callable[[], None],
+        push: Callable[[BuildReport], None],
+    ) -> None:
+        self._seeds_missing = seeds_missing
+        self._push = push
+        self.lock = threading.Lock()
+        self.builder = Builder(config, parse_cache(config))
+        self.scheduler = RebuildScheduler(
+            self._rebuild,
+            debounce=config.debounce_ms / 1000,
+            rescan_interval=config.rescan_interval,
+        )
+        self._last_report: BuildReport | None = None
+        self._last_build: datetime | None = None
+        self._count = 0
+        #: The output folder as last written: (device, inode), None before a build.
+        self._output_identity: tuple[int, int] | None = None
+        #: Set once the rebuild in progress is reported stuck, until it ends.
+        self._stuck_reported = False
+        self._last_seconds = 0.0
+
+    @property
+    def done(self) -> int:
+        """How many rebuilds have ended (the first build is the first)."""
+        return self._count
+
+    def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
+        started = time.monotonic()
+        try:
+            self._build_and_publish(paths, full)
+        finally:
+            self._last_seconds = time.monotonic() - started
+            # Counted when done, embargo armed: /healthz then tells a watcher
+            # (a test, a probe) that this rebuild is over.
+            self._count += 1
+
+    def _build_and_publish(self, paths: frozenset[Path], full: bool) -> None:
+        with self.lock:
+            builder = self.builder
+            if not builder.config.seeds.is_dir():
+                # Unmounted or moved away, not emptied: publishing nothing would
+                # wipe every feed. The health tick rescans when it returns.
+                self._seeds_missing()
+                return
+            try:
+                changed = builder.scan_all() if full else builder.update(paths)
+                report = builder.publish(force=full)
+            except FeedsError as error:
+                log.error("%s", error)
+                self.scheduler.retry_later(RETRY_AFTER_FAILURE)
+                return
+            _report_problems(builder, changed)
+            self._last_report = report
+            self._last_build = datetime.now(UTC)
+            self._output_identity = _identity(builder.config.output)
+        self.scheduler.set_embargo(report.next_embargo)
+        self._push(report)
+        if report.written or report.removed:
+            log.info(
+                "%d articles, %d feeds: %d files written, %d removed in %.3f s",
+                report.articles,
+                report.feeds,
+                len(report.written),
+                len(report.removed),
+                report.seconds,
+            )
+
+    def save_cache(self, timeout: float) -> None:
+        """Lets the next start skip parsing the files that have not changed.
+        Skipped when a rebuild holds the lock past ``timeout``: the main
+        thread never waits on one (the stop saves it)."""
+        if not self.lock.acquire(timeout=timeout):
+            return
+        try:
+            if self._last_report is not None:
+                self.builder.save_cache(self._last_report)
+        finally:
+            self.lock.release()
+
+    def check_output(self, output: Path) -> None:
+        """Rewrites the output folder if it was removed or replaced since written."""
+        if self._output_identity is not None and _identity(output) != self._output_identity:
+            # Nothing else notices: the watcher sees only the seeds folder, and
+            # the builder thinks the feeds it wrote are still there.
+            log.warning("the output folder %s was removed or replaced; rewriting it", output)
+            self._output_identity = None
+            self.scheduler.request_rescan()
+
+    # --- stuck rebuilds ------------------------------------------------
+
+    def stuck_for(self, timeout: float) -> float | None:
+        """Seconds the rebuild in progress has run, once past ``timeout``."""
+        running = self.scheduler.running_for()
+        if running is None or running <= timeout:
+            return None
+        return running
+
+    def check_stuck(self, timeout: float) -> bool:
+        """Says once when the rebuild in progress runs past ``timeout`` (the
+        config's rebuild_timeout), and once when it ends after all; returns
+        whether it is stuck now."""
+        stuck = self.stuck_for(timeout)
+        if stuck is not None and not self._stuck_reported:
+            self._stuck_reported = True
+            log.error(
+                "a rebuild has run for more than %d s (rebuild_timeout): it is stuck; "
+                "/healthz reports it and the systemd watchdog is no longer fed",
+                timeout,
+            )
+        elif stuck is None and self._stuck_reported:
+            self._stuck_reported = False
+            log.warning("the stuck rebuild ended after %d s", self._last_seconds)
+        return stuck is not None
+
+    # --- status --------------------------------------------------------
+
+    def status(self) -> str:
+        report = self._last_report
+        if report is None:
+            return "starting"
+        return f"{report.articles} articles in {report.feeds} feeds"
+
+    def health(self, watcher: str, timeout: float) -> Mapping[str, object]:
+        """/healthz's answer, given the watcher's state ("inotify", "polling"
+        or "down") and the config's rebuild_timeout."""
+        report = self._last_report
+        scheduler_ok = self.scheduler.is_alive()
+        stuck = self.stuck_for(timeout) is not None
+        running = self.scheduler.running_for()
+        return {
+            "ok": watcher != "down" and scheduler_ok and not stuck,
+            "watcher": watcher,
+            "scheduler": "down" if not scheduler_ok else "stuck" if stuck else "running",
+            "rebuild_seconds": None if running is None else round(running, 1),
+            "articles": report.articles if report else 0,
+            "feeds": report.feeds if report else 0,
+            "rejected": len(report.rejected) if report else 0,
+            "warnings": len(report.warnings) if report else 0,
+            "last_build": self._last_build.isoformat() if self._last_build else None,
+            "rebuilds": self._count,
+            "idle": self.scheduler.idle(),
+        }
+
+
+def _report_problems(builder: Builder, changed: Sequence[str]) -> None:
+    """Logs the problems of the files read (or restored) by this rebuild
+    only: once per version of a file, never again on every rescan."""
+    for path in changed:
+        error, kept = builder.problem(path)
+        if error is None:
+            for warning in builder.warnings_of(path):
+                log.warning("%s", warning)
+        elif kept:
+            log.warning("%s (its last good version stays published)", error)
+        else:
+            log.warning("%s", error)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)

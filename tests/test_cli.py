@@ -43,6 +43,25 @@ def test_build_with_a_bad_file_exits_1_names_it_and_publishes_the_rest(
     assert (output / "all.atom.xml").exists()
 
 
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_a_seed_yaml_cannot_read_is_named_and_skipped_without_a_traceback(
+    write_seed: SeedWriter,
+    seeds: Path,
+    output: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    write_seed("good.txt")
+    # PyYAML's constructor raised IndexError on an empty tagged number.
+    bad = write_seed("bad.txt", "---\ntitle: !!int\nwebUrl: https://e.org/b\n---\n")
+    argv = [command, "--seeds", str(seeds)]
+    code, out, err = _run([*argv, "--output", str(output)] if command == "build" else argv, capsys)
+    assert code == 1
+    assert err.splitlines() == [f"{bad}: invalid YAML: a value does not match its type"]
+    assert "1 rejected" in out
+    assert command == "check" or (output / "all.atom.xml").exists()
+
+
 #: A seed whose provider is a list and whose second image is a number.
 BROKEN_ENRICHMENT = """\
 images:
@@ -137,6 +156,16 @@ def test_config_error_exits_2_with_a_suggestion_and_no_traceback(
     assert code == 2
     assert err == f"feeds: error: {config}: unknown key 'max_itmes' (did you mean 'max_items'?)\n"
     assert "Traceback" not in err
+
+
+def test_a_config_yaml_cannot_read_exits_2_with_a_reason_and_no_traceback(
+    tmp_path: Path, seeds: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("title: !!int\n")  # PyYAML's constructor raised IndexError on it
+    code, out, err = _run(["build", "--config", str(config), "--seeds", str(seeds)], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"feeds: error: {config}: invalid YAML: a value does not match its type\n"
 
 
 def test_missing_config_file_and_missing_seeds_folder_exit_2(

@@ -431,6 +431,14 @@ def test_a_value_that_does_not_match_its_yaml_tag_is_a_config_error(tmp_path: Pa
     config_error(write_config(tmp_path, "max_items: !!int ten\n"))
 
 
+@pytest.mark.parametrize("tag", ["!!int", "!!float"])
+def test_an_empty_tagged_number_is_a_config_error(tmp_path: Path, tag: str) -> None:
+    # PyYAML's constructor raised IndexError on it, which load_yaml let out.
+    message = config_error(write_config(tmp_path, f"title: {tag}\n"))
+
+    assert message == f"{tmp_path / 'feeds.yaml'}: invalid YAML: a value does not match its type"
+
+
 def test_a_number_too_long_for_python_is_a_config_error(tmp_path: Path) -> None:
     # Known bug: YAML's int() hits Python's 4300-digit limit and raises ValueError.
     config_error(write_config(tmp_path, "max_items: 1" + "0" * 5000 + "\n"))
@@ -463,6 +471,7 @@ def config_or_error(path: Path, text: str) -> Config | ConfigError:
 @example("? [a]\n: b")
 @example("{1: 2, null: 3}")
 @example("seeds: !!python/object:os.system x")
+@example("title: !!int")
 def test_any_text_gives_a_config_or_a_config_error(
     tmp_path_factory: pytest.TempPathFactory, text: str
 ) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feeds.config import Config, load_config
@@ -131,11 +131,13 @@ def check_published(outcome: Article) -> None:
 
 
 @given(yamlish)
+@example("title: !!int")  # PyYAML raised IndexError, which reached the user
 def test_any_yamlish_front_matter_gives_an_article_or_an_article_error(front: str) -> None:
     check_article(read(f"secured: {SECRET}\n{front}"))
 
 
 @given(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), json_like, max_size=8))
+@example({"excerpt": "<b>a &#1; b &#xFFFE;</b>"})  # the sanitiser wrote them out
 def test_any_json_like_fields_give_an_article_or_an_article_error(fields: dict[str, Any]) -> None:
     check_article(read(json.dumps({**REQUIRED, **fields, "secured": SECRET})))
 
@@ -167,6 +169,7 @@ def config_outcome(path: Path, text: str) -> Config | FeedsError:
 
 
 @given(yamlish)
+@example("title: !!int")
 def test_any_yamlish_config_gives_a_config_or_a_config_error(
     tmp_path_factory: pytest.TempPathFactory, text: str
 ) -> None:

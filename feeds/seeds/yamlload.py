@@ -111,6 +111,10 @@ class YAMLRefused(yaml.YAMLError):
         return describe_yaml_error(self)
 
 
+_UNREADABLE = "unreadable YAML text (check quotes, escapes and indentation)"
+_MISMATCH = "a value does not match its type"
+
+
 def load_seed_yaml(text: str, fields: Collection[str] | None = None) -> Any:
     """`load_yaml` for a seed's front matter: YAML 1.2 booleans and numbers.
 
@@ -125,28 +129,47 @@ def load_seed_yaml(text: str, fields: Collection[str] | None = None) -> Any:
 def load_yaml(
     text: str, loader: type[Loader] | None = None, fields: Collection[str] | None = None
 ) -> Any:
-    """Parses one YAML document. Raises ``yaml.YAMLError`` and nothing else.
+    """Parses one YAML document. Raises ``yaml.YAMLError`` and nothing else
+    (but ``MemoryError`` and what is not an ``Exception``, such as
+    ``KeyboardInterrupt``: those say nothing about the document).
 
-    PyYAML's constructors raise plain Python errors for a value that does not
-    fit its tag (``!!int abc``) or a number too long for ``int()``, and their
-    text quotes the value, which may be a secret: replace them with a
-    ``YAMLError`` that says what is wrong without the value.
+    PyYAML raises plain Python errors too, and which ones is not promised:
+    its constructors raise whatever a value that does not fit its tag makes
+    them raise (``!!int abc``, an empty ``!!int``, a number too long for
+    ``int()``), and that text quotes the value, which may be a secret. So any
+    error from PyYAML's parsing, composing or constructing is replaced with
+    a ``YAMLError`` in this project's words, without the value.
     """
     loader = loader or Loader
     try:
         _refuse_deep_nesting(text, loader)
         parser = loader(text)
         node = _only_document(parser, text, loader)
-        if node is None:
-            return None
-        _prepare(node, text, fields)
-        return construct(parser, node)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, MemoryError):
         raise
-    except RecursionError:
-        raise YAMLRefused(_TOO_DEEP) from None
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-        raise YAMLRefused("a value does not match its type") from None
+    except Exception as error:
+        raise _in_our_words(error, _UNREADABLE) from None
+    if node is None:
+        return None
+    _prepare(node, text, fields)
+    try:
+        return construct(parser, node)
+    except (yaml.YAMLError, MemoryError):
+        raise
+    except Exception as error:
+        raise _in_our_words(error, _MISMATCH) from None
+
+
+def _in_our_words(error: Exception, reason: str) -> yaml.YAMLError:
+    """The ``YAMLError`` to raise for ``error``, which PyYAML raised.
+
+    Running out of stack is the document's nesting. (Running out of memory
+    is not caught at all: it says nothing about the document, and a
+    rejection is remembered for the file until the file changes.)
+    """
+    if isinstance(error, RecursionError):
+        return YAMLRefused(_TOO_DEEP)
+    return YAMLRefused(reason)
 
 
 def _only_document(parser: Loader, text: str, loader: type[Loader]) -> Node | None:
@@ -451,7 +474,7 @@ _MERGE_SHAPE = "a merge key ('<<') must name a mapping or a list of mappings"
 #: text differs between versions, and some of it quotes the document (an
 #: anchor's name, a tag).
 _PROBLEMS: tuple[tuple[type[yaml.MarkedYAMLError], str], ...] = (
-    (yaml.scanner.ScannerError, "unreadable YAML text (check quotes, escapes and indentation)"),
+    (yaml.scanner.ScannerError, _UNREADABLE),
     (
         yaml.parser.ParserError,
         "misplaced YAML structure (check indentation, '-', ':' and brackets)",
@@ -460,7 +483,7 @@ _PROBLEMS: tuple[tuple[type[yaml.MarkedYAMLError], str], ...] = (
         yaml.composer.ComposerError,
         "an alias ('*') without its anchor ('&'), or an anchor used twice",
     ),
-    (yaml.constructor.ConstructorError, "a value does not match its type"),
+    (yaml.constructor.ConstructorError, _MISMATCH),
 )
 
 

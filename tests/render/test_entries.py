@@ -14,7 +14,7 @@ from typing import Any
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -31,7 +31,8 @@ from feeds.render.entries import (
     rfc822,
     rss_item,
 )
-from feeds.seeds.reader import read_article
+from feeds.seeds.reader import parse_article, read_article
+from feeds.seeds.text import clean_line, sanitize_excerpt
 
 SAMPLES = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 
@@ -133,9 +134,15 @@ def test_the_sample_articles_match_feedgen() -> None:
         assert_same_as_feedgen(read_article(path, UTC))
 
 
-_text = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=30
-)
+#: Text as the reader leaves it: any characters, and character references,
+#: through its own hygiene (which removes what XML forbids, such as U+FFFE).
+_raw_text = st.lists(
+    st.characters(exclude_categories=()) | st.sampled_from(["&#1;", "&#xFFFE;", "&amp;", "<"]),
+    min_size=1,
+    max_size=30,
+).map("".join)
+_text = _raw_text.map(clean_line).filter(bool)
+_summary_html = _raw_text.map(lambda text: sanitize_excerpt(f"<b>{clean_line(text)}</b>"))
 _url = st.builds(
     lambda host, path, ext: f"https://{host}.example/{path}{ext}",
     st.from_regex(r"[a-z]{1,8}", fullmatch=True),
@@ -173,7 +180,7 @@ def articles(draw: st.DrawFn) -> Article:
         original_link=draw(st.none() | st.just(link) | _url),
         published=published,
         updated=published + timedelta(seconds=draw(st.integers(0, 10**6))),
-        summary_utf8=draw(st.just("") | _text.map(lambda text: f"<b>{text}</b>")).encode(),
+        summary_utf8=draw(st.just("") | _summary_html).encode(),
         category=draw(st.none() | _text),
         topics=tuple(draw(st.lists(_text, max_size=4, unique=True))),
         provider=draw(st.none() | _provider),
@@ -188,8 +195,21 @@ def articles(draw: st.DrawFn) -> Article:
     )
 
 
+def _read(front_matter: str) -> Article:
+    return parse_article(f"---\n{front_matter}\n---\n".encode(), "example.txt", UTC)
+
+
+#: What the reader made of characters XML forbids: removed from text, and
+#: from what the excerpt's character references stand for.
+_FORBIDDEN_CHARACTERS = _read(
+    'title: "a \\uFFFE b \\x01"\nwebUrl: https://e.org/a\npublishedDateTime: 2024-01-01\n'
+    'excerpt: "x &#xFFFE; &#1; <b>y &#x8;</b>"\ntopics: ["t\\uFFFF"]\ncategory: "c\\x7f"'
+)
+
+
 @settings(max_examples=150, deadline=None)
 @given(articles())
+@example(_FORBIDDEN_CHARACTERS)
 def test_generated_articles_match_feedgen(article: Article) -> None:
     assert_same_as_feedgen(article)
 

@@ -412,6 +412,8 @@ BROKEN = {
         " at line 3, column 4: unsupported",
     ),
     "wrong tag": (f"k: !!int {SECRET}", ": a value does not match its type"),
+    "empty int": ("k: !!int", ": a value does not match its type"),
+    "empty float": ("k: !!float", ": a value does not match its type"),
     "map tag on text": (f"k: !!map {SECRET}", " at line 1, column 4: a value does not match"),
     "list as key": (f"? [{SECRET}]\n: v", " at line 1, column 3: a value does not match"),
     "two documents": (f"k: {SECRET}\n---\nk: 2", " at line 2, column 1: more than one document"),
@@ -430,6 +432,47 @@ def test_every_reason_is_the_projects_own_and_quotes_nothing(name: str) -> None:
         assert match["problem"] is None or match["problem"] in _OURS, refusal
         assert refusal.startswith(f"invalid YAML{expected}"), refusal
         assert SECRET[:8] not in refusal
+
+
+class _Surprise(Exception):
+    """An error no PyYAML raises today: the defense must not depend on which."""
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("get_node", "invalid YAML: unreadable YAML text"),
+        ("construct_document", "invalid YAML: a value does not match its type"),
+    ],
+)
+def test_any_error_pyyaml_raises_is_refused_in_our_words(
+    monkeypatch: pytest.MonkeyPatch, step: str, expected: str
+) -> None:
+    def surprise(*_args: Any) -> Any:
+        raise _Surprise(SECRET)
+
+    surprising = type("Surprising", (yamlload.Loader,), {step: surprise})
+    monkeypatch.setattr(yamlload, "Loader", surprising)
+    for load in LOADS:
+        refusal = reason("k: v", load)
+        assert refusal.startswith(expected), refusal
+        assert SECRET[:8] not in refusal
+
+
+@pytest.mark.parametrize("error", [MemoryError, KeyboardInterrupt])
+def test_what_says_nothing_about_the_document_is_not_a_refusal(
+    monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+) -> None:
+    """Running out of memory, or being interrupted, is no reason to reject a
+    file: a rejection is remembered until the file changes."""
+
+    def fail(*_args: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(yamlload, "construct", fail)
+    for load in LOADS:
+        with pytest.raises(error):
+            load("k: v")
 
 
 def test_pyyaml_errors_described_directly_keep_only_their_kind_and_place() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from enum import Enum
 from functools import cache
@@ -50,8 +51,24 @@ class _Refused(ValueError):
     """A value refused with a message that says all: it is not quoted back."""
 
 
+#: XML 1.0 allows TAB, LF, CR and everything from U+0020 but the surrogates and
+#: U+FFFE/U+FFFF; a title or a name holding another character would stop the
+#: build that renders it, so the config is refused instead.
+_XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _only_xml_characters(cls, value: object) -> object:
+        texts = value if isinstance(value, tuple) else (value,)
+        for text in texts:
+            found = _XML_FORBIDDEN.search(text) if isinstance(text, str) else None
+            if found is not None:
+                raise _Refused(f"holds U+{ord(found.group()):04X}, a character no feed may carry")
+        return value
 
 
 class AuthorConfig(_Section):
@@ -326,11 +343,13 @@ def _describe_validation_error(where: str, error: ValidationError) -> str:
             hint = _suggest(key, _fields_at(problem["loc"][:-1]))
             lines.append(f"{where}: unknown key '{location}'{hint}")
         else:
-            message = problem["msg"].removeprefix("Value error, ")
-            if isinstance(problem.get("ctx", {}).get("error"), _Refused):
-                lines.append(f"{where}: {location}: {message}")
-            else:
-                lines.append(f"{where}: {location}: {message} (got {_shown(problem['input'])})")
+            # A validator's own error in its own words (not pydantic's wrapping).
+            raised = problem.get("ctx", {}).get("error")
+            if isinstance(raised, _Refused):  # says all; the value is not quoted
+                lines.append(f"{where}: {location}: {raised}")
+                continue
+            message = str(raised) if isinstance(raised, ValueError) else problem["msg"]
+            lines.append(f"{where}: {location}: {message} (got {_shown(problem['input'])})")
     return "\n".join(lines)
 
 

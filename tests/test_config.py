@@ -519,3 +519,48 @@ def test_any_settings_give_a_config_or_a_config_error(
     else:
         assert set(settings_) <= set(_CONFIG_KEYS)  # unknown keys are never ignored
         assert outcome.base_url.endswith("/")
+
+
+# --- text every feed carries --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "code_point"),
+    [
+        ('title: "Feeds \\x01 daily"\n', "title", "U+0001"),
+        ('description: "x\\uFFFE"\n', "description", "U+FFFE"),
+        ('author:\n  name: "a\\x0b b"\n', "author.name", "U+000B"),
+        (
+            'custom_feeds:\n  - name: tech\n    title: "T\\uFFFF"\n',
+            "custom_feeds.0.title",
+            "U+FFFF",
+        ),
+        ('patterns: ["*.txt", "a\\x1fb"]\n', "patterns", "U+001F"),
+    ],
+)
+def test_text_holding_a_character_xml_forbids_is_refused_by_its_code_point(
+    tmp_path: Path, text: str, where: str, code_point: str
+) -> None:
+    """Such text in a title would stop every build that renders it; it is
+    named by its code point and the setting, never quoted back."""
+    path = write_config(tmp_path, text)
+
+    message = config_error(path)
+
+    assert message == f"{path}: {where}: holds {code_point}, a character no feed may carry"
+
+
+def test_tabs_newlines_and_any_other_text_stay_allowed(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'title: "Ünïcode\\tand\\nlines 😀 \\u00a0"\n')
+
+    assert load_config(path).title == "Ünïcode\tand\nlines 😀 \u00a0"
+
+
+def test_a_validators_reason_is_shown_in_its_own_words(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "base_url: ftp://example.org/\n")
+
+    message = config_error(path)
+
+    assert message == (
+        f"{path}: base_url: must be an absolute http:// or https:// URL (got 'ftp://example.org/')"
+    )

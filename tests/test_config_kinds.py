@@ -125,9 +125,14 @@ def test_another_value_changes_what_its_kind_says(path: str) -> None:
     assert reading_changed == (kind is SettingKind.READING)  # what the daemon's reload compares
 
 
-def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions() -> None:
-    """Existing parse caches stay warm, and a build with nothing to do stays one."""
+def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Existing parse caches stay warm, and a build with nothing to do stays
+    one: under the reader's rules of then (READ_RULES 4), the same names."""
     config = Config(seeds=Path("/srv/feeds/seeds"))
+    assert parse_cache(config).catalog_path.name != "parse-e7c5ad0fa7b6a2d521a1.cache"
+    monkeypatch.setattr("feeds.build.uptodate.READ_RULES", 4)
     assert config_digest(config) == "0acd337d3ed15cbd5b2d84957a9b34c5"
     assert parse_cache(config).catalog_path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
     sample = Config.model_validate(

@@ -10,8 +10,9 @@ The planner makes an archive again only when an article left its month, its
 count changed, or its month is partly in the main document. A second property
 test keeps every article visible on a few days of four months, so that edits,
 moves and deletions inside archived months, seen across several plans, are
-common rather than rare; the focused tests at the end pin down each of those
-three reasons with one sequence that only it catches.
+common rather than rare. The focused tests at the end pin down each of those
+three reasons, and the new links of an archive kept, each with a sequence
+that nothing else catches.
 """
 
 from __future__ import annotations
@@ -339,3 +340,21 @@ def test_an_older_article_in_a_partly_archived_month_reaches_its_archive(
     planner.update([("/seeds/6.md", None), ("/seeds/9.md", seeds["/seeds/9.md"])])
     plans = _planned_like_the_reference(planner, seeds, config)
     assert _links(plans["archive/all/2024-03"]) == [f"https://example.org/{n}" for n in (1, 9)]
+
+
+def test_an_archive_kept_as_it_was_links_to_its_new_neighbours(tmp_path: Path) -> None:
+    """April's only article goes: the March and May archives are unchanged
+    but must now link to each other."""
+    config = _config(tmp_path, published_only=False)
+    planner = Planner(config)
+    seeds = {
+        f"/seeds/{n}.md": _plain(n, datetime(2024, n, 3, tzinfo=UTC), "Space") for n in range(1, 11)
+    }
+    planner.update(seeds.items())
+    before = _planned_like_the_reference(planner, seeds, config)
+    del seeds["/seeds/4.md"]
+    planner.update([("/seeds/4.md", None)])
+    plans = _planned_like_the_reference(planner, seeds, config)
+    assert plans["archive/all/2024-03"].next_archive == "archive/all/2024-05"
+    assert plans["archive/all/2024-05"].prev_archive == "archive/all/2024-03"
+    assert plans["archive/all/2024-02"] is before["archive/all/2024-02"]

@@ -37,7 +37,9 @@ class Members:
         self._by_key: dict[SortKey, Article] = {}
         self._months: dict[str, list[SortKey]] = {}
         self._unsorted: set[str] = set()
-        #: Months changed since the feed was last planned.
+        #: Months an article left since the feed was last planned. Arrivals
+        #: need no mark: a month that only gained articles holds more than
+        #: its last archive's total, which `_archives` compares.
         self.dirty_months: set[str] = set()
 
     def __len__(self) -> int:
@@ -51,7 +53,6 @@ class Members:
         if keys and key < keys[-1]:
             self._unsorted.add(month)  # sorted when first read: bulk loads sort once
         keys.append(key)
-        self.dirty_months.add(month)
 
     def remove(self, article: Article) -> None:
         key = sort_key(article)
@@ -135,7 +136,7 @@ def _archives(
         partial = boundary is not None and month == boundary[0]
         count = boundary[1] if boundary is not None and partial else len(keys)
         plan = old.get(stem)
-        if (
+        if (  # reused only for a whole month no article came to or left
             plan is None
             or partial
             or month in members.dirty_months

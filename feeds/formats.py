@@ -34,7 +34,8 @@ class Format:
     #: Ends each feed's file name: ``all.atom.xml``.
     suffix: str
     media_type: str
-    #: Whether it has RFC 5005 archive documents (JSON Feed has no archive semantics).
+    #: Whether it has monthly archive documents: RFC 5005 in Atom and RSS,
+    #: a chain of ``next_url`` pages in JSON Feed.
     archives: bool
     #: The module whose ``render(plan, config)`` writes it.
     module: str
@@ -48,7 +49,7 @@ class Format:
 FORMATS: tuple[Format, ...] = (
     Format("atom", "Atom", ".atom.xml", "application/atom+xml", True, "feeds.render.atom"),
     Format("rss", "RSS", ".rss.xml", "application/rss+xml", True, "feeds.render.rss"),
-    Format("json", "JSON Feed", ".json", "application/feed+json", False, "feeds.render.jsonfeed"),
+    Format("json", "JSON Feed", ".json", "application/feed+json", True, "feeds.render.jsonfeed"),
 )
 
 _ARCHIVED = tuple(fmt for fmt in FORMATS if fmt.archives)

@@ -79,17 +79,45 @@ def test_the_archive_chain_leads_from_the_current_feed_to_the_first_article(
     assert etree.parse(current).getroot().find(f".//{FH}archive") is None
 
 
-def test_json_feeds_have_no_archives_and_archives_can_be_switched_off(
+def test_the_json_next_url_chain_leads_from_the_current_feed_to_the_first_article(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    _seven_years(write_seed)
+    build(make_config("max_items: 2"))
+    document = json.loads((output / "all.json").read_text("utf-8"))
+    seen: list[str] = []
+    pages: list[Path] = []
+    while True:
+        assert document["version"] == "https://jsonfeed.org/version/1.1"
+        seen += [item["url"] for item in document["items"]]
+        if "next_url" not in document:
+            break
+        page = _local(output, document["next_url"])
+        assert page.parent == output / "archive" / "all"
+        assert page not in pages, "the chain has no loop"
+        pages.append(page)
+        document = json.loads(page.read_text("utf-8"))
+        assert document["feed_url"] == f"{BASE}{page.relative_to(output).as_posix()}"
+    assert [page.name for page in pages] == [f"{year}-06.json" for year in range(2021, 2016, -1)]
+    # Every article exactly once, newest first: the last page holds the first article.
+    assert seen == [f"https://e.org/{year}" for year in range(2023, 2016, -1)]
+
+
+def test_every_format_has_archives_and_archives_can_be_switched_off(
     write_seed: SeedWriter, output: Path, make_config: ConfigFactory
 ) -> None:
     _seven_years(write_seed)
     build(make_config("max_items: 2"))
     assert sorted(p.name for p in (output / "archive" / "all").iterdir()) == [
-        f"{year}-06{suffix}" for year in range(2017, 2022) for suffix in (".atom.xml", ".rss.xml")
+        f"{year}-06{suffix}"
+        for year in range(2017, 2022)
+        for suffix in (".atom.xml", ".json", ".rss.xml")
     ]
     report = build(make_config("max_items: 2\narchives: false"))
-    assert not list((output / "archive").rglob("*.xml"))
+    assert not list((output / "archive").rglob("*.*"))
     assert "archive/all/2017-06.atom.xml" in report.removed
+    assert "archive/all/2017-06.json" in report.removed
+    assert "next_url" not in json.loads((output / "all.json").read_text("utf-8"))
 
 
 def test_an_archive_is_rewritten_only_when_its_own_entries_change(
@@ -99,21 +127,29 @@ def test_an_archive_is_rewritten_only_when_its_own_entries_change(
     config = make_config("max_items: 2")
     build(config)
     archives = sorted((output / "archive" / "all").iterdir())
-    before = {path.name: path.stat().st_mtime_ns for path in archives}
+    before = {path.name: (path.stat().st_mtime_ns, path.stat().st_ino) for path in archives}
     write_seed("2024.txt", link="https://e.org/2024", published="2024-06-01")
     report = build(config)
     changed = {Path(name).name for name in report.written if name.startswith("archive/all/")}
     # June 2022 left the main document for its archive (new), and June 2021's
     # archive gained a next-archive neighbour; the older months stay untouched.
+    # JSON Feed links only to the older page, so June 2021's JSON stays as it was.
     assert changed == {
         "2022-06.atom.xml",
         "2022-06.rss.xml",
+        "2022-06.json",
         "2021-06.atom.xml",
         "2021-06.rss.xml",
     }
     for path in archives:
         if path.name not in changed:
-            assert path.stat().st_mtime_ns == before[path.name], path.name
+            stat = path.stat()
+            assert (stat.st_mtime_ns, stat.st_ino) == before[path.name], path.name
+    newest = json.loads((output / "all.json").read_text("utf-8"))["next_url"]
+    assert newest == f"{BASE}archive/all/2022-06.json"
+    assert json.loads((output / "archive/all/2022-06.json").read_text("utf-8"))["next_url"] == (
+        f"{BASE}archive/all/2021-06.json"
+    )
 
 
 # --- WebSub -----------------------------------------------------------------

@@ -1,4 +1,12 @@
-"""JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/)."""
+"""JSON Feed 1.1 (https://www.jsonfeed.org/version/1.1/).
+
+A feed with archives pages back through them: ``next_url`` ("the URL of a
+feed that provides the next n items") leads from the main document to the
+newest archive and from each archive to the next older one, the same chain
+as RFC 5005's ``prev-archive`` in Atom and RSS. JSON Feed has no link to the
+newer page, so an archive's bytes change only when its own entries or its
+older neighbour do.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ from feeds.formats import format_named
 from feeds.model import Article
 from feeds.plan.plans import FeedPlan
 from feeds.render._feedgen import ENTRIES
-from feeds.render.common import categories, feed_description, feed_title, feed_url
+from feeds.render.common import categories, feed_description, feed_title, feed_url, stem_url
 from feeds.seeds.text import html_to_text
 
 FORMAT = format_named("json")
@@ -30,6 +38,8 @@ def render(plan: FeedPlan, config: Config) -> bytes:
         "language": config.language,
         "authors": [author],
     }
+    if plan.prev_archive:
+        document["next_url"] = stem_url(plan.prev_archive, config, FORMAT.suffix)
     if config.websub.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.websub.hubs]
     document["items"] = [_item(article) for article in plan.entries]

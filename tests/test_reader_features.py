@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import feedparser
 import pytest
@@ -234,6 +237,69 @@ def test_images_related_articles_provider_and_categories_reach_readers(
     else:
         assert entry.source.title == "Example News"
         assert entry.source.href == "https://news.example.com/"
+
+
+#: RFC 3339 date-time as the W3C Feed Validation Service checks atom:updated.
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+
+
+def _is_absolute_iri(text: str) -> bool:
+    parts = urlsplit(text)
+    return (parts.scheme in {"http", "https"} and bool(parts.netloc)) or parts.scheme == "tag"
+
+
+def test_atom_source_has_the_id_title_and_updated_rfc_4287_asks_for(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    write_seed(
+        "a.txt",
+        published="2024-05-01T10:00:00+02:00",
+        extra=RICH + "updatedDateTime: 2024-05-03T08:30:00Z\n",
+    )
+    write_seed(
+        "b.txt",
+        link="https://example.org/b",
+        extra="provider: {name: Example News, domain: news.example.com}\n",
+    )
+    write_seed("c.txt", link="https://example.org/c", extra="provider: {name: No Site}\n")
+    build(make_config())
+    data = (output / "all.atom.xml").read_bytes()
+    entries = {
+        entry.findtext(f"{ATOM}id"): entry
+        for entry in etree.fromstring(data).iterfind(f"{ATOM}entry")
+    }
+    sources = {}
+    for entry_id, entry in entries.items():
+        found = entry.findall(f"{ATOM}source")
+        assert len(found) <= 1
+        if not found:
+            continue
+        source = found[0]
+        for name in ("id", "title", "updated"):  # each exactly once (RFC 4287, 4.2.11)
+            assert len(source.findall(f"{ATOM}{name}")) == 1, name
+        source_id = source.findtext(f"{ATOM}id") or ""
+        assert _is_absolute_iri(source_id), source_id
+        updated = source.findtext(f"{ATOM}updated") or ""
+        assert RFC3339.fullmatch(updated), updated
+        # Not the build clock: the entry's own updated, so a build changes no byte.
+        assert datetime.fromisoformat(updated) == datetime.fromisoformat(
+            entry.findtext(f"{ATOM}updated") or ""
+        )
+        assert source.findtext(f"{ATOM}title")
+        assert source.find(f"{ATOM}link").get("href") == source_id  # type: ignore[union-attr]
+        sources[entry_id] = source_id
+    # Only a provider with a site has a source: a source with no id would be invalid.
+    assert len(entries) == 3
+    assert sorted(sources.values()) == ["https://news.example.com/"] * 2
+    parsed = feedparser.parse(data)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    by_link = {entry.link: entry for entry in parsed.entries}
+    rich = by_link["https://example.org/a"].source
+    assert rich.id == "https://news.example.com/"
+    assert rich.title == "Example News"
+    assert rich.updated_parsed[:6] == (2024, 5, 3, 8, 30, 0)
+    assert by_link["https://example.org/b"].source.updated_parsed[:6] == (2024, 5, 1, 10, 0, 0)
+    assert "source" not in by_link["https://example.org/c"]
 
 
 def test_json_feed_carries_the_lead_image(

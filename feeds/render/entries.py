@@ -113,11 +113,25 @@ def atom_entry(article: Article, content: str) -> Any:
         _Sub(entry, "category", term=term)
     _Sub(entry, "published").text = article.published.isoformat()
     if article.provider and article.provider.url:
-        source = _Sub(entry, "source")
-        _Sub(source, "title").text = article.provider.name
-        _Sub(source, "link", href=article.provider.url)
+        _atom_source(entry, article.provider.name, article.provider.url, article.updated)
     _media(entry, article)
     return entry
+
+
+def _atom_source(entry: Any, name: str, site: str, updated: datetime) -> None:
+    """Where the entry comes from, as RFC 4287 (4.2.11) asks: the source's id,
+    title and updated, and its link.
+
+    The original feed's own id and updated are unknown. The provider's site
+    URL is its id: stable, and it names that source and no other. Its
+    updated is the entry's own: the source was modified at least then, and
+    the build clock would rewrite every document on every build.
+    """
+    source = _Sub(entry, "source")
+    _Sub(source, "id").text = site
+    _Sub(source, "title").text = name
+    _Sub(source, "updated").text = updated.isoformat()
+    _Sub(source, "link", href=site)
 
 
 def rss_item(article: Article, content: str) -> Any:

@@ -38,7 +38,11 @@ SAMPLES = sorted((Path(__file__).resolve().parents[2] / "seeds").glob("*.txt"))
 
 
 class _Entry(FeedEntry):  # type: ignore[misc]
-    """feedgen 1.0 drops the attributes of Atom entry links; the feeds set them."""
+    """feedgen 1.0 drops the attributes of Atom entry links, and writes only a
+    source's title and link; the feeds set them, and a source's id and updated."""
+
+    #: The Atom source's id and updated, which feedgen cannot set.
+    source_id_updated: tuple[str, datetime] | None = None
 
     def atom_entry(self, extensions: bool = True) -> Any:
         element = super().atom_entry(extensions)
@@ -47,6 +51,13 @@ class _Entry(FeedEntry):  # type: ignore[misc]
             for attribute in ("rel", "type", "hreflang", "title", "length"):
                 if data.get(attribute):
                     xml_link.set(attribute, data[attribute])
+        source = element.find("source")
+        if source is not None and self.source_id_updated is not None:
+            source_id, updated = self.source_id_updated
+            source.insert(0, etree.Element("id"))
+            source[0].text = source_id
+            source.insert(2, etree.Element("updated"))  # after the title
+            source[2].text = updated.isoformat()
         return element
 
 
@@ -68,7 +79,7 @@ def _with_feedgen(article: Article) -> FeedGenerator:
     entry.published(article.published)
     entry.updated(article.updated)
     if article.provider:
-        _add_provider(entry, article.provider)
+        _add_provider(entry, article.provider, article.updated)
     for term in categories(article):
         entry.category(term=term)
     for related in article.related[:MAX_RELATED_LINKS]:
@@ -80,7 +91,7 @@ def _with_feedgen(article: Article) -> FeedGenerator:
     return feed
 
 
-def _add_provider(entry: _Entry, provider: Provider) -> None:
+def _add_provider(entry: _Entry, provider: Provider, updated: datetime) -> None:
     author = {"name": provider.name}
     if provider.url:
         author["uri"] = provider.url
@@ -88,6 +99,7 @@ def _add_provider(entry: _Entry, provider: Provider) -> None:
     entry.dc.dc_creator(provider.name)
     if provider.url:
         entry.source(url=provider.url, title=provider.name)
+        entry.source_id_updated = (provider.url, updated)
 
 
 def _add_images(entry: _Entry, images: Sequence[Image]) -> None:

@@ -27,6 +27,9 @@ from feeds.seeds.yamlload import describe_yaml_error, load_yaml
 from feeds.system.folders import folder_problems, foreign_problem
 from feeds.urls import check_http_url
 
+#: The longest ``ttl``, in minutes: a year (the longest syndication period).
+MAX_TTL = 365 * 24 * 60
+
 #: Read when present and no ``--config`` is given.
 DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
 
@@ -195,6 +198,8 @@ class Config(_Section):
     formats: Annotated[
         tuple[str, ...], Field(strict=False, min_length=1), SettingKind.RENDERING
     ] = tuple(fmt.name for fmt in FORMATS)
+    #: Minutes a reader may wait between polls: RSS ``<ttl>`` and ``sy:`` hints.
+    ttl: Annotated[int, SettingKind.RENDERING] = Field(default=15, ge=1, le=MAX_TTL)
     #: Largest size of one feed document; the oldest entries go first.
     max_bytes: Annotated[int, SettingKind.RENDERING] = Field(default=512 * 1024, ge=16 * 1024)
     #: Summaries longer than this many characters are cut at a word boundary.

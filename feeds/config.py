@@ -93,6 +93,11 @@ class ServerConfig(_Section):
     port: Annotated[int, SettingKind.RUNTIME] = Field(default=8080, ge=0, le=65535)
     #: Seconds a reader or proxy may reuse a response without asking again.
     cache_max_age: Annotated[int, SettingKind.RUNTIME] = Field(default=60, ge=0)
+    #: ``Access-Control-Allow-Origin`` of every answer, so browser-based readers
+    #: can fetch the feeds; ``*`` or one origin, None (``null``) for no CORS.
+    cors: Annotated[str | None, SettingKind.RUNTIME] = Field(
+        default="*", pattern=r"^(\*|https?://[^/\s]+)$"
+    )
 
 
 class WebSubConfig(_Section):

@@ -591,3 +591,27 @@ def test_formats_default_to_all_and_keep_the_registrys_order(tmp_path: Path) -> 
     assert load_config(write_config(tmp_path, "")).formats == ("atom", "rss", "json")
     chosen = load_config(write_config(tmp_path, "formats: [json, rss, json]\n"))
     assert chosen.formats == ("rss", "json")
+
+
+def test_cors_is_any_origin_one_origin_or_off(tmp_path: Path) -> None:
+    assert load_config(write_config(tmp_path, "")).server.cors == "*"
+    one = "server:\n  cors: https://reader.example.org:8443\n"
+    assert load_config(write_config(tmp_path, one)).server.cors == "https://reader.example.org:8443"
+    assert load_config(write_config(tmp_path, "server:\n  cors: null\n")).server.cors is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "''",
+        "https://reader.example.org/feeds",
+        "'*, https://a.example'",
+        "'x\\r\\nSet: y'",
+        '"x\\r\\nSet: y"',
+        '"https://a.example\\n"',
+    ],
+)
+def test_cors_that_is_not_one_origin_is_refused(tmp_path: Path, value: str) -> None:
+    path = write_config(tmp_path, f"server:\n  cors: {value}\n")
+
+    assert config_error(path).startswith(f"{path}: server.cors: ")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds.build.builder import Builder
 from feeds.build.oneshot import build
 from feeds.config import Config
 from feeds.formats import FORMATS, INDEX_PAGE, PAGES, format_named, formats_named
@@ -214,3 +215,22 @@ def test_a_format_turned_off_has_its_files_removed_on_the_next_build(
     assert not list(config.output.rglob("*.json"))
     assert (config.output / "all.rss.xml").is_file()
     assert list((config.output / ARCHIVE_DIR).rglob("*.rss.xml"))
+
+
+def test_a_reload_that_turns_a_format_off_removes_its_files_in_the_same_process(
+    make_config: Callable[..., Config], write_seed: SeedWriter
+) -> None:
+    """The daemon keeps one builder across reloads: its next publish sweeps too."""
+    for month in (1, 2, 3):
+        write_seed(f"{month}.txt", _seed(month))
+    builder = Builder(make_config("max_items: 1\n"))
+    builder.scan_all()
+    builder.publish()
+    config = make_config("max_items: 1\nformats: [atom]\n")
+    builder.reconfigure(config)
+    report = builder.publish()
+    assert "all.rss.xml" in report.removed
+    assert "all.json" in report.removed
+    assert not list(config.output.rglob("*.rss.xml"))
+    assert not list(config.output.rglob("*.json"))
+    assert list((config.output / ARCHIVE_DIR).rglob("*.atom.xml"))

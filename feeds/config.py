@@ -21,10 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from feeds.build.parsecache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
+from feeds.formats import FORMATS, formats_named
 from feeds.plan.matching import PatternError, compile_pattern, shown
 from feeds.seeds.yamlload import describe_yaml_error, load_yaml
 from feeds.system.folders import folder_problems, foreign_problem
 from feeds.urls import check_http_url
+
+#: The longest ``ttl``, in minutes: a year (the longest syndication period).
+MAX_TTL = 365 * 24 * 60
 
 #: Read when present and no ``--config`` is given.
 DEFAULT_CONFIG_PATH = Path("config/feeds.yaml")
@@ -89,6 +93,11 @@ class ServerConfig(_Section):
     port: Annotated[int, SettingKind.RUNTIME] = Field(default=8080, ge=0, le=65535)
     #: Seconds a reader or proxy may reuse a response without asking again.
     cache_max_age: Annotated[int, SettingKind.RUNTIME] = Field(default=60, ge=0)
+    #: ``Access-Control-Allow-Origin`` of every answer, so browser-based readers
+    #: can fetch the feeds; ``*`` or one origin, None (``null``) for no CORS.
+    cors: Annotated[str | None, SettingKind.RUNTIME] = Field(
+        default="*", pattern=r"^(\*|https?://[^/\s]+)$"
+    )
 
 
 class WebSubConfig(_Section):
@@ -185,8 +194,17 @@ class Config(_Section):
     custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()
     facets: FacetsConfig = FacetsConfig()
     #: RFC 5005 archives: entries older than the newest ``max_items`` stay
-    #: reachable in monthly archive documents (Atom and RSS).
+    #: reachable in monthly archive documents, in every chosen format.
     archives: Annotated[bool, SettingKind.RENDERING] = True
+    #: The formats every feed is written in, a non-empty selection of
+    #: `feeds.formats.FORMATS`; kept in the registry's order, whose first is
+    #: the one the index page and OPML subscribe to. By default every format
+    #: (``[atom, rss, json]``), so a format added to the registry is written.
+    formats: Annotated[
+        tuple[str, ...], Field(strict=False, min_length=1), SettingKind.RENDERING
+    ] = tuple(fmt.name for fmt in FORMATS)
+    #: Minutes a reader may wait between polls: RSS ``<ttl>`` and ``sy:`` hints.
+    ttl: Annotated[int, SettingKind.RENDERING] = Field(default=15, ge=1, le=MAX_TTL)
     #: Largest size of one feed document; the oldest entries go first.
     max_bytes: Annotated[int, SettingKind.RENDERING] = Field(default=512 * 1024, ge=16 * 1024)
     #: Summaries longer than this many characters are cut at a word boundary.
@@ -207,6 +225,16 @@ class Config(_Section):
         if duplicates:
             raise ValueError(f"custom feed names must be unique: {', '.join(duplicates)}")
         return value
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = [fmt.name for fmt in FORMATS]
+        for name in value:
+            if name not in known:
+                hint = _suggest(name, known)
+                raise _Refused(f"unknown format {_shown(name)}{hint}; known: {', '.join(known)}")
+        return tuple(fmt.name for fmt in formats_named(value))
 
     @field_validator("base_url")
     @classmethod

@@ -52,8 +52,6 @@ FORMATS: tuple[Format, ...] = (
     Format("json", "JSON Feed", ".json", "application/feed+json", True, "feeds.render.jsonfeed"),
 )
 
-_ARCHIVED = tuple(fmt for fmt in FORMATS if fmt.archives)
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -93,9 +91,27 @@ def formats_named(names: Iterable[str]) -> tuple[Format, ...]:
     return tuple(fmt for fmt in FORMATS if fmt in chosen)
 
 
-def formats_for(plan: FeedPlan) -> tuple[Format, ...]:
-    """The formats ``plan`` is written in: an archive only in those with archives."""
-    return _ARCHIVED if plan.is_archive else FORMATS
+def chosen_formats(config: Config) -> tuple[Format, ...]:
+    """The formats the config writes (``formats``), in the registry's order:
+    the first is the one offered first."""
+    return _chosen(config.formats)
+
+
+def formats_for(plan: FeedPlan, config: Config) -> tuple[Format, ...]:
+    """The formats ``plan`` is written in: the chosen ones, and an archive only
+    in those with archives."""
+    chosen = _chosen(config.formats)
+    return _archived(chosen) if plan.is_archive else chosen
+
+
+@cache  # asked for each plan on every publish; configs hold few selections
+def _chosen(names: tuple[str, ...]) -> tuple[Format, ...]:
+    return formats_named(names)
+
+
+@cache
+def _archived(chosen: tuple[Format, ...]) -> tuple[Format, ...]:
+    return tuple(fmt for fmt in chosen if fmt.archives)
 
 
 @cache

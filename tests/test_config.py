@@ -564,3 +564,54 @@ def test_a_validators_reason_is_shown_in_its_own_words(tmp_path: Path) -> None:
     assert message == (
         f"{path}: base_url: must be an absolute http:// or https:// URL (got 'ftp://example.org/')"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "formats: [atom, rsss]\n",
+            "formats: unknown format 'rsss' (did you mean 'rss'?); known: atom, rss, json",
+        ),
+        pytest.param(
+            "formats: [gopher]\n", "formats: unknown format 'gopher'; known: atom, rss, json"
+        ),
+        pytest.param(
+            "formats: []\n", "formats: Tuple should have at least 1 item after validation, not 0"
+        ),
+    ],
+)
+def test_an_unknown_or_missing_format_is_refused(tmp_path: Path, text: str, expected: str) -> None:
+    path = write_config(tmp_path, text)
+
+    assert config_error(path).startswith(f"{path}: {expected}")
+
+
+def test_formats_default_to_all_and_keep_the_registrys_order(tmp_path: Path) -> None:
+    assert load_config(write_config(tmp_path, "")).formats == ("atom", "rss", "json")
+    chosen = load_config(write_config(tmp_path, "formats: [json, rss, json]\n"))
+    assert chosen.formats == ("rss", "json")
+
+
+def test_cors_is_any_origin_one_origin_or_off(tmp_path: Path) -> None:
+    assert load_config(write_config(tmp_path, "")).server.cors == "*"
+    one = "server:\n  cors: https://reader.example.org:8443\n"
+    assert load_config(write_config(tmp_path, one)).server.cors == "https://reader.example.org:8443"
+    assert load_config(write_config(tmp_path, "server:\n  cors: null\n")).server.cors is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "''",
+        "https://reader.example.org/feeds",
+        "'*, https://a.example'",
+        "'x\\r\\nSet: y'",
+        '"x\\r\\nSet: y"',
+        '"https://a.example\\n"',
+    ],
+)
+def test_cors_that_is_not_one_origin_is_refused(tmp_path: Path, value: str) -> None:
+    path = write_config(tmp_path, f"server:\n  cors: {value}\n")
+
+    assert config_error(path).startswith(f"{path}: server.cors: ")

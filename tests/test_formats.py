@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds.build.builder import Builder
 from feeds.build.oneshot import build
 from feeds.config import Config
 from feeds.formats import FORMATS, INDEX_PAGE, PAGES, format_named, formats_named
@@ -169,3 +170,67 @@ def test_a_new_format_is_an_entry_in_the_registry_and_one_module(
     assert list((output / ARCHIVE_DIR).rglob("*.atom.xml"))
     page = (output / INDEX_PAGE.filename).read_text(encoding="utf-8")
     assert '<a href="all.lines" type="text/x-lines">Lines</a>' in page
+
+
+# --- formats chosen in config ------------------------------------------------
+
+
+def test_only_the_chosen_formats_are_written_linked_listed_and_archived(
+    make_config: Callable[..., Config], write_seed: SeedWriter
+) -> None:
+    for month in (1, 2, 3):
+        write_seed(f"{month}.txt", _seed(month))
+    config = make_config("max_items: 1\nformats: [json, rss]\n")
+    build(config)
+    output = config.output
+    page = (output / INDEX_PAGE.filename).read_text(encoding="utf-8")
+    opml = (output / "feeds.opml").read_text(encoding="utf-8")
+    written = {path.relative_to(output).as_posix() for path in output.rglob("*") if path.is_file()}
+    assert "all.rss.xml" in written
+    assert "all.json" in written
+    assert not [name for name in written if name.endswith(".atom.xml")]
+    archives = [name for name in written if name.startswith(f"{ARCHIVE_DIR}/")]
+    assert archives
+    assert all(name.endswith(".rss.xml") for name in archives)
+    assert '<a href="all.rss.xml" type="application/rss+xml">RSS</a>' in page
+    assert '<a href="all.json" type="application/feed+json">JSON Feed</a>' in page
+    assert ".atom.xml" not in page
+    # The first chosen, in the registry's order, is the one subscribed to.
+    assert 'xmlUrl="http://127.0.0.1:8080/all.rss.xml"' in opml
+    assert ".atom.xml" not in opml
+    assert ".json" not in opml
+
+
+def test_a_format_turned_off_has_its_files_removed_on_the_next_build(
+    make_config: Callable[..., Config], write_seed: SeedWriter
+) -> None:
+    for month in (1, 2, 3):
+        write_seed(f"{month}.txt", _seed(month))
+    build(make_config("max_items: 1\n"))
+    config = make_config("max_items: 1\nformats: [rss]\n")
+    atom_files = list(config.output.rglob("*.atom.xml"))
+    assert any(ARCHIVE_DIR in path.parts for path in atom_files)
+    build(config)
+    assert not list(config.output.rglob("*.atom.xml"))
+    assert not list(config.output.rglob("*.json"))
+    assert (config.output / "all.rss.xml").is_file()
+    assert list((config.output / ARCHIVE_DIR).rglob("*.rss.xml"))
+
+
+def test_a_reload_that_turns_a_format_off_removes_its_files_in_the_same_process(
+    make_config: Callable[..., Config], write_seed: SeedWriter
+) -> None:
+    """The daemon keeps one builder across reloads: its next publish sweeps too."""
+    for month in (1, 2, 3):
+        write_seed(f"{month}.txt", _seed(month))
+    builder = Builder(make_config("max_items: 1\n"))
+    builder.scan_all()
+    builder.publish()
+    config = make_config("max_items: 1\nformats: [atom]\n")
+    builder.reconfigure(config)
+    report = builder.publish()
+    assert "all.rss.xml" in report.removed
+    assert "all.json" in report.removed
+    assert not list(config.output.rglob("*.rss.xml"))
+    assert not list(config.output.rglob("*.json"))
+    assert list((config.output / ARCHIVE_DIR).rglob("*.atom.xml"))

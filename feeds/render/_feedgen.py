@@ -29,6 +29,7 @@ from feeds.render.common import (
     stem_url,
 )
 from feeds.render.entries import CLOSING, EntryCache, Flavour
+from feeds.render.syndication import SyndicationExtension
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
@@ -162,4 +163,7 @@ def _generator_for(config: Config) -> FeedGenerator:
     # No version in the generator: an upgrade alone must not rewrite every feed.
     feed.generator(GENERATOR, uri=GENERATOR_URI)
     feed.docs(None)
+    feed.ttl(config.ttl)
+    feed.register_extension("sy", SyndicationExtension, None, atom=False, rss=True)
+    feed.sy.every(config.ttl)
     return feed

@@ -15,7 +15,7 @@ from functools import cache
 import jinja2
 
 from feeds.config import Config
-from feeds.formats import FORMATS, INDEX_PAGE, OPML
+from feeds.formats import INDEX_PAGE, OPML, chosen_formats
 from feeds.plan.plans import FeedPlan
 from feeds.render.common import GENERATOR, GENERATOR_URI, feed_title, feed_url
 
@@ -168,8 +168,11 @@ def _feed(plan: FeedPlan, config: Config) -> _Feed:
             title=newest.title,
             link=newest.link,
         ),
-        links=tuple(_Link(fmt.label, plan.stem + fmt.suffix, fmt.media_type) for fmt in FORMATS),
-        url=feed_url(plan, config, FORMATS[0].suffix),
+        links=tuple(
+            _Link(fmt.label, plan.stem + fmt.suffix, fmt.media_type)
+            for fmt in chosen_formats(config)
+        ),
+        url=feed_url(plan, config, chosen_formats(config)[0].suffix),
     )
 
 
@@ -177,11 +180,12 @@ def _alternates(plan: FeedPlan, config: Config) -> list[_Alternate]:
     if plan.kind not in _DISCOVERABLE:
         return []
     title = feed_title(plan, config)
-    formats = FORMATS if plan.kind == "all" else FORMATS[:1]
+    chosen = chosen_formats(config)
+    formats = chosen if plan.kind == "all" else chosen[:1]
     return [
         # Readers list the alternates by title, so the formats after the first say what they are.
         _Alternate(
-            title if fmt is FORMATS[0] else f"{title} ({fmt.label})",
+            title if fmt is chosen[0] else f"{title} ({fmt.label})",
             plan.stem + fmt.suffix,
             fmt.media_type,
         )

@@ -14,7 +14,7 @@ from email.utils import format_datetime
 from lxml import etree
 
 from feeds.config import Config
-from feeds.formats import FORMATS, OPML
+from feeds.formats import OPML, chosen_formats
 from feeds.plan.plans import FeedPlan
 from feeds.render.common import feed_description, feed_title, feed_url
 from feeds.render.index_html import kind_heading, listed_feeds
@@ -46,7 +46,7 @@ def render_opml(plans: Sequence[FeedPlan], config: Config) -> bytes:
         outline.set("text", title)
         outline.set("title", title)
         outline.set("description", feed_description(plan, config))
-        outline.set("xmlUrl", feed_url(plan, config, FORMATS[0].suffix))
+        outline.set("xmlUrl", feed_url(plan, config, chosen_formats(config)[0].suffix))
         outline.set("htmlUrl", config.site_url)
         if plan.kind != "all":
             outline.set("category", "/" + kind_heading(plan.kind))

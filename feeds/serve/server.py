@@ -80,8 +80,19 @@ log = logging.getLogger("feeds.server")
 HealthCheck = Callable[[], Mapping[str, object]]
 ExtraHeaders = Callable[[str], Mapping[str, str]]
 
-_METHODS = ("GET", "HEAD")
+_METHODS = ("GET", "HEAD", "OPTIONS")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
+
+# CORS: a browser-based reader may read these besides the safelisted headers,
+# to ask conditionally and to find the WebSub hubs.
+_CORS_EXPOSED = "ETag, Last-Modified, Link"
+# A preflight's answer: what a reader's cross-origin request may carry. Its
+# conditional headers are not safelisted, so a browser asks before sending them.
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": ", ".join(_METHODS),
+    "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+}
 
 # Request limits. The connection's guard (feeds.serve.connections) refuses (400) a
 # request head longer than MAX_HEAD_BYTES only while it is incomplete: one that
@@ -365,7 +376,7 @@ def _refusal(scope: Scope) -> Response | None:
     if len(scope["raw_path"]) + len(scope["query_string"]) > _MAX_TARGET_BYTES:
         return _closing(414, "URI Too Long")
     for name, value in headers:
-        # GET and HEAD take no body; one would only hold the connection.
+        # GET, HEAD and OPTIONS take no body; one would only hold the connection.
         if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
             return _closing(413, "Content Too Large")
     return None
@@ -376,11 +387,20 @@ def _closing(status: int, reason: str) -> Response:
     return PlainTextResponse(reason, status_code=status, headers={"Connection": "close"})
 
 
-class _Policy:
-    """What every response gets, whichever part of the app made it."""
+def _preflight(cors: str | None) -> Response:
+    """The answer to OPTIONS: what the server allows, and to a CORS preflight
+    (when CORS is on) what a cross-origin request may carry."""
+    headers = {**_ALLOW, **(_PREFLIGHT if cors is not None else {})}
+    return Response(status_code=204, headers=headers)
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class _Policy:
+    """What every response gets, whichever part of the app made it: with
+    ``cors``, the CORS headers too."""
+
+    def __init__(self, app: ASGIApp, cors: str | None) -> None:
         self.app = app
+        self.cors = cors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -389,20 +409,13 @@ class _Policy:
 
         async def send_with_policy(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                # GZipMiddleware only adds Vary when it sees a large enough body, so
-                # not to HEAD, 304 or small files, whose caches must vary all the same.
-                if "accept-encoding" not in headers.get("vary", "").lower():
-                    headers.add_vary_header("Accept-Encoding")
-                # A strong ETag names exact bytes; the gzipped bytes are different ones.
-                etag = headers.get("etag")
-                if etag and "content-encoding" in headers and not etag.startswith("W/"):
-                    headers["ETag"] = "W/" + etag
+                self._apply(MutableHeaders(scope=message))
             await send(message)
 
         try:
             refusal = _refusal(scope)
+            if refusal is None and scope["method"] == "OPTIONS":
+                refusal = _preflight(self.cors)  # not a refusal, but answered here too
             if refusal is None:
                 await self.app(scope, receive, send_with_policy)
             else:
@@ -417,11 +430,26 @@ class _Policy:
             else:
                 refusals.error(log, "error serving %s %r", scope["method"], scope["path"])
 
+    def _apply(self, headers: MutableHeaders) -> None:
+        headers["X-Content-Type-Options"] = "nosniff"
+        if self.cors is not None:
+            headers["Access-Control-Allow-Origin"] = self.cors
+            headers["Access-Control-Expose-Headers"] = _CORS_EXPOSED
+        # GZipMiddleware only adds Vary when it sees a large enough body, so
+        # not to HEAD, 304 or small files, whose caches must vary all the same.
+        if "accept-encoding" not in headers.get("vary", "").lower():
+            headers.add_vary_header("Accept-Encoding")
+        # A strong ETag names exact bytes; the gzipped bytes are different ones.
+        etag = headers.get("etag")
+        if etag and "content-encoding" in headers and not etag.startswith("W/"):
+            headers["ETag"] = "W/" + etag
+
 
 def create_app(
     output: Path,
     *,
     cache_max_age: int = 60,
+    cors: str | None = "*",
     health: HealthCheck | None = None,
     extra_headers: ExtraHeaders | None = None,
     cache: FileCache | None = None,
@@ -435,7 +463,8 @@ def create_app(
     ``extra_headers(url_path)`` gets the decoded request path (``/all.atom.xml``,
     ``/`` for the index) and its headers are added to, and win over, those of
     each 200 or 206 file response. ``cache`` keeps small files in memory
-    (by default up to 64 MiB of them).
+    (by default up to 64 MiB of them). ``cors`` is the
+    ``Access-Control-Allow-Origin`` of every answer; None: no CORS headers.
     """
 
     # A plain function: Starlette runs it in a worker thread, so a slow check
@@ -463,7 +492,7 @@ def create_app(
     # Its redirect would name the request's Host; the mount at `/` takes every
     # path first anyway.
     app.router.redirect_slashes = False
-    return _Policy(app)
+    return _Policy(app, cors)
 
 
 def _where(host: str, port: int) -> str:

@@ -57,6 +57,7 @@ class Frontend:
         app = create_app(
             config.output,
             cache_max_age=config.server.cache_max_age,
+            cors=config.server.cors,
             health=self._health,
             extra_headers=self._link_headers,
             base_url=config.base_url,

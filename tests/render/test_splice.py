@@ -35,6 +35,7 @@ from feeds.render.common import (
     feed_url,
 )
 from feeds.render.entries import atom_entry, rss_item
+from feeds.render.syndication import SyndicationExtension
 from feeds.seeds.reader import read_article
 from tests.reference.planner import plan_feeds
 from tests.render.test_entries import SAMPLES, articles
@@ -53,6 +54,9 @@ def _whole(plan: FeedPlan, config: Config, flavour: Flavour, suffix: str, media_
     feed.author({k: v for k, v in config.author.model_dump().items() if v is not None})
     feed.generator(GENERATOR, uri=GENERATOR_URI)
     feed.docs(None)
+    feed.ttl(config.ttl)
+    feed.register_extension("sy", SyndicationExtension, None, atom=False, rss=True)
+    feed.sy.every(config.ttl)
     feed.updated(feed_updated(plan))
     self_url = feed_url(plan, config, suffix)
     feed.id(self_url)
@@ -102,6 +106,7 @@ def _config(tmp_path: Path, settings: str) -> Config:
 
 _SETTINGS = [
     "max_items: 1\n",
+    "max_items: 1\nttl: 45\n",
     "max_items: 3\nwebsub: {hubs: ['https://hub.example/', 'https://other.example/h']}\n",
     "max_items: 50\nlanguage: de-AT\nauthor: {name: Redaktion, email: r@example.org}\n",
     "max_items: 2\narchives: false\nfacets: {categories: true, providers: true}\n",

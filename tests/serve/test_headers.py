@@ -35,9 +35,18 @@ DESCRIBING = (
     "Vary",
     "Accept-Ranges",
     "Transfer-Encoding",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers",
 )
-# What a 304 must carry when the 200 would have (RFC 9110 15.4.5).
-KEPT_BY_304 = ("ETag", "Cache-Control", "Vary")
+# What a 304 must carry when the 200 would have (RFC 9110 15.4.5), and the
+# CORS headers a browser needs to read a 304 at all.
+KEPT_BY_304 = (
+    "ETag",
+    "Cache-Control",
+    "Vary",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Expose-Headers",
+)
 
 SPELLINGS = [
     "",
@@ -125,6 +134,9 @@ def check_agreement(served: Served, name: str, data: bytes, accept_encoding: str
     assert etag is not None
     assert etag.startswith("W/") == gzipped
     assert get.headers["Vary"] == "Accept-Encoding"
+    # From memory or streamed, a browser-based reader may read it and its validators.
+    assert get.headers["Access-Control-Allow-Origin"] == "*"
+    assert get.headers["Access-Control-Expose-Headers"] == "ETag, Last-Modified, Link"
     framing = get.headers["Content-Length"]
     assert framing is None or int(framing) == len(get.body)
     assert (framing is None) == (get.headers["Transfer-Encoding"] == "chunked")

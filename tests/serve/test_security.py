@@ -286,7 +286,7 @@ def test_every_file_a_build_writes_is_served(tmp_path: Path) -> None:
 def test_only_get_and_head_are_allowed(port: int, site: Site, method: str) -> None:
     reply = get(port, b"/all.json", method)
     assert reply.status == 405
-    assert reply.headers["Allow"] == "GET, HEAD"
+    assert reply.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert (site.output / "all.json").read_bytes() == PUBLIC["all.json"]
 
 

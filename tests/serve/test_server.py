@@ -285,14 +285,91 @@ def test_head_sends_the_headers_of_get_and_no_body(port: int) -> None:
         assert head.header(name) == get.header(name), name
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "TRACE"])
 @pytest.mark.parametrize("path", ["/all.json", "/healthz", "/missing", "/.git/config"])
 def test_other_methods_are_405(port: int, site: Site, method: str, path: str) -> None:
     reply = fetch(port, path, method=method)
     assert reply.status == 405
-    assert reply.header("Allow") == "GET, HEAD"
+    assert reply.header("Allow") == "GET, HEAD, OPTIONS"
     assert reply.header("X-Content-Type-Options") == "nosniff"
     assert (site.output / "all.json").read_bytes() == FILES["all.json"]
+
+
+# --- CORS ----------------------------------------------------------------------
+
+EXPOSED = {"ETag", "Last-Modified", "Link"}
+
+
+def _cors(reply: Reply) -> tuple[str | None, set[str]]:
+    exposed = reply.header("Access-Control-Expose-Headers") or ""
+    return reply.header("Access-Control-Allow-Origin"), {
+        name.strip() for name in exposed.split(",") if name.strip()
+    }
+
+
+@pytest.mark.parametrize(
+    "path", ["/all.atom.xml", "/topics/ai.atom.xml", "/all.json", "/index.html", "/", "/feeds.opml"]
+)
+def test_every_feed_page_and_opml_answer_allows_any_origin(port: int, path: str) -> None:
+    origin = {"Origin": "https://reader.example"}
+    get = fetch(port, path, headers=origin)
+    assert get.status == 200
+    origin_allowed, exposed = _cors(get)
+    assert origin_allowed == "*"
+    assert exposed >= EXPOSED
+    assert _cors(fetch(port, path, method="HEAD", headers=origin)) == (origin_allowed, exposed)
+    etag = get.header("ETag")
+    assert etag
+    unchanged = fetch(port, path, headers={**origin, "If-None-Match": etag})
+    assert unchanged.status == 304
+    assert _cors(unchanged) == (origin_allowed, exposed)
+    gzipped = fetch(port, path, headers={**origin, "Accept-Encoding": "gzip"})
+    assert _cors(gzipped) == (origin_allowed, exposed)
+
+
+def test_the_link_header_a_browser_reader_may_read_is_there(port: int) -> None:
+    reply = fetch(port, "/all.atom.xml", headers={"Origin": "https://reader.example"})
+    assert 'rel="hub"' in (reply.header("Link") or "")
+    assert "Link" in _cors(reply)[1]
+
+
+@pytest.mark.parametrize("path", ["/all.json", "/topics/ai.atom.xml", "/missing", "*"])
+def test_a_preflight_is_answered_204_with_what_a_reader_may_send(port: int, path: str) -> None:
+    reply = fetch(
+        port,
+        path,
+        method="OPTIONS",
+        headers={
+            "Origin": "https://reader.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match, if-modified-since",
+        },
+    )
+    assert reply.status == 204
+    assert reply.body == b""
+    assert reply.header("Allow") == "GET, HEAD, OPTIONS"
+    assert reply.header("Access-Control-Allow-Origin") == "*"
+    methods = {m.strip() for m in (reply.header("Access-Control-Allow-Methods") or "").split(",")}
+    assert methods == {"GET", "HEAD", "OPTIONS"}
+    allowed = (reply.header("Access-Control-Allow-Headers") or "").lower()
+    assert {"if-none-match", "if-modified-since"} <= {h.strip() for h in allowed.split(",")}
+    assert int(reply.header("Access-Control-Max-Age") or "0") > 0
+
+
+def test_cors_names_one_origin_or_is_off(tmp_path: Path, site: Site, serve: Serve) -> None:
+    one = serve(create_app(site.output, cors="https://reader.example", extra_headers=self_link))
+    reply = fetch(one.port, "/all.atom.xml")
+    assert _cors(reply) == ("https://reader.example", EXPOSED)
+    off = serve(create_app(site.output, cors=None))
+    for method in ("GET", "HEAD"):
+        reply = fetch(off.port, "/all.json", method=method)
+        assert reply.status == 200
+        assert not [name for name in reply.headers if name.lower().startswith("access-control-")]
+    options = fetch(off.port, "/all.json", method="OPTIONS")
+    assert options.status == 204
+    assert options.header("Allow") == "GET, HEAD, OPTIONS"
+    assert not [name for name in options.headers if name.lower().startswith("access-control-")]
+    assert fetch(off.port, "/all.json", method="POST").status == 405
 
 
 # --- what is never served ----------------------------------------------------

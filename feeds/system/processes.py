@@ -13,7 +13,11 @@ How the children start is decided here, by what the work needs:
   pickled.
 
 A child's exception is raised where its result is taken, as the child
-raised it; a child that died raises ``BrokenProcessPool``.
+raised it; a child that died raises ``BrokenProcessPool``. A child whose
+caller died (``kill -9``, a timer's SIGKILL) ends too: waiting for work that
+can no longer come, it would otherwise sleep forever (a forked child holds
+its own copy of the pipe it waits on, and a forkserver lives on while it has
+children).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import select
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -30,6 +36,10 @@ from typing import Any, TypeVar
 
 _Share = TypeVar("_Share")
 _Result = TypeVar("_Result")
+
+#: Seconds between a child's looks at whether its caller is still there,
+#: where the system cannot tell it at once.
+CALLER_CHECK = 0.5
 
 #: The work of each `spread` with ``inherit=True``, by key: forked children
 #: find it here, in the memory they inherit.
@@ -63,7 +73,8 @@ def spread(
     if inherit:
         _inherited[key] = (function, shares)
     try:
-        with ProcessPoolExecutor(workers, mp_context=_context(inherit, preload)) as pool:
+        context = _context(inherit, preload)
+        with ProcessPoolExecutor(workers, context, _end_with_caller, (os.getpid(),)) as pool:
             futures = _submit(pool, key, function, shares, inherit=inherit)
             try:
                 yield _results(futures)
@@ -72,6 +83,40 @@ def spread(
                     future.cancel()
     finally:
         _inherited.pop(key, None)
+
+
+def _end_with_caller(caller: int) -> None:
+    """In each child: ends it once ``caller`` (the process that called
+    `spread`) has ended. Watched by its pid, not by the child's parent: a
+    forkserver outlives the caller while it has children."""
+    try:
+        handle: int | None = os.pidfd_open(caller)  # Linux: no pid reuse can fool it
+    except ProcessLookupError:
+        os._exit(1)  # the caller ended before this child ran
+    except (AttributeError, OSError):
+        handle = None
+    threading.Thread(
+        target=_watch, args=(caller, handle), name="feeds-caller-watch", daemon=True
+    ).start()
+
+
+def _watch(caller: int, handle: int | None) -> None:
+    if handle is not None:
+        select.select([handle], [], [])  # readable once the caller has ended
+    else:
+        while _exists(caller):
+            time.sleep(CALLER_CHECK)
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _context(inherit: bool, preload: Sequence[str]) -> BaseContext:

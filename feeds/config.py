@@ -98,6 +98,8 @@ class ServerConfig(_Section):
     cors: Annotated[str | None, SettingKind.RUNTIME] = Field(
         default="*", pattern=r"^(\*|https?://[^/\s]+)$"
     )
+    #: Prometheus metrics at ``/metrics`` (``feeds.service.metrics``).
+    metrics: Annotated[bool, SettingKind.RUNTIME] = True
 
 
 class WebSubConfig(_Section):

@@ -53,6 +53,7 @@ OTHER_VALUES: dict[str, object] = {
     "server.port": 9000,
     "server.cache_max_age": 5,
     "server.cors": "https://reader.example.org",
+    "server.metrics": False,
     "websub.hubs": ["https://hub.example.org/"],
     "custom_feeds.name": "space",
     "custom_feeds.title": "Other",

@@ -133,6 +133,7 @@ class Builder:
             warnings=self.warnings,
             duplicates=planned.duplicates,
             next_embargo=planned.next_embargo,
+            embargoed=planned.embargoed,
         )
         self._publisher.publish(planned.plans, report, force=force, workers=workers)
         report.seconds = time.monotonic() - started

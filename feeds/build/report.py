@@ -25,6 +25,8 @@ class BuildReport:
     duplicates: tuple[Duplicate, ...] = ()
     #: When the next embargoed article becomes due, if any.
     next_embargo: datetime | None = None
+    #: Kept articles not visible yet because they are dated later.
+    embargoed: int = 0
     #: Every file this build owns in the output folder.
     files: list[str] = field(default_factory=list)
     seconds: float = 0.0

@@ -23,6 +23,7 @@ from feeds.plan.plans import (
     Duplicate,
     FeedPlan,
     duplicate_of,
+    embargoed_count,
     is_visible,
     next_embargo,
     preference,
@@ -37,6 +38,8 @@ class Plans:
     visible: int
     duplicates: tuple[Duplicate, ...]
     next_embargo: datetime | None
+    #: Kept articles dated later than the moment planned (for the daemon's metrics).
+    embargoed: int = 0
 
 
 class Planner:
@@ -89,8 +92,12 @@ class Planner:
             for winner in list(self._waiting.values()):
                 self._show(winner, moment)
         self._moment = moment
-        embargo = next_embargo(self._waiting.values(), moment, self.config.published_only)
-        return Plans(self._feeds.plans(), len(self._visible), self._duplicates(), embargo)
+        waiting, published_only = self._waiting.values(), self.config.published_only
+        embargo = next_embargo(waiting, moment, published_only)
+        embargoed = embargoed_count(waiting, moment, published_only)
+        return Plans(
+            self._feeds.plans(), len(self._visible), self._duplicates(), embargo, embargoed
+        )
 
     def _elect(self, article_id: str) -> None:
         """Keeps the preferred of the articles naming ``article_id``."""

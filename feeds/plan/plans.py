@@ -154,6 +154,16 @@ def next_embargo(
     )
 
 
+def embargoed_count(articles: Iterable[Article], now: datetime, published_only: bool) -> int:
+    """How many of ``articles`` are embargoed at ``now``: dated later, and
+    shown once that time comes."""
+    return sum(
+        1
+        for article in articles
+        if article.published > now and (article.is_published or not published_only)
+    )
+
+
 # --- order and stems -------------------------------------------------------
 
 #: Entries sort by it, newest first: a feed's order never depends on the input's.

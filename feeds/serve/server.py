@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Mapping
 from mimetypes import guess_type
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -79,6 +79,19 @@ log = logging.getLogger("feeds.server")
 
 HealthCheck = Callable[[], Mapping[str, object]]
 ExtraHeaders = Callable[[str], Mapping[str, str]]
+
+
+class RequestRecorder(Protocol):
+    """What the server tells of the requests it answers, and what it serves
+    at ``/metrics`` (the daemon's is `feeds.service.metrics.Metrics`)."""
+
+    def answered(self, path: str, status: int, sent: int) -> None:
+        """Called on the event loop once per request answered: the decoded
+        path, the status, the body bytes sent. Must not block."""
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The body of ``/metrics`` and its media type (called in a worker thread)."""
+
 
 _METHODS = ("GET", "HEAD", "OPTIONS")
 _ALLOW = {"Allow": ", ".join(_METHODS)}
@@ -394,6 +407,36 @@ def _preflight(cors: str | None) -> Response:
     return Response(status_code=204, headers=headers)
 
 
+class _Counted:
+    """Tells ``recorder`` of each request once it is answered: its status and
+    the body bytes sent. Only two integers per request; no lock, no I/O."""
+
+    def __init__(self, app: ASGIApp, recorder: RequestRecorder) -> None:
+        self.app = app
+        self.recorder = recorder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        sent = 0
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            if status:
+                self.recorder.answered(scope["path"], status, sent)
+
+
 class _Policy:
     """What every response gets, whichever part of the app made it: with
     ``cors``, the CORS headers too."""
@@ -445,6 +488,28 @@ class _Policy:
             headers["ETag"] = "W/" + etag
 
 
+def _status_routes(health: HealthCheck | None, metrics: RequestRecorder | None) -> list[Route]:
+    """``/healthz``, and ``/metrics`` with ``metrics``. Plain functions:
+    Starlette runs them in a worker thread, so a slow check or a long
+    exposition cannot stall the event loop."""
+
+    def healthz(request: Request) -> Response:
+        report = dict(health()) if health is not None else {"ok": True}
+        status = 200 if report.get("ok", True) else 503
+        return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
+
+    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    if metrics is not None:
+        recorder = metrics
+
+        def exposition(request: Request) -> Response:
+            body, media_type = recorder.exposition()
+            return Response(body, headers={"Content-Type": media_type, "Cache-Control": "no-store"})
+
+        routes.append(Route("/metrics", exposition, methods=["GET", "HEAD"]))
+    return routes
+
+
 def create_app(
     output: Path,
     *,
@@ -454,8 +519,13 @@ def create_app(
     extra_headers: ExtraHeaders | None = None,
     cache: FileCache | None = None,
     base_url: str | None = None,
+    metrics: RequestRecorder | None = None,
 ) -> ASGIApp:
     """The ASGI app serving ``output`` read-only, with ``/healthz`` from ``health()``.
+
+    With ``metrics``, every request answered is recorded there (``/metrics``
+    and ``/healthz`` too) and ``/metrics`` serves its exposition; without,
+    ``/metrics`` is an ordinary path (404 unless such a file exists).
 
     A folder asked for without its ``/`` is redirected to ``base_url`` plus
     the folder (to the path alone without a ``base_url``).
@@ -466,17 +536,9 @@ def create_app(
     (by default up to 64 MiB of them). ``cors`` is the
     ``Access-Control-Allow-Origin`` of every answer; None: no CORS headers.
     """
-
-    # A plain function: Starlette runs it in a worker thread, so a slow check
-    # cannot stall the event loop.
-    def healthz(request: Request) -> Response:
-        report = dict(health()) if health is not None else {"ok": True}
-        status = 200 if report.get("ok", True) else 503
-        return JSONResponse(report, status_code=status, headers={"Cache-Control": "no-store"})
-
     app = Starlette(
         routes=[
-            Route("/healthz", healthz, methods=["GET", "HEAD"]),
+            *_status_routes(health, metrics),
             Mount(
                 "/",
                 app=_OutputFiles(
@@ -492,7 +554,8 @@ def create_app(
     # Its redirect would name the request's Host; the mount at `/` takes every
     # path first anyway.
     app.router.redirect_slashes = False
-    return _Policy(app, cors)
+    policy = _Policy(app, cors)
+    return policy if metrics is None else _Counted(policy, metrics)
 
 
 def _where(host: str, port: int) -> str:

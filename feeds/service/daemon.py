@@ -27,6 +27,7 @@ from feeds.build.uptodate import parse_cache
 from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
+from feeds.service.metrics import Metrics
 from feeds.service.rebuilds import Rebuilds
 from feeds.service.sdnotify import Notifier
 from feeds.service.seedwatch import SeedsWatch
@@ -66,14 +67,17 @@ class Daemon:
         self._notifier = notifier or Notifier()
         self._requests = SignalRequests()
         self.config = self._load()
+        #: Kept across reloads and server restarts: counters only ever grow.
+        self.metrics = Metrics()
         self._rebuilds = Rebuilds(
             self.config,
             seeds_missing=lambda: self._watch.note_missing(),
             push=lambda report: self._frontend.push(report),
+            metrics=self.metrics,
         )
         self._scheduler = self._rebuilds.scheduler
-        self._watch = SeedsWatch(lambda: self.config, self._scheduler)
-        self._frontend = Frontend(lambda: self.config, self._health)
+        self._watch = SeedsWatch(lambda: self.config, self._scheduler, self.metrics)
+        self._frontend = Frontend(lambda: self.config, self._health, self.metrics)
         #: Set once a reload was put off for a rebuild in progress (said once).
         self._reload_waiting = False
 

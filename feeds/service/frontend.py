@@ -12,6 +12,7 @@ from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
 from feeds.serve.connections import raise_open_files_limit
 from feeds.serve.server import ServerThread, create_app
+from feeds.service.metrics import Metrics
 from feeds.service.websub import HubNotifier
 from feeds.urls import join_url
 
@@ -22,13 +23,18 @@ FEED_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
 
 class Frontend:
     """The HTTP server and the WebSub hubs of ``config()`` (the daemon's
-    current config); ``health`` answers /healthz."""
+    current config); ``health`` answers /healthz, ``metrics`` /metrics
+    (with ``server.metrics``) and records every request."""
 
     def __init__(
-        self, config: Callable[[], Config], health: Callable[[], Mapping[str, object]]
+        self,
+        config: Callable[[], Config],
+        health: Callable[[], Mapping[str, object]],
+        metrics: Metrics,
     ) -> None:
         self._config = config
         self._health = health
+        self._metrics = metrics
         self._hubs = HubNotifier(config().websub.hubs)
         self._server: ServerThread | None = None
         # From the command line, over the config's; None: the config's.
@@ -61,6 +67,7 @@ class Frontend:
             health=self._health,
             extra_headers=self._link_headers,
             base_url=config.base_url,
+            metrics=self._metrics if config.server.metrics else None,
         )
         host = self._host or config.server.host
         port = self._port if self._port is not None else config.server.port

@@ -19,6 +19,7 @@ from feeds.build.report import BuildReport
 from feeds.build.uptodate import parse_cache
 from feeds.config import Config
 from feeds.errors import FeedsError
+from feeds.service.metrics import Metrics
 from feeds.service.scheduler import RebuildScheduler
 
 log = logging.getLogger("feeds.daemon")
@@ -31,7 +32,8 @@ class Rebuilds:
     """The scheduler's work: read what changed, write the feeds, tell the hubs.
 
     ``seeds_missing`` is called when the seeds folder is gone at a rebuild,
-    ``push`` with the report of each rebuild that wrote.
+    ``push`` with the report of each rebuild that wrote; each rebuild is
+    recorded in ``metrics``.
     """
 
     def __init__(
@@ -40,9 +42,11 @@ class Rebuilds:
         *,
         seeds_missing: Callable[[], None],
         push: Callable[[BuildReport], None],
+        metrics: Metrics,
     ) -> None:
         self._seeds_missing = seeds_missing
         self._push = push
+        self._metrics = metrics
         self.lock = threading.Lock()
         self.builder = Builder(config, parse_cache(config))
         self.scheduler = RebuildScheduler(
@@ -82,13 +86,17 @@ class Rebuilds:
                 # wipe every feed. The health tick rescans when it returns.
                 self._seeds_missing()
                 return
+            if full:
+                self._metrics.rescanned()
             try:
                 changed = builder.scan_all() if full else builder.update(paths)
                 report = builder.publish(force=full)
             except FeedsError as error:
                 log.error("%s", error)
+                self._metrics.failed()
                 self.scheduler.retry_later(RETRY_AFTER_FAILURE)
                 return
+            self._metrics.published(report)
             _report_problems(builder, changed)
             self._last_report = report
             self._last_build = datetime.now(UTC)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from feeds.config import Config
+from feeds.service.metrics import Metrics
 from feeds.service.scheduler import RebuildScheduler
 from feeds.service.watcher import Watcher
 
@@ -22,11 +23,15 @@ log = logging.getLogger("feeds.daemon")
 
 class SeedsWatch:
     """The watcher of the seeds folder of ``config()`` (the daemon's current
-    config), whose changes become requests to ``scheduler``."""
+    config), whose changes become requests to ``scheduler``; its restarts
+    are counted in ``metrics``."""
 
-    def __init__(self, config: Callable[[], Config], scheduler: RebuildScheduler) -> None:
+    def __init__(
+        self, config: Callable[[], Config], scheduler: RebuildScheduler, metrics: Metrics
+    ) -> None:
         self._config = config
         self._scheduler = scheduler
+        self._metrics = metrics
         #: Set while the seeds folder is missing, so that is said once, not every tick.
         self._missing = threading.Event()
         self._watcher = self._new_watcher()
@@ -87,6 +92,7 @@ class SeedsWatch:
             log.info("the seeds folder %s is back", seeds)
         else:
             log.warning("the watcher stopped (or the seeds folder was replaced); restarting it")
+        self._metrics.watcher_restarted()
         self.start()
         self._scheduler.request_rescan()
 

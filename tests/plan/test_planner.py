@@ -203,6 +203,7 @@ def _assert_plans_equal_the_reference(
     assert planned.visible == expected.visible
     assert planned.duplicates == expected.duplicates
     assert planned.next_embargo == expected.next_embargo
+    assert planned.embargoed == expected.embargoed
 
 
 def _plain(number: int, published: datetime, topic: str, title: str = "Original") -> Article:

@@ -20,6 +20,7 @@ from feeds.plan.plans import (
     archive_links,
     archive_month,
     archive_stem,
+    embargoed_count,
     feed_stem,
     is_visible,
     merge_duplicates,
@@ -35,7 +36,8 @@ def plans_at(articles: Iterable[Article], moment: datetime, config: Config) -> P
     merged, duplicates = merge_duplicates(articles)
     visible = [a for a in merged if is_visible(a, moment, config.published_only)]
     embargo = next_embargo(merged, moment, config.published_only)
-    return Plans(plan_feeds(visible, config), len(visible), tuple(duplicates), embargo)
+    embargoed = embargoed_count(merged, moment, config.published_only)
+    return Plans(plan_feeds(visible, config), len(visible), tuple(duplicates), embargo, embargoed)
 
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:

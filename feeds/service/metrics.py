@@ -1,0 +1,186 @@
+"""The daemon's Prometheus metrics, served at ``/metrics`` (``server.metrics``).
+
+Every metric lives in the daemon's own `CollectorRegistry`, never the
+library's global one, so tests and several daemons in one process do not
+collide. The build stage knows nothing of them: `Rebuilds` records each
+build from its `BuildReport`; the server is handed a `Metrics` as its
+request recorder (`feeds.serve.server.RequestRecorder`) and never imports
+this module.
+
+Cardinality is bounded: no label takes a value from a seed or a request
+path. Requests are counted by status class and by kind of file, both from
+fixed lists, and every series exists from the start at zero.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from feeds.build.report import BuildReport
+from feeds.formats import FORMATS
+from feeds.plan.plans import ARCHIVE_DIR
+
+#: The kinds of file a request is counted under.
+KINDS = ("feed", "archive", "page", "opml", "other")
+#: Status classes; anything outside 2xx-4xx counts as 5xx (uvicorn sends no 1xx).
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")
+#: The answers to a file's GET told apart: sent whole, or "not modified".
+ANSWER_CODES = (200, 304)
+
+_FEED_SUFFIXES = tuple(fmt.suffix for fmt in FORMATS)
+_ARCHIVE_PREFIX = f"/{ARCHIVE_DIR}/"
+# Seconds: a no-op rebuild takes milliseconds, a first build of 100k articles a minute.
+_BUILD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+def kind_of(path: str) -> str:
+    """The kind of file a request path names, one of `KINDS`."""
+    if path.endswith(_FEED_SUFFIXES):
+        return "archive" if path.startswith(_ARCHIVE_PREFIX) else "feed"
+    if path.endswith((".html", "/")):
+        return "page"
+    if path.endswith(".opml"):
+        return "opml"
+    return "other"
+
+
+def status_class(status: int) -> str:
+    return STATUS_CLASSES[min(max(status // 100, 2), 5) - 2]
+
+
+class Metrics:
+    """The daemon's metrics; what the server records goes through `answered`."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self._build_metrics(registry)
+        self._service_metrics(registry)
+        # Subscriber counts (issue 15) belong beside these: a gauge by feed
+        # and service, whose label values come only from the feeds that exist
+        # and a bounded table of services, never from a raw User-Agent.
+        # Every series made now, at zero; the request path then looks its
+        # counters up in plain dicts, without the library's label lock.
+        for result in ("ok", "failed"):
+            self.builds.labels(result)
+        for state in ("visible", "embargoed", "rejected"):
+            self.articles.labels(state)
+        self._requests = {
+            (status, kind): self.requests.labels(status, kind)
+            for status in STATUS_CLASSES
+            for kind in KINDS
+        }
+        self._sent = {kind: self.sent.labels(kind) for kind in KINDS}
+        self._answers = {code: self.answers.labels(str(code)) for code in ANSWER_CODES}
+
+    def _build_metrics(self, registry: CollectorRegistry) -> None:
+        self.builds = Counter(
+            "feeds_builds", "Rebuilds ended, by result.", ["result"], registry=registry
+        )
+        self.build_seconds = Histogram(
+            "feeds_build_seconds",
+            "How long each rebuild that published took.",
+            buckets=_BUILD_BUCKETS,
+            registry=registry,
+        )
+        self.articles = Gauge(
+            "feeds_articles", "Articles at the last build, by state.", ["state"], registry=registry
+        )
+        self.feeds = Gauge("feeds_feeds", "Feeds at the last build.", registry=registry)
+        self.warnings = Gauge(
+            "feeds_warnings", "Fields dropped from articles at the last build.", registry=registry
+        )
+        self.written = Counter(
+            "feeds_files_written", "Files written to the output folder.", registry=registry
+        )
+        self.removed = Counter(
+            "feeds_files_removed", "Stale files removed from the output folder.", registry=registry
+        )
+        self.last_publish = Gauge(
+            "feeds_last_publish_timestamp_seconds",
+            "When the last successful publish ended (Unix time).",
+            registry=registry,
+        )
+        self.last_failure = Gauge(
+            "feeds_last_failed_publish_timestamp_seconds",
+            "When the last failed publish ended (Unix time).",
+            registry=registry,
+        )
+
+    def _service_metrics(self, registry: CollectorRegistry) -> None:
+        # --- the watcher
+        self.watcher_restarts = Counter(
+            "feeds_watcher_restarts", "Watchers started again after stopping.", registry=registry
+        )
+        self.rescans = Counter(
+            "feeds_rescans", "Rebuilds that rescanned the whole seeds folder.", registry=registry
+        )
+        # --- HTTP
+        self.requests = Counter(
+            "feeds_http_requests",
+            "HTTP requests answered, by status class and kind of file.",
+            ["status", "kind"],
+            registry=registry,
+        )
+        self.sent = Counter(
+            "feeds_http_sent_bytes",
+            "Body bytes sent, by kind of file.",
+            ["kind"],
+            registry=registry,
+        )
+        self.answers = Counter(
+            "feeds_http_answers",
+            "Answers sent whole (200) or not modified (304).",
+            ["code"],
+            registry=registry,
+        )
+
+    # --- builds ----------------------------------------------------------
+
+    def published(self, report: BuildReport) -> None:
+        """A rebuild that wrote what it had to."""
+        self.builds.labels("ok").inc()
+        self.build_seconds.observe(report.seconds)
+        self.articles.labels("visible").set(report.articles)
+        self.articles.labels("embargoed").set(report.embargoed)
+        self.articles.labels("rejected").set(len(report.rejected))
+        self.feeds.set(report.feeds)
+        self.warnings.set(len(report.warnings))
+        self.written.inc(len(report.written))
+        self.removed.inc(len(report.removed))
+        self.last_publish.set(time.time())
+
+    def failed(self) -> None:
+        """A rebuild whose publish failed (the last good files stay)."""
+        self.builds.labels("failed").inc()
+        self.last_failure.set(time.time())
+
+    def rescanned(self) -> None:
+        self.rescans.inc()
+
+    def watcher_restarted(self) -> None:
+        self.watcher_restarts.inc()
+
+    # --- HTTP (feeds.serve.server.RequestRecorder) -------------------------
+
+    def answered(self, path: str, status: int, sent: int) -> None:
+        """One request answered: counters only, on the server's event loop."""
+        kind = kind_of(path)
+        self._requests[status_class(status), kind].inc()
+        if sent:
+            self._sent[kind].inc(sent)
+        answer = self._answers.get(status)
+        if answer is not None:
+            answer.inc()
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text of ``/metrics`` and its media type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

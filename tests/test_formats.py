@@ -191,7 +191,7 @@ def test_only_the_chosen_formats_are_written_linked_listed_and_archived(
     assert not [name for name in written if name.endswith(".atom.xml")]
     archives = [name for name in written if name.startswith(f"{ARCHIVE_DIR}/")]
     assert archives
-    assert all(name.endswith(".rss.xml") for name in archives)
+    assert all(name.endswith((".rss.xml", ".json")) for name in archives)
     assert '<a href="all.rss.xml" type="application/rss+xml">RSS</a>' in page
     assert '<a href="all.json" type="application/feed+json">JSON Feed</a>' in page
     assert ".atom.xml" not in page

@@ -104,12 +104,11 @@ def test_every_chosen_format_is_discoverable_and_offered_with_its_address() -> N
         ("robots.rss.xml", "RSS"),
         ("robots.json", "JSON Feed"),
     ]
-    addresses = [li.find("input") for li in offered]
-    assert [field.get("value") for field in addresses] == [
+    # The whole address is shown, to copy (index.css: user-select: all).
+    assert [li.find("code").text for li in offered] == [
         "https://feeds.example.org/topics/robots.rss.xml",
         "https://feeds.example.org/topics/robots.json",
     ]
-    assert all(field.get("readonly") is not None for field in addresses)
 
 
 def test_a_hostile_title_shows_as_text_never_as_markup() -> None:

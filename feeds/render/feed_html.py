@@ -10,6 +10,7 @@ into a reader are absolute.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from feeds.config import Config
@@ -100,6 +101,33 @@ def _entry(article: Article, config: Config) -> _Entry:
         machine=machine_time(article.published),
         readable=readable_date(article.published, config),
         provider=article.provider.name if article.provider else None,
-        excerpt=shorten(html_to_text(article.summary_html), EXCERPT_LENGTH),
+        excerpt=_EXCERPTS.of(article),
         image=None if lead is None else _Image(lead.url, lead.width, lead.height),
     )
+
+
+class _Excerpts:
+    """The newest-used articles' excerpts. An article stands in many feeds'
+    pages, and its excerpt (markup stripped, text cleaned) costs more than
+    the rest of its entry; the bound keeps memory flat at any size."""
+
+    def __init__(self, slots: int = 4096) -> None:
+        self._slots = slots
+        # Keyed by identity, as `entries.EntryCache`: hashing a frozen Article
+        # hashes every field. The slot holds the article, so its id() stays its own.
+        self._known: OrderedDict[int, tuple[Article, str]] = OrderedDict()
+
+    def of(self, article: Article) -> str:
+        key = id(article)
+        known = self._known.get(key)
+        if known is not None and known[0] is article:
+            self._known.move_to_end(key)
+            return known[1]
+        excerpt = shorten(html_to_text(article.summary_html), EXCERPT_LENGTH)
+        self._known[key] = (article, excerpt)
+        if len(self._known) > self._slots:
+            self._known.popitem(last=False)
+        return excerpt
+
+
+_EXCERPTS = _Excerpts()

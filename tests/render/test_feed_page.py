@@ -219,3 +219,15 @@ def test_pages_false_removes_the_pages_and_their_links(
     assert sorted(path.name for path in output.rglob("*.html")) == ["index.html", "notes.html"]
     assert 'href="all.html"' not in (output / "index.html").read_text()
     assert (output / "all.atom.xml").is_file()
+
+
+def test_excerpts_are_kept_per_article_and_bounded() -> None:
+    excerpts = feed_html._Excerpts(slots=2)
+    first, second, third = (_article(link=f"https://example.org/{n}") for n in "abc")
+    edited = _article(link="https://example.org/a", summary="Edited.")
+    assert excerpts.of(first) == "A first step."
+    assert excerpts.of(edited) == "Edited."  # equal link, another article: its own excerpt
+    excerpts.of(second)
+    excerpts.of(third)
+    assert len(excerpts._known) == 2
+    assert excerpts.of(first) == "A first step."

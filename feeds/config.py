@@ -207,6 +207,8 @@ class Config(_Section):
     ] = tuple(fmt.name for fmt in FORMATS)
     #: Minutes a reader may wait between polls: RSS ``<ttl>`` and ``sy:`` hints.
     ttl: Annotated[int, SettingKind.RENDERING] = Field(default=15, ge=1, le=MAX_TTL)
+    #: An HTML page beside each feed's main document (``all.html``), for people.
+    pages: Annotated[bool, SettingKind.RENDERING] = True
     #: Largest size of one feed document; the oldest entries go first.
     max_bytes: Annotated[int, SettingKind.RENDERING] = Field(default=512 * 1024, ge=16 * 1024)
     #: Summaries longer than this many characters are cut at a word boundary.

@@ -70,9 +70,31 @@ OPML = Page("feeds.opml", "text/x-opml")
 PAGES = (INDEX_PAGE, OPML)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """The page for people beside each feed's main document (config ``pages``).
+
+    Rendered with its feed's documents, from the same plan, so it is
+    rewritten exactly when they are; it is no format: readers never ask for it.
+    """
+
+    suffix: str
+    media_type: str
+    module: str
+
+    def render(self, plan: FeedPlan, config: Config) -> bytes:
+        return _renderer(self.module)(plan, config)
+
+
+FEED_PAGE = FeedPage(".html", "text/html", "feeds.render.feed_html")
+
+#: What a plan is written as: a format, or the feed's page.
+Document = Format | FeedPage
+
+
 def media_types() -> dict[str, str]:
     """The media type of each suffix feeds writes, the formats' first."""
-    documents: tuple[Format | Page, ...] = (*FORMATS, *PAGES)
+    documents: tuple[Format | Page | FeedPage, ...] = (*FORMATS, *PAGES, FEED_PAGE)
     return {document.suffix: document.media_type for document in documents}
 
 
@@ -104,6 +126,19 @@ def formats_for(plan: FeedPlan, config: Config) -> tuple[Format, ...]:
     return _archived(chosen) if plan.is_archive else chosen
 
 
+def documents_for(plan: FeedPlan, config: Config) -> tuple[Document, ...]:
+    """The files ``plan`` is written as: `formats_for`, and the feed's page
+    beside a main document when the config has ``pages``."""
+    formats = formats_for(plan, config)
+    return _with_page(formats) if config.pages and not plan.is_archive else formats
+
+
+def document_suffixes() -> tuple[str, ...]:
+    """The suffix of every file a plan may be written as, whatever the config:
+    the files of a feed that is gone, or of a format or page turned off, end so."""
+    return (*(fmt.suffix for fmt in FORMATS), FEED_PAGE.suffix)
+
+
 @cache  # asked for each plan on every publish; configs hold few selections
 def _chosen(names: tuple[str, ...]) -> tuple[Format, ...]:
     return formats_named(names)
@@ -112,6 +147,11 @@ def _chosen(names: tuple[str, ...]) -> tuple[Format, ...]:
 @cache
 def _archived(chosen: tuple[Format, ...]) -> tuple[Format, ...]:
     return tuple(fmt for fmt in chosen if fmt.archives)
+
+
+@cache
+def _with_page(formats: tuple[Format, ...]) -> tuple[Document, ...]:
+    return (*formats, FEED_PAGE)
 
 
 @cache

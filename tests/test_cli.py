@@ -27,7 +27,7 @@ def test_build_with_good_seeds_exits_0_with_one_summary_line(
     assert code == 0
     assert err == ""
     assert out.splitlines() == [out.strip()]
-    assert out.startswith("1 articles, 2 feeds: 8 files written, 0 unchanged, 0 removed,")
+    assert out.startswith("1 articles, 2 feeds: 10 files written, 0 unchanged, 0 removed,")
     assert ", 0 rejected, 0 warnings in " in out
 
 

@@ -48,18 +48,21 @@ def test_samples_give_combined_and_per_topic_feeds_in_three_formats(
     assert names == [
         MARKER,
         "all.atom.xml",
+        "all.html",
         "all.json",
         "all.rss.xml",
         "feeds.opml",
         "index.html",
         "topics/ai.atom.xml",
+        "topics/ai.html",
         "topics/ai.json",
         "topics/ai.rss.xml",
         "topics/computer-vision.atom.xml",
+        "topics/computer-vision.html",
         "topics/computer-vision.json",
         "topics/computer-vision.rss.xml",
     ]
-    assert (report.articles, report.feeds, len(report.written)) == (2, 3, 11)
+    assert (report.articles, report.feeds, len(report.written)) == (2, 3, 14)
 
 
 @pytest.mark.parametrize("name", ["all.atom.xml", "all.rss.xml", "topics/ai.atom.xml"])
@@ -263,7 +266,7 @@ def test_two_builds_give_identical_bytes_and_untouched_mtimes(
     report = build(config)
     assert _snapshot(output) == first
     assert report.written == []
-    assert report.unchanged == 11
+    assert report.unchanged == 14
 
 
 def test_same_input_in_another_folder_gives_the_same_bytes(
@@ -293,6 +296,7 @@ def test_a_topic_without_articles_loses_its_feed(
     assert not (output / "topics" / "robots.atom.xml").exists()
     assert sorted(report.removed) == [
         "topics/robots.atom.xml",
+        "topics/robots.html",
         "topics/robots.json",
         "topics/robots.rss.xml",
     ]

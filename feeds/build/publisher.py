@@ -20,7 +20,7 @@ from feeds.build.uptodate import outputs_intact
 from feeds.build.writer import OutputFolder
 from feeds.config import Config
 from feeds.errors import OutputError
-from feeds.formats import FORMATS, Format, formats_for
+from feeds.formats import Document, document_suffixes, documents_for
 from feeds.plan.plans import COMBINED_STEM, FEED_DIRS, FeedPlan, newest_of
 from feeds.render import index_html, opml
 from feeds.system import processes
@@ -86,7 +86,7 @@ class Publisher:
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
         report.files = [
-            plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan, self.config)
+            plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, self.config)
         ]
         report.files += [index_html.FILENAME, opml.FILENAME]
         rendered: list[str] = []
@@ -112,7 +112,7 @@ class Publisher:
             digest = recorded.get(plan.stem)
             if digest is None or plan.stem in self._written:
                 continue
-            names = [plan.stem + fmt.suffix for fmt in formats_for(plan, self.config)]
+            names = [plan.stem + fmt.suffix for fmt in documents_for(plan, self.config)]
             if all(name in outputs for name in names) and outputs_intact(
                 self.config.output, {name: outputs[name] for name in names}
             ):
@@ -152,7 +152,7 @@ class Publisher:
         for plan in sorted(plans, key=_render_order):
             digest = self._digests.of(plan)
             if self._written.get(plan.stem) == digest:
-                report.unchanged += len(formats_for(plan, self.config))
+                report.unchanged += len(documents_for(plan, self.config))
             else:
                 # Forgotten before writing: a failed write must not look written.
                 self._written.pop(plan.stem, None)
@@ -198,7 +198,7 @@ class Publisher:
         # daemon's next save re-renders mostly the same articles.
         with output.batch():
             for plan, digest in todo:
-                for fmt in formats_for(plan, self.config):
+                for fmt in documents_for(plan, self.config):
                     name = plan.stem + fmt.suffix
                     if output.write(name, render_within_budget(fmt, plan, self.config)):
                         report.written.append(name)
@@ -214,14 +214,14 @@ class Publisher:
         if stems == self._swept_stems:
             return  # the same feeds as at the last sweep: nothing of ours went stale
         expected = {
-            plan.stem + fmt.suffix for plan in plans for fmt in formats_for(plan, self.config)
+            plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, self.config)
         }
-        suffixes = [fmt.suffix for fmt in FORMATS]
+        suffixes = document_suffixes()
         existing: set[str] = set()
         for folder in FEED_DIRS:
             existing |= output.existing(folder, suffixes)
         # The combined feed sits at the top, beside files that are not feeds:
-        # only its own names there, those of a format turned off among them.
+        # only its own names there, those of a format or page turned off among them.
         combined = (COMBINED_STEM + suffix for suffix in suffixes)
         existing |= {name for name in combined if (output.root / name).is_file()}
         for name in sorted(existing - expected):
@@ -233,7 +233,7 @@ class Publisher:
         self._digests.keep_only(stems)
 
 
-def render_within_budget(fmt: Format, plan: FeedPlan, config: Config) -> bytes:
+def render_within_budget(fmt: Document, plan: FeedPlan, config: Config) -> bytes:
     """The document with as many of the newest entries as fit in ``max_bytes``
     (at least one: a single entry's size is bounded when it is read)."""
     budget = config.max_bytes

@@ -15,7 +15,7 @@ from functools import cache
 import jinja2
 
 from feeds.config import Config
-from feeds.formats import INDEX_PAGE, OPML, chosen_formats
+from feeds.formats import FEED_PAGE, INDEX_PAGE, OPML, chosen_formats
 from feeds.plan.plans import FeedPlan
 from feeds.render.common import GENERATOR, GENERATOR_URI, feed_title, feed_url
 
@@ -79,6 +79,8 @@ class _Newest:
 @dataclass(frozen=True, slots=True)
 class _Feed:
     title: str
+    #: The feed's page, relative to the index (None without ``pages``).
+    page: str | None
     description: str | None
     count: str
     newest: _Newest | None
@@ -122,7 +124,7 @@ def render_index(plans: Sequence[FeedPlan], config: Config) -> bytes:
         for kind, members in itertools.groupby(ordered, key=lambda plan: plan.kind)
     ]
     page = (
-        _environment()
+        environment()
         .get_template("index.html.j2")
         .render(
             language=config.language,
@@ -140,7 +142,7 @@ def render_index(plans: Sequence[FeedPlan], config: Config) -> bytes:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("feeds", "templates"),
         autoescape=True,
@@ -157,14 +159,15 @@ def _feed(plan: FeedPlan, config: Config) -> _Feed:
     newest = plan.newest
     return _Feed(
         title=feed_title(plan, config),
+        page=plan.stem + FEED_PAGE.suffix if config.pages else None,
         # Only a description someone wrote; the derived ones would just repeat the title.
         description=plan.description,
         count=f"{total} {'entry' if total == 1 else 'entries'}",
         newest=None
         if newest is None
         else _Newest(
-            machine=_machine_time(newest.published),
-            readable=_readable_date(newest.published, config),
+            machine=machine_time(newest.published),
+            readable=readable_date(newest.published, config),
             title=newest.title,
             link=newest.link,
         ),
@@ -193,12 +196,12 @@ def _alternates(plan: FeedPlan, config: Config) -> list[_Alternate]:
     ]
 
 
-def _machine_time(moment: datetime) -> str:
+def machine_time(moment: datetime) -> str:
     # isoformat() pads the year and, in UTC, never yields the sub-minute offsets
     # of historic zones that HTML's datetime syntax does not allow.
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-def _readable_date(moment: datetime, config: Config) -> str:
+def readable_date(moment: datetime, config: Config) -> str:
     local = moment.astimezone(config.tz)
     return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"

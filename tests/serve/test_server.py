@@ -37,6 +37,7 @@ FILES: dict[str, bytes] = {
     "feeds.opml": b"<opml/>\n",
     "style.css": b"body {}\n",
     "topics/ai.atom.xml": ATOM,
+    "topics/ai.html": b"<!doctype html><title>AI</title>\n",
     "sub/index.html": b"<p>sub</p>\n",
     # Must never be served:
     MARKER: MARKER_TEXT,  # without it, nothing is served
@@ -142,6 +143,7 @@ def serve() -> Iterator[Serve]:
         ("/all.rss.xml", "all.rss.xml", "application/rss+xml; charset=utf-8"),
         ("/all.json", "all.json", "application/feed+json; charset=utf-8"),
         ("/index.html", "index.html", "text/html; charset=utf-8"),
+        ("/topics/ai.html", "topics/ai.html", "text/html; charset=utf-8"),
         ("/feeds.opml", "feeds.opml", "text/x-opml; charset=utf-8"),
         ("/style.css", "style.css", "text/css; charset=utf-8"),
     ],

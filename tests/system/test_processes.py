@@ -41,7 +41,7 @@ with processes.spread(linger, [folder, folder], workers=2, inherit=inherit) as r
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone, or going while read
         return False
     return state != "Z"
 

@@ -11,7 +11,7 @@ import click
 
 from feeds import __version__
 from feeds.build import oneshot
-from feeds.config import load_config
+from feeds.config import load_config, state_dir_of
 from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
 
@@ -166,6 +166,22 @@ def run(
         ServeOptions(enabled=not no_serve, host=host, port=port),
     )
     return daemon.run()
+
+
+@cli.command()
+@_config_option
+def stats(config_path: Path | None) -> int:
+    """Print the subscribers that feed readers report, by feed and service.
+
+    Reads the counts `feeds run` keeps in the state folder (state_dir), so it
+    works while the daemon runs; they are saved every few seconds.
+    """
+    from feeds.service.subscribers import STATE_FILE, stats_lines
+
+    config = load_config(config_path)
+    for line in stats_lines(state_dir_of(config) / STATE_FILE):
+        click.echo(line)
+    return ExitCode.OK
 
 
 def _verbose() -> bool:

@@ -21,10 +21,11 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from feeds.build.builder import Builder
 from feeds.build.uptodate import parse_cache
-from feeds.config import Config, SettingKind, settings_of
+from feeds.config import Config, SettingKind, settings_of, state_dir_of
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
@@ -32,6 +33,7 @@ from feeds.service.rebuilds import Rebuilds
 from feeds.service.sdnotify import Notifier
 from feeds.service.seedwatch import SeedsWatch
 from feeds.service.signals import SignalRequests, SignalWakeup
+from feeds.service.subscribers import STATE_FILE, Subscribers
 
 log = logging.getLogger("feeds.daemon")
 
@@ -68,7 +70,9 @@ class Daemon:
         self._requests = SignalRequests()
         self.config = self._load()
         #: Kept across reloads and server restarts: counters only ever grow.
-        self.metrics = Metrics()
+        self.subscribers = Subscribers()
+        self.subscribers.load(self._state_file())
+        self.metrics = Metrics(self.subscribers)
         self._rebuilds = Rebuilds(
             self.config,
             seeds_missing=lambda: self._watch.note_missing(),
@@ -144,6 +148,7 @@ class Daemon:
 
     def _check_health(self) -> None:
         self._watch.check()
+        self._save_subscribers()
         self._rebuilds.check_output(self.config.output)
         self._scheduler.check_clock()
         if not self._scheduler.is_alive():
@@ -179,9 +184,21 @@ class Daemon:
                 self._scheduler.running_for() or running,
             )
         self._frontend.close()
+        self._save_subscribers(force=True)
         backstop.cancel()
         log.info("stopped")
         return finished
+
+    def _state_file(self) -> Path:
+        return state_dir_of(self.config) / STATE_FILE
+
+    def _save_subscribers(self, *, force: bool = False) -> None:
+        """The counts to the state folder, at most every few seconds: on the
+        main thread, never on the server's request path."""
+        try:
+            self.subscribers.save_due(self._state_file(), force=force)
+        except OSError as error:
+            log.warning("cannot save subscriber counts to %s: %s", self._state_file(), error)
 
     # --- reloading -----------------------------------------------------
 

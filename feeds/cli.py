@@ -11,7 +11,7 @@ import click
 
 from feeds import __version__
 from feeds.build import oneshot
-from feeds.config import load_config, state_dir_of
+from feeds.config import load_config
 from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
 
@@ -176,10 +176,9 @@ def stats(config_path: Path | None) -> int:
     Reads the counts `feeds run` keeps in the state folder (state_dir), so it
     works while the daemon runs; they are saved every few seconds.
     """
-    from feeds.service.subscribers import STATE_FILE, stats_lines
+    from feeds.service.subscribers import state_file, stats_lines
 
-    config = load_config(config_path)
-    for line in stats_lines(state_dir_of(config) / STATE_FILE):
+    for line in stats_lines(state_file(load_config(config_path))):
         click.echo(line)
     return ExitCode.OK
 

@@ -21,11 +21,10 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from feeds.build.builder import Builder
 from feeds.build.uptodate import parse_cache
-from feeds.config import Config, SettingKind, settings_of, state_dir_of
+from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
@@ -33,7 +32,7 @@ from feeds.service.rebuilds import Rebuilds
 from feeds.service.sdnotify import Notifier
 from feeds.service.seedwatch import SeedsWatch
 from feeds.service.signals import SignalRequests, SignalWakeup
-from feeds.service.subscribers import STATE_FILE, Subscribers
+from feeds.service.subscribers import Subscribers, save_counts, state_file
 
 log = logging.getLogger("feeds.daemon")
 
@@ -71,7 +70,7 @@ class Daemon:
         self.config = self._load()
         #: Kept across reloads and server restarts: counters only ever grow.
         self.subscribers = Subscribers()
-        self.subscribers.load(self._state_file())
+        self.subscribers.load(state_file(self.config))
         self.metrics = Metrics(self.subscribers)
         self._rebuilds = Rebuilds(
             self.config,
@@ -148,7 +147,7 @@ class Daemon:
 
     def _check_health(self) -> None:
         self._watch.check()
-        self._save_subscribers()
+        save_counts(self.subscribers, self.config)  # here: never on the request path
         self._rebuilds.check_output(self.config.output)
         self._scheduler.check_clock()
         if not self._scheduler.is_alive():
@@ -184,21 +183,10 @@ class Daemon:
                 self._scheduler.running_for() or running,
             )
         self._frontend.close()
-        self._save_subscribers(force=True)
+        save_counts(self.subscribers, self.config, force=True)
         backstop.cancel()
         log.info("stopped")
         return finished
-
-    def _state_file(self) -> Path:
-        return state_dir_of(self.config) / STATE_FILE
-
-    def _save_subscribers(self, *, force: bool = False) -> None:
-        """The counts to the state folder, at most every few seconds: on the
-        main thread, never on the server's request path."""
-        try:
-            self.subscribers.save_due(self._state_file(), force=force)
-        except OSError as error:
-            log.warning("cannot save subscriber counts to %s: %s", self._state_file(), error)
 
     # --- reloading -----------------------------------------------------
 

@@ -17,6 +17,7 @@ the LRU bound keeps a flood of invented names from growing memory.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import tempfile
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from feeds.config import Config, state_dir_of
 from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
 
@@ -39,6 +41,8 @@ MAX_UA = 512
 #: Seconds between saves of the state file, at most.
 SAVE_EVERY = 10.0
 STATE_FILE = "subscribers.json"
+
+log = logging.getLogger("feeds.daemon")
 
 #: Services known by name: what to look for (lowercase) and the name to show.
 SERVICES = (
@@ -192,6 +196,20 @@ class Subscribers:
             self._changed = True  # tried again SAVE_EVERY later
             raise
         return True
+
+
+def state_file(config: Config) -> Path:
+    return state_dir_of(config) / STATE_FILE
+
+
+def save_counts(keeper: Subscribers, config: Config, *, force: bool = False) -> None:
+    """`Subscribers.save_due` for the daemon's main thread: a failed save is
+    said and tried again later, never fatal."""
+    path = state_file(config)
+    try:
+        keeper.save_due(path, force=force)
+    except OSError as error:
+        log.warning("cannot save subscriber counts to %s: %s", path, error)
 
 
 def read_state(path: Path) -> Iterable[tuple[str, str, dict[str, int]]]:

@@ -168,6 +168,21 @@ def run(
     return daemon.run()
 
 
+@cli.command()
+@_config_option
+def stats(config_path: Path | None) -> int:
+    """Print the subscribers that feed readers report, by feed and service.
+
+    Reads the counts `feeds run` keeps in the state folder (state_dir), so it
+    works while the daemon runs; they are saved every few seconds.
+    """
+    from feeds.service.subscribers import state_file, stats_lines
+
+    for line in stats_lines(state_file(load_config(config_path))):
+        click.echo(line)
+    return ExitCode.OK
+
+
 def _verbose() -> bool:
     context = click.get_current_context()
     return bool(context.find_root().params.get("verbose"))

@@ -175,6 +175,9 @@ class Config(_Section):
     #: The parse cache's folder (default: $CACHE_DIRECTORY under systemd,
     #: else ~/.cache/feeds). Never inside the output folder.
     cache_dir: Annotated[Path | None, Field(strict=False), SettingKind.RUNTIME] = None
+    #: What ``feeds run`` keeps across restarts (subscriber counts); default:
+    #: `default_state_dir`. Never inside the output folder, which is served.
+    state_dir: Annotated[Path | None, Field(strict=False), SettingKind.RUNTIME] = None
     patterns: Annotated[tuple[str, ...], Field(strict=False, min_length=1), SettingKind.READING] = (
         "*.txt",
         "*.md",
@@ -327,6 +330,8 @@ def load_config(
         updates["cache_dir"] = cache_dir
     elif config.cache_dir is not None:
         updates["cache_dir"] = _join(base_dir, config.cache_dir)
+    if config.state_dir is not None:
+        updates["state_dir"] = _join(base_dir, config.state_dir)
     if strict is not None:
         updates["strict"] = strict
     result = config.model_copy(update=updates)
@@ -336,9 +341,35 @@ def load_config(
     foreign = foreign_problem(result.output)
     if foreign is not None:
         problems.append(foreign)
+    problems.extend(_state_problems(result.output, state_dir_of(result)))
     if problems:
         raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
     return result
+
+
+def default_state_dir() -> Path:
+    """systemd's StateDirectory=, else $XDG_STATE_HOME/feeds, else ~/.local/state/feeds."""
+    systemd = os.environ.get("STATE_DIRECTORY")
+    if systemd:
+        return Path(systemd.split(":")[0])
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "feeds"
+
+
+def state_dir_of(config: Config) -> Path:
+    return config.state_dir or default_state_dir()
+
+
+def _state_problems(output: Path, state_dir: Path) -> list[str]:
+    # The state is private (counts by reader); the output folder is served.
+    out, state = os.path.realpath(output), os.path.realpath(state_dir)
+    if state == out or state.startswith(out.rstrip("/") + "/"):
+        return [
+            f"state_dir {state_dir} is inside the output folder, which is served;"
+            " choose another folder"
+        ]
+    return []
 
 
 def _join(base_dir: Path, path: Path) -> Path:

@@ -49,10 +49,13 @@ def seed_text(
 def private_cache_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Keeps every parse cache (in-process and in subprocesses) out of the real home."""
+    """Keeps every parse cache and state folder (in-process and in
+    subprocesses) out of the real home."""
     home = tmp_path_factory.mktemp("cache-home")
     monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     return home
 
 

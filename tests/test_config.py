@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from feeds.config import Config, load_config
+from feeds.config import Config, default_state_dir, load_config, state_dir_of
 from feeds.errors import ConfigError
 from tests.conftest import REPO
 
@@ -200,6 +200,45 @@ def test_cache_dir_comes_from_the_flag_else_the_file_whatever_strict_says(
     config = load_config(path, cache_dir=cache_flag, strict=strict)
 
     assert config.cache_dir == (cache_flag or tmp_path / "conf" / "file-cache")
+
+
+def test_state_dir_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path / "conf", "state_dir: ../state\n"))
+    assert config.state_dir == tmp_path / "state"
+    assert state_dir_of(config) == tmp_path / "state"
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"STATE_DIRECTORY": "/var/lib/feeds:/var/lib/other"}, "/var/lib/feeds"),
+        ({"XDG_STATE_HOME": "/x/state"}, "/x/state/feeds"),
+        ({"HOME": "/home/ed"}, "/home/ed/.local/state/feeds"),
+    ],
+)
+def test_state_dir_defaults_to_systemd_then_xdg_then_home(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], expected: str
+) -> None:
+    for name in ("STATE_DIRECTORY", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert default_state_dir() == Path(expected)
+
+
+@pytest.mark.parametrize("state", ["output", "output/state"])
+def test_state_dir_inside_the_output_folder_is_refused(tmp_path: Path, state: str) -> None:
+    path = write_config(tmp_path, f"output: output\nstate_dir: {state}\n")
+    with pytest.raises(ConfigError, match=r"state_dir .* is inside the output folder"):
+        load_config(path)
+
+
+def test_state_dir_inside_the_output_folder_by_default_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "output" / "state"))
+    with pytest.raises(ConfigError, match=r"state_dir .* is inside the output folder"):
+        load_config(write_config(tmp_path, "output: output\n"))
 
 
 def test_flags_apply_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,6 +41,7 @@ OTHER_VALUES: dict[str, object] = {
     "seeds": "/srv/other/seeds",
     "output": "/srv/other/output",
     "cache_dir": "/srv/other/cache",
+    "state_dir": "/srv/other/state",
     "patterns": ["*.md"],
     "timezone": "Europe/Berlin",
     "max_items": 7,

@@ -85,9 +85,10 @@ class RequestRecorder(Protocol):
     """What the server tells of the requests it answers, and what it serves
     at ``/metrics`` (the daemon's is `feeds.service.metrics.Metrics`)."""
 
-    def answered(self, path: str, status: int, sent: int) -> None:
+    def answered(self, path: str, status: int, sent: int, user_agent: bytes) -> None:
         """Called on the event loop once per request answered: the decoded
-        path, the status, the body bytes sent. Must not block."""
+        path, the status, the body bytes sent and the raw User-Agent (b""
+        when none; readers report subscriber counts there). Must not block."""
 
     def exposition(self) -> tuple[bytes, str]:
         """The body of ``/metrics`` and its media type (called in a worker thread)."""
@@ -408,8 +409,8 @@ def _preflight(cors: str | None) -> Response:
 
 
 class _Counted:
-    """Tells ``recorder`` of each request once it is answered: its status and
-    the body bytes sent. Only two integers per request; no lock, no I/O."""
+    """Tells ``recorder`` of each request once it is answered: its status,
+    the body bytes sent and its User-Agent. No lock, no I/O."""
 
     def __init__(self, app: ASGIApp, recorder: RequestRecorder) -> None:
         self.app = app
@@ -434,7 +435,14 @@ class _Counted:
             await self.app(scope, receive, counting_send)
         finally:
             if status:
-                self.recorder.answered(scope["path"], status, sent)
+                self.recorder.answered(scope["path"], status, sent, _user_agent(scope))
+
+
+def _user_agent(scope: Scope) -> bytes:
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            return bytes(value)
+    return b""
 
 
 class _Policy:

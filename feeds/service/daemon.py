@@ -32,6 +32,7 @@ from feeds.service.rebuilds import Rebuilds
 from feeds.service.sdnotify import Notifier
 from feeds.service.seedwatch import SeedsWatch
 from feeds.service.signals import SignalRequests, SignalWakeup
+from feeds.service.subscribers import Subscribers, save_counts, state_file
 
 log = logging.getLogger("feeds.daemon")
 
@@ -68,7 +69,9 @@ class Daemon:
         self._requests = SignalRequests()
         self.config = self._load()
         #: Kept across reloads and server restarts: counters only ever grow.
-        self.metrics = Metrics()
+        self.subscribers = Subscribers()
+        self.subscribers.load(state_file(self.config))
+        self.metrics = Metrics(self.subscribers)
         self._rebuilds = Rebuilds(
             self.config,
             seeds_missing=lambda: self._watch.note_missing(),
@@ -144,6 +147,7 @@ class Daemon:
 
     def _check_health(self) -> None:
         self._watch.check()
+        save_counts(self.subscribers, self.config)  # here: never on the request path
         self._rebuilds.check_output(self.config.output)
         self._scheduler.check_clock()
         if not self._scheduler.is_alive():
@@ -179,6 +183,7 @@ class Daemon:
                 self._scheduler.running_for() or running,
             )
         self._frontend.close()
+        save_counts(self.subscribers, self.config, force=True)
         backstop.cancel()
         log.info("stopped")
         return finished

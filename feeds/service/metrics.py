@@ -15,6 +15,7 @@ fixed lists, and every series exists from the start at zero.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,10 +25,13 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from feeds.build.report import BuildReport
 from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
+from feeds.service.subscribers import Subscribers
 
 #: The kinds of file a request is counted under.
 KINDS = ("feed", "archive", "page", "opml", "other")
@@ -57,16 +61,36 @@ def status_class(status: int) -> str:
     return STATUS_CLASSES[min(max(status // 100, 2), 5) - 2]
 
 
+class _SubscriberGauge(Collector):
+    """``feeds_subscribers{feed,service}``, read from `Subscribers` at each
+    scrape: its labels are the feeds served (main documents only) and the
+    services, at most `feeds.service.subscribers.MAX_PAIRS` pairs."""
+
+    def __init__(self, subscribers: Subscribers) -> None:
+        self._subscribers = subscribers
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "feeds_subscribers",
+            "Subscribers that readers report in their User-Agent, by feed and service.",
+            labels=["feed", "service"],
+        )
+        for total in self._subscribers.totals():
+            family.add_metric([total.feed, total.service], total.subscribers)
+        yield family
+
+
 class Metrics:
     """The daemon's metrics; what the server records goes through `answered`."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscribers: Subscribers | None = None) -> None:
         self.registry = registry = CollectorRegistry()
         self._build_metrics(registry)
         self._service_metrics(registry)
-        # Subscriber counts (issue 15) belong beside these: a gauge by feed
-        # and service, whose label values come only from the feeds that exist
-        # and a bounded table of services, never from a raw User-Agent.
+        #: Subscriber counts: label values only from the feeds served and
+        #: the services' names, never a raw User-Agent.
+        self.subscribers = subscribers if subscribers is not None else Subscribers()
+        registry.register(_SubscriberGauge(self.subscribers))
         # Every series made now, at zero; the request path then looks its
         # counters up in plain dicts, without the library's label lock.
         for result in ("ok", "failed"):
@@ -171,8 +195,10 @@ class Metrics:
 
     # --- HTTP (feeds.serve.server.RequestRecorder) -------------------------
 
-    def answered(self, path: str, status: int, sent: int) -> None:
+    def answered(self, path: str, status: int, sent: int, user_agent: bytes = b"") -> None:
         """One request answered: counters only, on the server's event loop."""
+        if b"subscriber" in user_agent:
+            self.subscribers.heard(path, status, user_agent)
         kind = kind_of(path)
         self._requests[status_class(status), kind].inc()
         if sent:

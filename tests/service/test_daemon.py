@@ -316,6 +316,31 @@ def test_changed_feeds_are_pushed_to_the_hub_and_announced_in_link_headers(
         running.stop()
 
 
+def test_only_the_chosen_formats_are_pushed_to_the_hub(
+    site: Path, hub: tuple[str, list[dict[str, list[str]]]]
+) -> None:
+    """Feed pages and formats turned off are never announced."""
+    hub_url, received = hub
+    (site / "feeds.yaml").write_text(CONFIG + f'formats: [rss]\nwebsub:\n  hubs: ["{hub_url}"]\n')
+    running = RunningDaemon(site / "feeds.yaml")
+    try:
+        running.wait_ready()
+        _write(site, "a.txt", link="https://e.org/a", topics=("Robots",))
+
+        def pushed() -> set[str]:
+            return {url for form in received for url in form.get("hub.url", [])}
+
+        base = "http://127.0.0.1:8080/"
+        expected = {f"{base}all.rss.xml", f"{base}topics/robots.rss.xml"}
+        wait_for(lambda: expected <= pushed(), what="hub notifications")
+        # A later build (another save) pushes again: whatever else was due is in by then.
+        _write(site, "b.txt", link="https://e.org/b", topics=("Robots",))
+        wait_for(lambda: len(received) > len(expected), what="the second push")
+        assert {url for url in pushed() if not url.endswith(".rss.xml")} == set()
+    finally:
+        running.stop()
+
+
 def test_a_save_during_the_first_build_is_not_lost(site: Path) -> None:
     from bench.corpus import write_corpus
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from enum import Enum
 from functools import cache
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from feeds.build.parsecache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
 from feeds.formats import FORMATS, formats_named
+from feeds.model import XML_FORBIDDEN
 from feeds.plan.matching import PatternError, compile_pattern, shown
 from feeds.seeds.yamlload import describe_yaml_error, load_yaml
 from feeds.system.folders import folder_problems, foreign_problem
@@ -55,21 +55,17 @@ class _Refused(ValueError):
     """A value refused with a message that says all: it is not quoted back."""
 
 
-#: XML 1.0 allows TAB, LF, CR and everything from U+0020 but the surrogates and
-#: U+FFFE/U+FFFF; a title or a name holding another character would stop the
-#: build that renders it, so the config is refused instead.
-_XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @field_validator("*")
     @classmethod
     def _only_xml_characters(cls, value: object) -> object:
+        # A title or a name holding such a character would stop every build
+        # that renders it (lxml refuses it): refused here, once, instead.
         texts = value if isinstance(value, tuple) else (value,)
         for text in texts:
-            found = _XML_FORBIDDEN.search(text) if isinstance(text, str) else None
+            found = XML_FORBIDDEN.search(text) if isinstance(text, str) else None
             if found is not None:
                 raise _Refused(f"holds U+{ord(found.group()):04X}, a character no feed may carry")
         return value

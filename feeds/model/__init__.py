@@ -6,9 +6,14 @@ small in memory is `feeds.model.compact`'s business.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+#: What no text a feed carries may hold: XML 1.0 allows TAB, LF, CR and
+#: everything from U+0020 but the surrogates and U+FFFE/U+FFFF.
+XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 #: Bump when what the reader accepts or repairs changes: articles cached
 #: under older rules are read again.

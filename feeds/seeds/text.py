@@ -9,11 +9,8 @@ from collections.abc import Iterable
 import ftfy
 import nh3
 
-from feeds.model import MAX_LABEL_LENGTH
+from feeds.model import MAX_LABEL_LENGTH, XML_FORBIDDEN
 
-# XML 1.0 allows TAB, LF, CR and everything from U+0020 except the surrogates
-# and U+FFFE/U+FFFF. lxml refuses the rest outright, so strip them first.
-_XML_FORBIDDEN = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _WHITESPACE = re.compile(r"\s+")
 # Invisible characters that carry no meaning in a title or a topic but can
 # hide or reorder text (bidi "Trojan source" spoofing, tag-character
@@ -50,7 +47,7 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 
 def strip_forbidden(text: str) -> str:
     """Remove characters that XML 1.0 forbids (controls, lone surrogates)."""
-    return _XML_FORBIDDEN.sub("", text)
+    return XML_FORBIDDEN.sub("", text)
 
 
 def strip_invisible(text: str) -> str:

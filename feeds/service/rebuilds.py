@@ -21,6 +21,7 @@ from feeds.config import Config
 from feeds.errors import FeedsError
 from feeds.service.metrics import Metrics
 from feeds.service.scheduler import RebuildScheduler
+from feeds.system.folders import folder_identity
 
 log = logging.getLogger("feeds.daemon")
 
@@ -100,7 +101,7 @@ class Rebuilds:
             _report_problems(builder, changed)
             self._last_report = report
             self._last_build = datetime.now(UTC)
-            self._output_identity = _identity(builder.config.output)
+            self._output_identity = folder_identity(builder.config.output)
         self.scheduler.set_embargo(report.next_embargo)
         self._push(report)
         if report.written or report.removed:
@@ -127,7 +128,7 @@ class Rebuilds:
 
     def check_output(self, output: Path) -> None:
         """Rewrites the output folder if it was removed or replaced since written."""
-        if self._output_identity is not None and _identity(output) != self._output_identity:
+        if self._output_identity is not None and folder_identity(output) != self._output_identity:
             # Nothing else notices: the watcher sees only the seeds folder, and
             # the builder thinks the feeds it wrote are still there.
             log.warning("the output folder %s was removed or replaced; rewriting it", output)
@@ -202,11 +203,3 @@ def _report_problems(builder: Builder, changed: Sequence[str]) -> None:
             log.warning("%s (its last good version stays published)", error)
         else:
             log.warning("%s", error)
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino)

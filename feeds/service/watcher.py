@@ -22,6 +22,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from feeds.seeds.discovery import is_candidate
+from feeds.system.folders import folder_identity
 
 log = logging.getLogger("feeds.watcher")
 
@@ -117,7 +118,7 @@ class Watcher:
         self._start(PollingObserver(timeout=_POLL_INTERVAL))
 
     def _start(self, observer: BaseObserver) -> None:
-        identity = _identity(self.seeds)
+        identity = folder_identity(self.seeds)
         observer.schedule(self._handler, str(self.seeds), recursive=True)
         observer.daemon = True
         try:
@@ -146,16 +147,8 @@ class Watcher:
         # gets the freed inode back, and would look like the one watched.
         if not observer.emitters or not all(e.is_alive() for e in observer.emitters):
             return False
-        return _identity(self.seeds) == self._root_identity
+        return folder_identity(self.seeds) == self._root_identity
 
     def restart(self) -> None:
         self.stop()
         self.start()
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_dev, info.st_ino)

@@ -201,3 +201,13 @@ def _system_folders() -> tuple[dict[str, set[Path]], set[Path]]:
     shared = {Path(folder) for folder in _SHARED_FOLDERS}
     shared |= {_real(folder) for folder in shared}
     return trees, shared
+
+
+def folder_identity(path: Path) -> tuple[int, int] | None:
+    """Which folder ``path`` is (device, inode); None when there is none. A
+    folder removed and made again, or swapped for another, has another."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from feeds import __version__
 from feeds.build import oneshot
-from feeds.config import load_config
-from feeds.errors import ArticleWarning, ExitCode, FeedsError, shown_path
+from feeds.config import Config, load_config
+from feeds.errors import ArticleWarning, ConfigError, ExitCode, FeedsError, shown_path
 from feeds.logs import setup_logging
+
+if TYPE_CHECKING:
+    from feeds.remote.pusher import PushReport
+    from feeds.remote.targets import Target
 
 log = logging.getLogger("feeds")
 
@@ -76,6 +81,12 @@ def cli(verbose: bool) -> None:
 @_cache_dir_option
 @click.option("--no-cache", is_flag=True, help="Read every file again; ignore the parse cache.")
 @_strict_option
+@click.option(
+    "--publish",
+    "and_publish",
+    is_flag=True,
+    help="Then push the output folder to the config's publish targets (like `feeds publish`).",
+)
 @_quiet_option
 def build(
     config_path: Path | None,
@@ -84,12 +95,15 @@ def build(
     cache_dir: Path | None,
     no_cache: bool,
     strict: bool,
+    and_publish: bool,
     quiet: bool,
 ) -> int:
     """Build every feed once from the seeds folder into the output folder."""
     config = load_config(
         config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
     )
+    if and_publish:
+        _require_targets(config)
     progress = _progress_bar if sys.stderr.isatty() else None
     report = oneshot.build(config, progress=progress, use_cache=not no_cache)
     _report_problems(report.rejected, report.warnings)
@@ -97,7 +111,68 @@ def build(
         log.info("%s: same link as %s, which is published", duplicate.dropped, duplicate.kept)
     if not quiet:
         click.echo(report.summary())
-    return report.exit_code
+    if not and_publish:
+        return report.exit_code
+    return max(report.exit_code, _publish(config, dry_run=False, quiet=quiet))
+
+
+@cli.command()
+@_config_option
+@_output_option
+@click.option(
+    "--dry-run", is_flag=True, help="Say what would be uploaded and deleted; change nothing."
+)
+@_quiet_option
+def publish(config_path: Path | None, output: Path | None, dry_run: bool, quiet: bool) -> int:
+    """Push the output folder, as it is, to the config's publish targets.
+
+    Uploads only the objects whose bytes changed, in an order that never
+    shows a reader a broken link, and deletes only the objects feeds wrote.
+    Credentials come from the standard AWS chain, never from the config.
+    """
+    config = load_config(config_path, output=output)
+    _require_targets(config)
+    return _publish(config, dry_run=dry_run, quiet=quiet)
+
+
+def _require_targets(config: Config) -> None:
+    if not config.publish:
+        raise ConfigError(
+            "no publish targets: add a `publish:` list to the config (see the README)"
+        )
+
+
+def _publish(config: Config, *, dry_run: bool, quiet: bool) -> int:
+    from feeds.remote import oneshot  # boto3 is imported only to publish
+
+    reports, errors = oneshot.publish(config, dry_run=dry_run, pushed=_after_push(config))
+    for report in reports:
+        if dry_run:
+            for name in report.changed:
+                click.echo(f"  {shown_path(name)}")
+        if not quiet:
+            click.echo(report.summary())
+    for error in errors:
+        click.echo(f"feeds: error: {error}", err=True)
+    return ExitCode.FAILURE if errors else ExitCode.OK
+
+
+def _after_push(config: Config) -> Callable[[Target, PushReport], None]:
+    """What follows each target's push: its CDN purged, its hubs told."""
+
+    def pushed(target: Target, report: PushReport) -> None:
+        from feeds.remote.purge import purge
+
+        purge(target, report.changed)
+        if config.websub.hubs and report.feeds:
+            from feeds.service.websub import HubNotifier
+
+            hubs = HubNotifier(config.websub.hubs, attempts=3)
+            hubs.notify(target.public(name) for name in report.feeds)
+            hubs.wait_idle(30.0)
+            hubs.close(1.0)
+
+    return pushed
 
 
 @cli.command()

@@ -16,13 +16,22 @@ from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from feeds.build.parsecache import default_cache_dir
 from feeds.errors import ConfigError, kind_of
 from feeds.formats import FORMATS, formats_named
 from feeds.model import XML_FORBIDDEN
 from feeds.plan.matching import PatternError, compile_pattern, shown
+from feeds.remote.targets import parse_s3_url
 from feeds.seeds.yamlload import describe_yaml_error, load_yaml
 from feeds.system.folders import folder_problems, foreign_problem
 from feeds.urls import check_http_url
@@ -149,6 +158,99 @@ class FacetsConfig(_Section):
     providers: Annotated[bool, SettingKind.RENDERING] = False
 
 
+#: A header value: printable ASCII only, so no value can end the header line.
+_HEADER_VALUE = r"^[\x20-\x7e]{1,256}$"
+#: Keys a credential would hide under; refused by name, never quoted back.
+_CREDENTIAL_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+class CacheControlConfig(_Section):
+    """``Cache-Control`` of each kind of object a publish target holds."""
+
+    #: Every feed's main document, which changes with every new article.
+    feeds: Annotated[str, SettingKind.RUNTIME] = Field(
+        default="public, max-age=60", pattern=_HEADER_VALUE
+    )
+    #: Monthly archives. A feed's newest archive still changes as entries
+    #: leave its main document, so the default stays short of a day.
+    archives: Annotated[str, SettingKind.RUNTIME] = Field(
+        default="public, max-age=3600", pattern=_HEADER_VALUE
+    )
+    #: The pages for people: index.html, each feed's page, feeds.opml.
+    pages: Annotated[str, SettingKind.RUNTIME] = Field(
+        default="public, max-age=300", pattern=_HEADER_VALUE
+    )
+
+
+class PublishTargetConfig(_Section):
+    """Object storage the output folder is pushed to (`feeds.remote`).
+
+    Credentials never come from here: only from the standard AWS chain
+    (environment, shared config and ``profile``, container or instance role).
+    """
+
+    #: ``s3://bucket/prefix/``: the bucket and the key prefix of every object.
+    url: Annotated[str, SettingKind.RUNTIME]
+    #: Another S3 API than AWS's: R2, GCS, MinIO, Ceph.
+    endpoint_url: Annotated[str | None, SettingKind.RUNTIME] = None
+    region: Annotated[str | None, SettingKind.RUNTIME] = Field(
+        default=None, pattern=r"^[a-z0-9-]{1,40}$"
+    )
+    #: A profile of the shared AWS config (its name, never its keys).
+    profile: Annotated[str | None, SettingKind.RUNTIME] = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.@+=,-]{1,64}$"
+    )
+    #: Where readers find this target's objects (WebSub pings, purged paths);
+    #: default: ``base_url``, the public address of the feeds.
+    public_url: Annotated[str | None, SettingKind.RUNTIME] = None
+    cache_control: CacheControlConfig = CacheControlConfig()
+    #: Run after each push with the public paths that changed, as arguments.
+    purge_command: Annotated[
+        tuple[str, ...], Field(strict=False, max_length=64), SettingKind.RUNTIME
+    ] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in data:
+                if isinstance(key, str) and any(w in key.lower() for w in _CREDENTIAL_WORDS):
+                    raise _Refused(
+                        f"{_shown(key)}: credentials are never read from the config; "
+                        "give them through the AWS environment variables, the shared "
+                        "AWS config (profile) or a container or instance role"
+                    )
+        return data
+
+    @field_validator("url")
+    @classmethod
+    def _s3_url(cls, value: str) -> str:
+        bucket, prefix = parse_s3_url(value)
+        return f"s3://{bucket}/{prefix}"
+
+    @field_validator("endpoint_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = check_http_url(value)
+        if "@" in url.split("/")[2]:
+            raise _Refused("must not hold a user name or password; credentials come from AWS")
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_a_folder(cls, value: str | None) -> str | None:
+        return value if value is None or value.endswith("/") else value + "/"
+
+    @field_validator("purge_command")
+    @classmethod
+    def _command(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value and not value[0]:
+            raise _Refused("must start with the program to run")
+        return value
+
+
 LaxPath = Annotated[Path, Field(strict=False)]
 
 
@@ -214,6 +316,8 @@ class Config(_Section):
     summary_length: Annotated[int, SettingKind.READING] = Field(default=1000, ge=50)
     #: Repair mojibake such as "cityâ€™s" (ftfy).
     fix_text: Annotated[bool, SettingKind.READING] = True
+    #: Object storage the output is pushed to (``feeds publish``, ``feeds run``).
+    publish: Annotated[tuple[PublishTargetConfig, ...], Field(strict=False)] = ()
     #: Reject an article for any optional field of the wrong shape, instead
     #: of publishing it without that field: for pipelines that would rather fail.
     #: Applied to each seed's cached warnings after reading, so not a reading
@@ -227,6 +331,17 @@ class Config(_Section):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"custom feed names must be unique: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("publish")
+    @classmethod
+    def _unique_targets(
+        cls, value: tuple[PublishTargetConfig, ...]
+    ) -> tuple[PublishTargetConfig, ...]:
+        urls = [target.url for target in value]
+        duplicates = sorted({url for url in urls if urls.count(url) > 1})
+        if duplicates:
+            raise _Refused(f"each target once: {', '.join(duplicates)} is named twice")
         return value
 
     @field_validator("formats")

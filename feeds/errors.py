@@ -136,3 +136,19 @@ class DependencyError(FeedsError):
             f"{dependency} {version} has no {internal}, which feeds needs ({why}); "
             f"install the {dependency} version that feeds' pyproject.toml allows"
         )
+
+
+class PublishError(FeedsError):
+    """A publish target could not be brought in line with the output folder.
+
+    The output folder is untouched, and the target stays consistent: what it
+    holds links only to what it holds. ``transient`` errors (the network, a
+    throttled or unavailable service) are worth retrying; the others (no or
+    refused credentials, no such bucket) need the operator.
+    """
+
+    def __init__(self, target: str, reason: str, *, transient: bool) -> None:
+        self.target = target
+        self.reason = reason
+        self.transient = transient
+        super().__init__(f"publish target {target}: {reason}")

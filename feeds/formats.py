@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
+from mimetypes import guess_type
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
@@ -96,6 +97,46 @@ def media_types() -> dict[str, str]:
     """The media type of each suffix feeds writes, the formats' first."""
     documents: tuple[Format | Page | FeedPage, ...] = (*FORMATS, *PAGES, FEED_PAGE)
     return {document.suffix: document.media_type for document in documents}
+
+
+#: Every document feeds writes is UTF-8.
+_CONTENT_TYPES = {suffix: f"{kind}; charset=utf-8" for suffix, kind in media_types().items()}
+
+#: What may be public, by the last extension (``.xml`` covers both XML
+#: formats): what the renderers write, and a stylesheet someone may add. A
+#: misplaced cache, an editor's backup or a core dump in the folder is not.
+PUBLIC_SUFFIXES = (
+    *dict.fromkeys(suffix[suffix.rindex(".") :] for suffix in _CONTENT_TYPES),
+    ".css",
+)
+
+
+def content_type(name: str) -> str:
+    """The ``Content-Type`` of a file named ``name``, as the server sends it
+    and a publish target stores it: one table for both."""
+    lowered = name.rsplit("/", 1)[-1].lower()
+    kind = next((kind for suffix, kind in _CONTENT_TYPES.items() if lowered.endswith(suffix)), None)
+    if kind is None:
+        kind = guess_type(lowered)[0] or "application/octet-stream"
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"
+    return kind
+
+
+def is_hidden(path: str) -> bool:
+    """Whether a path (``/``-separated) passes through a dotfile or temp file,
+    the writer's half-written files and ``..`` among them, or holds a NUL or
+    a backslash: never served, never published."""
+    return any(
+        segment.startswith(".") or segment.endswith(".tmp") or "\x00" in segment or "\\" in segment
+        for segment in path.split("/")
+    )
+
+
+def is_public(relative: str) -> bool:
+    """Whether a file at ``relative`` (a POSIX path in the output folder) may
+    be served or published: not hidden, and of a public suffix."""
+    return not is_hidden(relative) and relative.lower().endswith(PUBLIC_SUFFIXES)
 
 
 def format_named(name: str) -> Format:

@@ -26,6 +26,7 @@ BASE: dict[str, Any] = {
     "seeds": "/srv/feeds/seeds",
     "output": "/srv/feeds/output",
     "custom_feeds": [{"name": "ai"}],
+    "publish": [{"url": "s3://feeds-bucket/feeds/"}],
 }
 
 #: Another valid value of every setting, by its path from the top.
@@ -77,6 +78,15 @@ OTHER_VALUES: dict[str, object] = {
     "summary_length": 300,
     "fix_text": False,
     "strict": True,
+    "publish.url": "s3://other-bucket/",
+    "publish.endpoint_url": "https://account.r2.cloudflarestorage.com",
+    "publish.region": "auto",
+    "publish.profile": "publisher",
+    "publish.public_url": "https://cdn.example.org/feeds/",
+    "publish.cache_control.feeds": "public, max-age=30",
+    "publish.cache_control.archives": "public, max-age=86400",
+    "publish.cache_control.pages": "no-cache",
+    "publish.purge_command": ["/usr/local/bin/purge-cdn"],
 }
 
 

@@ -20,9 +20,9 @@ import pytest
 from feeds.build.builder import Builder
 from feeds.build.oneshot import build
 from feeds.config import Config
-from feeds.formats import FORMATS, INDEX_PAGE, PAGES, format_named, formats_named
+from feeds.formats import FORMATS, INDEX_PAGE, PAGES, content_type, format_named, formats_named
 from feeds.plan.plans import ARCHIVE_DIR
-from feeds.serve.server import _content_type, _public_file
+from feeds.serve.server import _public_file
 from tests.conftest import REPO, SeedWriter, seed_text
 
 FEEDS = REPO / "feeds"
@@ -79,7 +79,7 @@ def test_the_server_takes_each_media_type_and_public_suffix_from_the_registry() 
     served = {f"all{fmt.suffix}": fmt.media_type for fmt in FORMATS}
     served |= {page.filename: page.media_type for page in PAGES}
     for name, media_type in served.items():
-        assert _content_type(name) == f"{media_type}; charset=utf-8"
+        assert content_type(name) == f"{media_type}; charset=utf-8"
         assert _public_file(f"/srv/output/{name}", "/srv/output", f"/{name}")
 
 
@@ -138,10 +138,11 @@ sys.modules["feeds.formats"] = module
 exec(compile(text[:end] + "\\n" + entry + text[end:], registry, "exec"), module.__dict__)
 
 from feeds.cli import main
-from feeds.serve.server import _content_type, _public_file
+from feeds.formats import content_type
+from feeds.serve.server import _public_file
 
 code = main(argv)
-print(code, _content_type("all.lines"), _public_file("/o/all.lines", "/o", "/all.lines"))
+print(code, content_type("all.lines"), _public_file("/o/all.lines", "/o", "/all.lines"))
 """
 
 

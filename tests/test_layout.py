@@ -17,7 +17,7 @@ FEEDS = REPO / "feeds"
 #: Modules directly in feeds/ at most: the entry point, errors, config and the like.
 MAX_TOP_MODULES = 8
 #: The stages a build runs through, files in to files written.
-BUILD_SIDE = ("build", "seeds", "plan", "render", "model", "system")
+BUILD_SIDE = ("build", "seeds", "plan", "render", "model", "system", "remote")
 #: What only `feeds run` needs.
 SERVICE_SIDE = ("feeds.service", "feeds.serve")
 MAX_CLASS_LINES = 200

@@ -19,7 +19,6 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from mimetypes import guess_type
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -42,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feeds.compat.uvicorn import httptools_protocol
 from feeds.errors import FeedsError
-from feeds.formats import media_types
+from feeds.formats import content_type, is_hidden, is_public
 from feeds.serve.connections import (
     BUSY,
     HEAD_TIMEOUT,
@@ -119,14 +118,6 @@ _MAX_STREAMED = 64
 # Seconds; Python's default is 0.005.
 _SWITCH_INTERVAL = 0.0005
 
-# Every document feeds writes is UTF-8.
-_MEDIA_TYPES = {suffix: f"{kind}; charset=utf-8" for suffix, kind in media_types().items()}
-
-# Only what the renderers write (and a stylesheet someone may add) is public:
-# a misplaced cache, an editor's backup or a core dump in the folder is not.
-# Matched by the last extension: `.xml` covers both XML formats.
-_PUBLIC_SUFFIXES = (*dict.fromkeys(suffix[suffix.rindex(".") :] for suffix in _MEDIA_TYPES), ".css")
-
 
 class ServerError(FeedsError):
     """The HTTP server cannot start."""
@@ -134,33 +125,17 @@ class ServerError(FeedsError):
 
 def _servable(url_path: str) -> bool:
     # Checked on the decoded path, so `%2e%2e`, `%2f` and `%00` are caught too.
-    # Dotfiles include the writer's half-written temp files and `..`.
-    return not any(
-        segment.startswith(".") or segment.endswith(".tmp") or "\x00" in segment or "\\" in segment
-        for segment in url_path.split("/")
-    )
+    return not is_hidden(url_path)
 
 
 def _public_file(full_path: str, root: str, url_path: str) -> bool:
     # `full_path` is the resolved file, symlinks followed: a public name linking
     # to a dotfile or temp file inside the output folder is refused as well.
     relative = os.path.relpath(full_path, root)
-    if not _servable("/" + relative.replace(os.sep, "/")):
-        return False
-    if not relative.lower().endswith(_PUBLIC_SUFFIXES):
+    if not is_public(relative.replace(os.sep, "/")):
         return False
     # A URL ending in `/` names a folder: only its index answers it, never `/all.json/`.
     return not url_path.endswith("/") or os.path.basename(relative) == "index.html"
-
-
-def _content_type(path: str) -> str:
-    name = os.path.basename(path).lower()
-    kind = next((kind for suffix, kind in _MEDIA_TYPES.items() if name.endswith(suffix)), None)
-    if kind is None:
-        kind = guess_type(name)[0] or "application/octet-stream"
-        if kind.startswith("text/"):
-            kind += "; charset=utf-8"
-    return kind
 
 
 class _Prepared:
@@ -310,7 +285,7 @@ class _OutputFiles(StaticFiles):
 
     def _prepared(self, entry: Entry, encoded: bool, scope: Scope) -> ASGIApp:
         headers = [
-            (b"content-type", _content_type(entry.path).encode("latin-1")),
+            (b"content-type", content_type(entry.path).encode("latin-1")),
             (b"last-modified", entry.last_modified.encode("latin-1")),
             (b"cache-control", self._cache_control),
             (b"vary", b"Accept-Encoding"),
@@ -372,7 +347,7 @@ class _OutputFiles(StaticFiles):
 
         return StreamedFile(
             full_path,
-            media_type=_content_type(full_path),
+            media_type=content_type(full_path),
             cache_control=self.cache_control,
             accepts_gzip=accepts_gzip,
             extra_headers=self.extra_headers(scope["path"]) if self.extra_headers else {},

@@ -1,0 +1,64 @@
+"""What a push does: the local objects against what the target holds.
+
+An object is uploaded when its bytes, media type or ``Cache-Control`` differ
+from its manifest entry (or it has none, or a pending one); an object the
+manifest names and the output no longer has is deleted. Uploads go in
+`TIERS` order, and within the archives, new documents before changed ones
+(a changed archive's next-archive may name a new one). Deletions come last,
+when nothing uploaded links to them any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from feeds.remote.local import TIERS, LocalObject
+from feeds.remote.manifest import Entry, Manifest
+from feeds.remote.targets import Target
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    object: LocalObject
+    entry: Entry
+
+
+@dataclass(frozen=True, slots=True)
+class PushPlan:
+    #: Uploads in the order they may happen: each batch only after the one before.
+    batches: tuple[tuple[Upload, ...], ...]
+    #: Names to delete once every batch is stored.
+    deletions: tuple[str, ...]
+    unchanged: int
+
+    @property
+    def uploads(self) -> tuple[Upload, ...]:
+        return tuple(upload for batch in self.batches for upload in batch)
+
+    @property
+    def pending(self) -> int:
+        """Objects this plan writes or removes."""
+        return len(self.uploads) + len(self.deletions)
+
+
+def entry_for(obj: LocalObject, target: Target) -> Entry:
+    return Entry(obj.sha256, obj.content_type, target.cache_control[obj.kind])
+
+
+def plan_push(local: Mapping[str, LocalObject], remote: Manifest, target: Target) -> PushPlan:
+    """The uploads, in order, and the deletions that make ``remote`` match ``local``."""
+    by_tier: dict[str, list[Upload]] = {tier: [] for tier in ("new archives", *TIERS)}
+    unchanged = 0
+    for name in sorted(local):
+        obj = local[name]
+        entry = entry_for(obj, target)
+        held = remote.entries.get(name)
+        if held == entry:
+            unchanged += 1
+            continue
+        new_archive = obj.tier == "archives" and (held is None or held.sha256 is None)
+        by_tier["new archives" if new_archive else obj.tier].append(Upload(obj, entry))
+    deletions = tuple(sorted(remote.entries.keys() - local.keys()))
+    batches = tuple(tuple(uploads) for uploads in by_tier.values() if uploads)
+    return PushPlan(batches, deletions, unchanged)

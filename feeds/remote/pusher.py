@@ -1,0 +1,166 @@
+"""A push: one target brought in line with the output folder.
+
+The order keeps the target consistent at every moment, cut short or not:
+1. the manifest first enters every object about to be written as pending;
+2. the uploads go in the plan's batches, each complete before the next,
+   the manifest saved after each (so a later push skips what was stored);
+3. stale objects are deleted, and the manifest saved without them.
+
+A file that changes while it is pushed (the daemon rebuilt meanwhile) is not
+uploaded in its new version, which the plan did not order: the push stops
+after that batch, and the caller pushes again from a new scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from feeds.remote.local import OutputFolder
+from feeds.remote.manifest import EMPTY, PENDING, Entry, Manifest
+from feeds.remote.plan import PushPlan, Upload, plan_push
+from feeds.remote.store import Store
+from feeds.remote.targets import Target
+
+#: Uploads at once: object stores answer each in tens of milliseconds.
+WORKERS = 8
+
+
+class OutputChanged(Exception):
+    """The output folder changed under a push; push again from a new scan."""
+
+
+@dataclass(slots=True)
+class PushReport:
+    target: str
+    uploaded: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    #: Names uploaded or deleted, in that order: what a CDN should purge.
+    changed: list[str] = field(default_factory=list)
+    #: Main feed documents uploaded: what WebSub hubs are told of.
+    feeds: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "would upload" if self.dry_run else "uploaded"
+        return (
+            f"{self.target}: {self.uploaded} {verb}, {self.unchanged} unchanged, "
+            f"{self.deleted} {'to delete' if self.dry_run else 'deleted'}, "
+            f"{_size(self.bytes)} in {self.seconds:.2f} s"
+        )
+
+
+def plan(target: Target, folder: OutputFolder, store: Store) -> tuple[PushPlan, Manifest]:
+    """What a push would do now, and the target's manifest it starts from."""
+    local = folder.scan()
+    remote = store.read_manifest()
+    if remote is None:
+        from feeds.remote.plan import entry_for
+
+        wanted = {name: entry_for(obj, target) for name, obj in local.items()}
+        remote = store.adopt(wanted, folder.read) if wanted else EMPTY
+    return plan_push(local, remote, target), remote
+
+
+def push(
+    target: Target,
+    folder: OutputFolder,
+    store: Store,
+    *,
+    dry_run: bool = False,
+    on_plan: Callable[[PushPlan], None] | None = None,
+) -> PushReport:
+    """Pushes once; raises `PublishError` or `OutputChanged`, leaving the
+    target consistent either way."""
+    started = time.monotonic()
+    work, remote = plan(target, folder, store)
+    if on_plan is not None:
+        on_plan(work)
+    report = PushReport(target.url, unchanged=work.unchanged, dry_run=dry_run)
+    if dry_run:
+        report.uploaded, report.deleted = len(work.uploads), len(work.deletions)
+        report.bytes = sum(upload.object.size for upload in work.uploads)
+        report.changed = [u.object.name for u in work.uploads] + list(work.deletions)
+    else:
+        _Push(folder, store, remote, report).run(work)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+class _Push:
+    def __init__(self, folder: OutputFolder, store: Store, remote: Manifest, report: PushReport):
+        self.folder, self.store, self.report = folder, store, report
+        self.manifest = remote
+        self.changed_under_us = False
+
+    def run(self, work: PushPlan) -> None:
+        if work.uploads:
+            self._save(self.manifest.with_entries({u.object.name: PENDING for u in work.uploads}))
+        for batch in work.batches:
+            stored = self._upload(batch)
+            self._save(self.manifest.with_entries(stored))
+            if self.changed_under_us:
+                raise OutputChanged
+        if work.deletions:
+            self.store.delete(work.deletions)
+            self._save(self.manifest.without(set(work.deletions)))
+            self.report.deleted = len(work.deletions)
+            self.report.changed.extend(work.deletions)
+
+    def _upload(self, batch: tuple[Upload, ...]) -> dict[str, Entry]:
+        """Uploads ``batch`` at once; what was stored, even when one failed."""
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="feeds-push") as pool:
+            futures = {pool.submit(self._upload_one, upload): upload for upload in batch}
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failure = next((f.exception() for f in done if f.exception() is not None), None)
+            if failure is not None:
+                for future in futures:
+                    future.cancel()
+                wait(futures)
+        stored: dict[str, Entry] = {}
+        for future, upload in futures.items():
+            size = _stored_size(future)
+            if size is not None:
+                stored[upload.object.name] = upload.entry
+                self.report.uploaded += 1
+                self.report.bytes += size
+                self.report.changed.append(upload.object.name)
+                if upload.object.tier == "feeds":
+                    self.report.feeds.append(upload.object.name)
+        if failure is not None:
+            self._save(self.manifest.with_entries(stored))  # keeps what was stored
+            raise failure
+        return stored
+
+    def _upload_one(self, upload: Upload) -> int | None:
+        """The size uploaded, or None when the file changed since the plan."""
+        body = self.folder.read(upload.object.name)
+        if body is None or hashlib.sha256(body).hexdigest() != upload.entry.sha256:
+            self.changed_under_us = True
+            return None
+        self.store.put(upload.object.name, body, upload.entry)
+        return len(body)
+
+    def _save(self, manifest: Manifest) -> None:
+        self.store.write_manifest(manifest)
+        self.manifest = manifest
+
+
+def _stored_size(future: Future[int | None]) -> int | None:
+    if not future.done() or future.cancelled() or future.exception() is not None:
+        return None
+    return future.result()
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 1024 / 1024:.1f} MiB"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -70,8 +70,8 @@ class _Refs(HTMLParser):
 
 
 def _key(url: str, *, base_url: str, prefix: str) -> str | None:
-    """The key a URL is published at, or None if it is not under base_url."""
-    url = urldefrag(url).url
+    """The key a URL is published at, or None if it is not under base_url
+    (a query or fragment does not change the object it names)."""
     if not url.startswith(base_url):
         return None
     rel = unquote(urlsplit(url[len(base_url) :]).path)

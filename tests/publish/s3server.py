@@ -13,9 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -73,6 +71,10 @@ class S3Server:
         self.port = port
         self.endpoint_url = f"http://{HOST}:{port}"
         self.running = False
+        # Imported here, as boto3 below: together a second, which a test run
+        # that collects these tests but selects none should not pay.
+        from moto.server import ThreadedMotoServer
+
         self._moto = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
         self._clients: list[Any] = []
 
@@ -100,6 +102,8 @@ class S3Server:
         return s3
 
     def _client(self, service: str, credentials: Credentials, attempts: int) -> Any:
+        import boto3
+
         made = boto3.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
@@ -112,8 +116,8 @@ class S3Server:
         return made
 
     def close_clients(self) -> None:
-        """Closes the clients made so far (else their sockets linger into
-        another test and warn)."""
+        """Closes the clients made so far, so no connection outlives its test
+        (an unclosed socket found later is a ResourceWarning, an error here)."""
         while self._clients:
             self._clients.pop().close()
 

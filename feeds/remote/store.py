@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from feeds import __version__
 from feeds.errors import PublishError
-from feeds.remote.manifest import MANIFEST_NAME, MAX_BYTES, Entry, Manifest, parse_manifest
+from feeds.formats import is_public
+from feeds.remote.manifest import (
+    MANIFEST_NAME,
+    MAX_BYTES,
+    PENDING,
+    Entry,
+    Manifest,
+    parse_manifest,
+)
 from feeds.remote.targets import Target
 
 if TYPE_CHECKING:
@@ -57,8 +65,11 @@ class Store(Protocol):
     def put(self, name: str, body: bytes, entry: Entry) -> None: ...
     def delete(self, names: Sequence[str]) -> None: ...
     def adopt(self, wanted: Mapping[str, Entry], body: Callable[[str], bytes | None]) -> Manifest:
-        """Entries for the objects already held exactly as ``wanted``: a first
-        push to a bucket that holds them uploads none of them again."""
+        """The manifest a target without one is taken to have: entries for
+        the objects already held exactly as ``wanted`` (a first push to a
+        bucket that holds them uploads none of them again), and pending ones
+        for the other public objects feeds' metadata marks as its own (so
+        a lost manifest does not leave them behind for ever)."""
         ...
 
 
@@ -127,15 +138,18 @@ class S3Store:
                         )
 
     def adopt(self, wanted: Mapping[str, Entry], body: Callable[[str], bytes | None]) -> Manifest:
-        held = set(self._listed()) & wanted.keys()
-        adopted = {}
-        for name in sorted(held):
+        adopted: dict[str, Entry] = {}
+        for name in sorted(self._listed()):
+            if not is_public(name):  # the manifest itself, foreign dotfiles
+                continue
             with self._errors("reading an object's metadata"):
                 head = self._client.head_object(
                     Bucket=self.target.bucket, Key=self.target.key(name)
                 )
-            if _holds(head, wanted[name], partial(body, name)):
+            if name in wanted and _holds(head, wanted[name], partial(body, name)):
                 adopted[name] = wanted[name]
+            elif HASH_METADATA in head.get("Metadata", {}):
+                adopted[name] = PENDING
         return Manifest(adopted)
 
     def _listed(self) -> Iterator[str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from feeds.config import Config
-from feeds.errors import PublishError
+from feeds.errors import OutputError, PublishError
 from feeds.formats import INDEX_PAGE
 from feeds.remote.local import OutputFolder
 from feeds.remote.pusher import OutputChanged, PushReport, push
@@ -36,11 +36,9 @@ def check_output(output: Path) -> None:
     """A push mirrors the folder, deletions included: a folder that holds no
     build (a wrong ``--output``) would empty the targets. Refused instead."""
     if not (output / INDEX_PAGE.filename).is_file():
-        raise PublishError(
-            "all targets",
-            f"{output} holds no built feeds ({INDEX_PAGE.filename} is missing); "
-            "run `feeds build` first",
-            transient=False,
+        raise OutputError(
+            f"{output}: holds no built feeds ({INDEX_PAGE.filename} is missing), and a push "
+            "would empty the targets; run `feeds build` first"
         )
 
 

@@ -168,8 +168,8 @@ class Daemon:
             self._notifier.watchdog()
 
     def _shutdown(self) -> bool:
-        """Stops everything; returns whether the rebuild in progress, if
-        any, finished (if not, the process must end without waiting for it)."""
+        """Stops everything; returns whether the rebuild and any push in
+        progress ended (if not, the process must end without waiting for them)."""
         self._notifier.stopping()
         log.info("stopping")
         backstop = threading.Timer(STOP_DEADLINE, _stop_overdue)
@@ -189,7 +189,7 @@ class Daemon:
                 "(the parse cache is not saved)",
                 self._scheduler.running_for() or running,
             )
-        self._publishing.close(PUSH_STOP_WAIT)
+        finished = self._publishing.close(PUSH_STOP_WAIT) and finished
         self._frontend.close()
         save_counts(self.subscribers, self.config, force=True)
         backstop.cancel()

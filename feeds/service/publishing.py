@@ -25,6 +25,7 @@ from feeds.build.report import BuildReport
 from feeds.config import Config
 from feeds.remote.purge import purge
 from feeds.remote.pusher import PushReport
+from feeds.remote.store import S3Store, Store
 from feeds.remote.targets import Target, targets_of
 from feeds.service.metrics import Metrics, PublishGauges
 from feeds.service.pushworker import DEFAULT_BACKOFF, Backoff, TargetWorker
@@ -60,7 +61,9 @@ class Publishing:
         metrics: Metrics,
         hubs: Hubs,
         backoff: Backoff = DEFAULT_BACKOFF,
+        make_store: Callable[[Target], Store] = S3Store,
     ) -> None:
+        self._make_store = make_store
         self._config = config
         self._build_lock = build_lock
         self._metrics = metrics
@@ -117,6 +120,7 @@ class Publishing:
                 pushed=self._pushed,
                 backoff=self._backoff,
                 after=old.get(target.url),
+                make_store=self._make_store,
             )
             for target in targets_of(config)
         }
@@ -125,9 +129,11 @@ class Publishing:
         for worker in workers.values():
             worker.start()
 
-    def close(self, grace: float = STOP_GRACE) -> None:
+    def close(self, grace: float = STOP_GRACE) -> bool:
         """Stops every worker: a push in flight gets ``grace`` seconds to
-        finish, then is abandoned (a target cut short stays consistent)."""
+        finish, then is abandoned (a target cut short stays consistent).
+        Returns whether every worker ended: one stuck in a request holds
+        an upload thread that would delay the interpreter's exit."""
         with self._lock:
             workers, self._workers = list(self._workers.values()), {}
         for worker in workers:
@@ -138,10 +144,11 @@ class Publishing:
         busy = [worker for worker in workers if not worker.join(0)]
         for worker in busy:
             worker.abandon()
-        for worker in busy:
-            if not worker.join(ABANDON_WAIT):
-                # Its daemon thread ends with the process; the manifest says what is stored.
-                log.info("%s: leaving a push unfinished", worker.target.url)
+        left = [worker for worker in busy if not worker.join(ABANDON_WAIT)]
+        for worker in left:
+            # The manifest says what the target holds: the next start resumes there.
+            log.warning("%s: a push did not stop in time; leaving it", worker.target.url)
+        return not left
 
     # --- what follows a push ----------------------------------------------
 

@@ -162,8 +162,10 @@ class TargetWorker:
         pushed: Pushed,
         backoff: Backoff,
         after: TargetWorker | None = None,
+        make_store: Callable[[Target], Store] = S3Store,
     ) -> None:
         self.target = target
+        self._make_store = make_store
         self._build_lock, self._metrics, self._pushed = build_lock, metrics, pushed
         self._backoff, self._after = backoff, after
         self._folder = OutputFolder(output)  # kept: its hashes are cached between scans
@@ -262,7 +264,7 @@ class TargetWorker:
 
     def _push(self, report: PushReport) -> dict[str, LocalObject]:
         if self._store is None:
-            self._store = _Guarded(S3Store(self.target), self._abandoned)
+            self._store = _Guarded(self._make_store(self.target), self._abandoned)
         local = self._scan()
         estimate = plan_push(local, self._held, self.target).pending
         self._set_pending(estimate)
@@ -313,14 +315,7 @@ class TargetWorker:
             state.last_error = reason
             delay = self._backoff.delay(state.failures, transient)
         self._again(now + delay)
-        if first:
-            log.warning(
-                "publish target %s: %s; trying again in the background (/healthz shows it)",
-                self.target.url,
-                reason,
-            )
-        else:
-            log.debug("%s: still failing (%s); next try in %.1f s", self.target.url, reason, delay)
+        _say_failing(self.target.url, reason, first, delay)
 
     def _succeeded(self, local: Mapping[str, LocalObject]) -> None:
         report, self._carry = self._carry or PushReport(self.target.url), None
@@ -342,6 +337,18 @@ class TargetWorker:
             log.info("%s", report.summary())
         self._pushed_once = True
         self._pushed(self.target, report)
+
+
+def _say_failing(url: str, reason: str, first: bool, delay: float) -> None:
+    """Once per failing spell, the reason; each retry only at debug level."""
+    if first:
+        log.warning(
+            "publish target %s: %s; trying again in the background (/healthz shows it)",
+            url,
+            reason,
+        )
+    else:
+        log.debug("%s: still failing (%s); next try in %.1f s", url, reason, delay)
 
 
 def _merged(first: PushReport, then: PushReport) -> PushReport:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
 import threading
 import time
 import urllib.parse
@@ -271,5 +272,25 @@ def test_hubs_are_pinged_at_the_public_url_once_the_bucket_holds_the_change(
         assert all(url.startswith(BASE) for url, _ in pings), pings
         # Every ping found the change already in the bucket: none came before the push.
         assert all(held for _, held in pings), pings
+    finally:
+        daemon.stop()
+
+
+def test_a_reload_to_another_target_pushes_there(
+    site: Path, s3_server: S3Server, bucket: str
+) -> None:
+    client = s3_server.client()
+    config = _config(site, s3_server, bucket)
+    daemon = _start(config)
+    try:
+        _pushed_once(daemon, bucket)
+        config.write_text(config.read_text().replace(f"/{PREFIX}", "/moved/"))
+        daemon.signal(signal.SIGHUP)
+        daemon.wait_for_log("config reloaded")
+        moved = f"s3://{bucket}/moved/"
+        wait_for(lambda: _health(daemon)["publish"].get(moved, {}).get("state") == "current")
+        assert list(_health(daemon)["publish"]) == [moved]
+        body = client.get_object(Bucket=bucket, Key="moved/all.atom.xml")["Body"].read()
+        assert b"First article" in body
     finally:
         daemon.stop()

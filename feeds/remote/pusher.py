@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from feeds.remote.local import OutputFolder
+from feeds.remote.local import LocalObject, OutputFolder
 from feeds.remote.manifest import EMPTY, PENDING, Entry, Manifest
 from feeds.remote.plan import PushPlan, Upload, plan_push
 from feeds.remote.store import Store
@@ -56,9 +56,16 @@ class PushReport:
         )
 
 
-def plan(target: Target, folder: OutputFolder, store: Store) -> tuple[PushPlan, Manifest]:
-    """What a push would do now, and the target's manifest it starts from."""
-    local = folder.scan()
+def plan(
+    target: Target,
+    folder: OutputFolder,
+    store: Store,
+    local: Mapping[str, LocalObject] | None = None,
+) -> tuple[PushPlan, Manifest]:
+    """What a push would do now (or for ``local``, a scan of ``folder`` taken
+    earlier), and the target's manifest it starts from."""
+    if local is None:
+        local = folder.scan()
     remote = store.read_manifest()
     if remote is None:
         from feeds.remote.plan import entry_for
@@ -75,14 +82,22 @@ def push(
     *,
     dry_run: bool = False,
     on_plan: Callable[[PushPlan], None] | None = None,
+    local: Mapping[str, LocalObject] | None = None,
+    report: PushReport | None = None,
 ) -> PushReport:
     """Pushes once; raises `PublishError` or `OutputChanged`, leaving the
-    target consistent either way."""
+    target consistent either way.
+
+    ``local`` is a scan of ``folder`` to push (the daemon takes it while no
+    rebuild writes); ``report``, when given, is filled in as the push goes,
+    so a caller still knows what was stored when the push raises."""
     started = time.monotonic()
-    work, remote = plan(target, folder, store)
+    work, remote = plan(target, folder, store, local)
     if on_plan is not None:
         on_plan(work)
-    report = PushReport(target.url, unchanged=work.unchanged, dry_run=dry_run)
+    if report is None:
+        report = PushReport(target.url)
+    report.unchanged, report.dry_run = work.unchanged, dry_run
     if dry_run:
         report.uploaded, report.deleted = len(work.uploads), len(work.deletions)
         report.bytes = sum(upload.object.size for upload in work.uploads)

@@ -28,6 +28,7 @@ from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
+from feeds.service.publishing import Publishing
 from feeds.service.rebuilds import Rebuilds
 from feeds.service.sdnotify import Notifier
 from feeds.service.seedwatch import SeedsWatch
@@ -44,6 +45,8 @@ FIRST_BUILD_POLL = 0.02
 #: Seconds SIGTERM waits for the rebuild in progress to finish its writes
 #: (each file is replaced whole, so one left unfinished breaks none).
 STOP_WAIT = 15.0
+#: Seconds SIGTERM lets a push to a publish target finish before abandoning it.
+PUSH_STOP_WAIT = 3.0
 #: Seconds after SIGTERM by which the process has ended whatever hangs;
 #: within systemd/feeds.service's TimeoutStopSec, so the exit is ours.
 STOP_DEADLINE = 25.0
@@ -75,12 +78,15 @@ class Daemon:
         self._rebuilds = Rebuilds(
             self.config,
             seeds_missing=lambda: self._watch.note_missing(),
-            push=lambda report: self._frontend.push(report),
+            push=lambda report: self._publishing.built(report),
             metrics=self.metrics,
         )
         self._scheduler = self._rebuilds.scheduler
         self._watch = SeedsWatch(lambda: self.config, self._scheduler, self.metrics)
         self._frontend = Frontend(lambda: self.config, self._health, self.metrics)
+        self._publishing = Publishing(
+            lambda: self.config, self._rebuilds.lock, self.metrics, self._frontend
+        )
         #: Set once a reload was put off for a rebuild in progress (said once).
         self._reload_waiting = False
 
@@ -108,6 +114,7 @@ class Daemon:
             self._scheduler.request_rescan()
             if self._first_build(wake):
                 self._rebuilds.save_cache(HEALTH_TICK)
+                self._publishing.start()
                 if self._serve.enabled:
                     self._frontend.serve(self._serve.host, self._serve.port)
                 self._notifier.ready(self._rebuilds.status())
@@ -161,8 +168,8 @@ class Daemon:
             self._notifier.watchdog()
 
     def _shutdown(self) -> bool:
-        """Stops everything; returns whether the rebuild in progress, if
-        any, finished (if not, the process must end without waiting for it)."""
+        """Stops everything; returns whether the rebuild and any push in
+        progress ended (if not, the process must end without waiting for them)."""
         self._notifier.stopping()
         log.info("stopping")
         backstop = threading.Timer(STOP_DEADLINE, _stop_overdue)
@@ -182,6 +189,7 @@ class Daemon:
                 "(the parse cache is not saved)",
                 self._scheduler.running_for() or running,
             )
+        finished = self._publishing.close(PUSH_STOP_WAIT) and finished
         self._frontend.close()
         save_counts(self.subscribers, self.config, force=True)
         backstop.cancel()
@@ -233,6 +241,7 @@ class Daemon:
             self._watch.replace()
         if old.websub != new.websub:
             self._frontend.replace_hubs(new.websub.hubs)
+        self._publishing.reload(old, new)
         self._scheduler.debounce = new.debounce_ms / 1000
         if old.rescan_interval != new.rescan_interval:
             self._scheduler.set_rescan_interval(new.rescan_interval)
@@ -248,7 +257,8 @@ class Daemon:
     # --- /healthz ------------------------------------------------------
 
     def _health(self) -> Mapping[str, object]:
-        return self._rebuilds.health(self._watch.state(), self.config.rebuild_timeout)
+        health = self._rebuilds.health(self._watch.state(), self.config.rebuild_timeout)
+        return {**health, "publish": self._publishing.health()}
 
 
 def _stop_overdue() -> None:

@@ -4,7 +4,7 @@ WebSub hubs told of every feed that changed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from feeds.build.report import BuildReport
 from feeds.config import Config
@@ -100,6 +100,10 @@ class Frontend:
             for name in report.written
             if name.endswith(FEED_SUFFIXES) and not name.startswith(f"{ARCHIVE_DIR}/")
         )
+
+    def notify(self, feed_urls: Iterable[str]) -> None:
+        """Tells the hubs about ``feed_urls`` (a publish target's, once pushed)."""
+        self._hubs.notify(feed_urls)
 
     def replace_hubs(self, hubs: tuple[str, ...]) -> None:
         self._hubs.close(1.0)

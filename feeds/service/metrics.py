@@ -15,7 +15,7 @@ fixed lists, and every series exists from the start at zero.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -80,6 +80,45 @@ class _SubscriberGauge(Collector):
         yield family
 
 
+#: What a publish target's gauges read at each scrape: its url, seconds its
+#: oldest unpushed change has waited, objects left to push, and when its last
+#: push succeeded (Unix time, 0 before one).
+PublishGauges = tuple[str, float, int, float]
+#: What a push did to an object, a label of ``feeds_publish_objects_total``.
+PUSH_ACTIONS = ("uploaded", "deleted")
+
+
+class _PublishGauge(Collector):
+    """``feeds_publish_lag_seconds``, ``feeds_publish_pending_objects`` and
+    ``feeds_publish_last_success_timestamp_seconds`` by target, read at each
+    scrape (the lag grows by itself); labels are the config's target urls."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[PublishGauges]] = tuple
+
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "feeds_publish_lag_seconds",
+            "Seconds the oldest output change not yet pushed has waited, by target.",
+            labels=["target"],
+        )
+        pending = GaugeMetricFamily(
+            "feeds_publish_pending_objects",
+            "Uploads and deletions left as last planned, by target.",
+            labels=["target"],
+        )
+        last = GaugeMetricFamily(
+            "feeds_publish_last_success_timestamp_seconds",
+            "When the last successful push ended (Unix time), by target.",
+            labels=["target"],
+        )
+        for target, seconds, objects, success in self.source():
+            lag.add_metric([target], seconds)
+            pending.add_metric([target], objects)
+            last.add_metric([target], success)
+        yield from (lag, pending, last)
+
+
 class Metrics:
     """The daemon's metrics; what the server records goes through `answered`."""
 
@@ -91,6 +130,7 @@ class Metrics:
         #: the services' names, never a raw User-Agent.
         self.subscribers = subscribers if subscribers is not None else Subscribers()
         registry.register(_SubscriberGauge(self.subscribers))
+        self._publish_metrics(registry)
         # Every series made now, at zero; the request path then looks its
         # counters up in plain dicts, without the library's label lock.
         for result in ("ok", "failed"):
@@ -166,6 +206,47 @@ class Metrics:
             ["code"],
             registry=registry,
         )
+
+    def _publish_metrics(self, registry: CollectorRegistry) -> None:
+        self.publish_objects = Counter(
+            "feeds_publish_objects",
+            "Objects a push uploaded or deleted, by target.",
+            ["target", "action"],
+            registry=registry,
+        )
+        self.publish_bytes = Counter(
+            "feeds_publish_bytes", "Bytes uploaded, by target.", ["target"], registry=registry
+        )
+        self.publish_failures = Counter(
+            "feeds_publish_failures",
+            "Pushes that failed, by target.",
+            ["target"],
+            registry=registry,
+        )
+        self._publish_gauge = _PublishGauge()
+        registry.register(self._publish_gauge)
+
+    # --- publish targets -------------------------------------------------
+
+    def watch_publishing(self, source: Callable[[], Iterable[PublishGauges]]) -> None:
+        """Reads the targets' gauges from ``source`` at each scrape."""
+        self._publish_gauge.source = source
+
+    def publish_target(self, target: str) -> None:
+        """Makes a target's counters, at zero (``target``: a config's url)."""
+        for action in PUSH_ACTIONS:
+            self.publish_objects.labels(target, action)
+        self.publish_bytes.labels(target)
+        self.publish_failures.labels(target)
+
+    def pushed(self, target: str, uploaded: int, deleted: int, size: int) -> None:
+        """What one push stored, even one cut short."""
+        self.publish_objects.labels(target, "uploaded").inc(uploaded)
+        self.publish_objects.labels(target, "deleted").inc(deleted)
+        self.publish_bytes.labels(target).inc(size)
+
+    def push_failed(self, target: str) -> None:
+        self.publish_failures.labels(target).inc()
 
     # --- builds ----------------------------------------------------------
 

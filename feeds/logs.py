@@ -60,5 +60,8 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # APScheduler logs every job run at INFO; that is noise in a service's journal.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # botocore says where it found credentials at every start (never the
+    # credentials); the push's own lines say what matters.
+    logging.getLogger("botocore").setLevel(logging.WARNING)
     # uvicorn announces its own start and stop; the daemon says what matters.
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

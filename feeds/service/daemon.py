@@ -121,10 +121,10 @@ class Daemon:
                 log.info("ready")
                 self._main_loop(wake)
         finally:
-            finished = self._shutdown()
+            code = self._shutdown()
             wake.close()
-            if not finished:
-                _exit_now(1)
+            if code is not None:
+                _exit_now(code)
         return 0
 
     def _first_build(self, wake: SignalWakeup) -> bool:
@@ -167,9 +167,9 @@ class Daemon:
         if self._watch.watching() and not stuck and self._notifier.watchdog_interval:
             self._notifier.watchdog()
 
-    def _shutdown(self) -> bool:
-        """Stops everything; returns whether the rebuild and any push in
-        progress ended (if not, the process must end without waiting for them)."""
+    def _shutdown(self) -> int | None:
+        """Stops everything. None when all ended, else the code to exit with at once:
+        1 for a stuck rebuild, 0 for an abandoned push (its target stays consistent)."""
         self._notifier.stopping()
         log.info("stopping")
         backstop = threading.Timer(STOP_DEADLINE, _stop_overdue)
@@ -189,12 +189,12 @@ class Daemon:
                 "(the parse cache is not saved)",
                 self._scheduler.running_for() or running,
             )
-        finished = self._publishing.close(PUSH_STOP_WAIT) and finished
+        pushes_ended = self._publishing.close(PUSH_STOP_WAIT)
         self._frontend.close()
         save_counts(self.subscribers, self.config, force=True)
         backstop.cancel()
         log.info("stopped")
-        return finished
+        return 1 if not finished else None if pushes_ended else 0
 
     # --- reloading -----------------------------------------------------
 
@@ -268,7 +268,7 @@ def _stop_overdue() -> None:
 
 def _exit_now(code: int) -> None:
     """Ends the process without joining its threads: one of them is stuck in
-    a rebuild, and the interpreter's exit would wait for it for ever."""
+    a rebuild or an upload, and the interpreter's exit would wait for it."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -58,14 +58,22 @@ class PushReport:
 
 def plan(target: Target, folder: OutputFolder, store: Store) -> tuple[PushPlan, Manifest]:
     """What a push would do now, and the target's manifest it starts from."""
+    work, remote, _ = _plan(target, folder, store)
+    return work, remote
+
+
+def _plan(target: Target, folder: OutputFolder, store: Store) -> tuple[PushPlan, Manifest, bool]:
+    """`plan`, and whether the manifest is new: adopted from the objects the
+    target holds because it had none (or none this tool wrote)."""
     local = folder.scan()
     remote = store.read_manifest()
-    if remote is None:
-        from feeds.remote.plan import entry_for
+    if remote is not None:
+        return plan_push(local, remote, target), remote, False
+    from feeds.remote.plan import entry_for
 
-        wanted = {name: entry_for(obj, target) for name, obj in local.items()}
-        remote = store.adopt(wanted, folder.read) if wanted else EMPTY
-    return plan_push(local, remote, target), remote
+    wanted = {name: entry_for(obj, target) for name, obj in local.items()}
+    remote = store.adopt(wanted, folder.read) if wanted else EMPTY
+    return plan_push(local, remote, target), remote, True
 
 
 def push(
@@ -79,7 +87,7 @@ def push(
     """Pushes once; raises `PublishError` or `OutputChanged`, leaving the
     target consistent either way."""
     started = time.monotonic()
-    work, remote = plan(target, folder, store)
+    work, remote, adopted = _plan(target, folder, store)
     if on_plan is not None:
         on_plan(work)
     report = PushReport(target.url, unchanged=work.unchanged, dry_run=dry_run)
@@ -88,7 +96,7 @@ def push(
         report.bytes = sum(upload.object.size for upload in work.uploads)
         report.changed = [u.object.name for u in work.uploads] + list(work.deletions)
     else:
-        _Push(folder, store, remote, report).run(work)
+        _Push(folder, store, remote, report).run(work, save_first=adopted)
     report.seconds = time.monotonic() - started
     return report
 
@@ -99,8 +107,11 @@ class _Push:
         self.manifest = remote
         self.changed_under_us = False
 
-    def run(self, work: PushPlan) -> None:
-        if work.uploads:
+    def run(self, work: PushPlan, *, save_first: bool = False) -> None:
+        # An adopted manifest is saved even when nothing is to be uploaded:
+        # unrecorded, the adopted objects would not count as ours, and a
+        # later push would leave them in place once the output drops them.
+        if work.uploads or save_first:
             self._save(self.manifest.with_entries({u.object.name: PENDING for u in work.uploads}))
         for batch in work.batches:
             stored = self._upload(batch)

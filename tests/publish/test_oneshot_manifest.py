@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from feeds.remote import manifest as manifest_module
 from feeds.remote.manifest import LAYOUT, MAX_BYTES, PENDING, Entry, Manifest, parse_manifest
 
 SHA = "ab" * 32
@@ -67,8 +68,17 @@ def test_anything_but_a_manifest_this_tool_wrote_is_none(body: bytes) -> None:
     assert parse_manifest(body) is None
 
 
-def test_a_manifest_over_the_size_limit_is_none_unread() -> None:
-    body = layout({}) + b" " * MAX_BYTES
+def test_a_manifest_over_the_size_limit_is_none_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit = 1000
+    monkeypatch.setattr(manifest_module, "MAX_BYTES", limit)
+    body = layout({}).ljust(limit + 1)
 
     assert parse_manifest(body) is None
-    assert parse_manifest(body[:MAX_BYTES]) == Manifest({})
+    assert parse_manifest(body[:limit]) == Manifest({})
+
+
+def test_the_size_limit_is_far_above_any_real_manifest() -> None:
+    entry = Entry(SHA, "application/atom+xml; charset=utf-8", "public, max-age=3600")
+    names = (f"archive/topics/topic-{n}/2024-05.atom.xml" for n in range(100_000))
+
+    assert len(Manifest(dict.fromkeys(names, entry)).to_bytes()) < MAX_BYTES / 10

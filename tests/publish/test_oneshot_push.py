@@ -119,9 +119,9 @@ def test_a_first_push_to_a_bucket_holding_the_same_objects_uploads_nothing(
 
     assert run.code == 0
     assert uploaded(run) == 0
-    assert {key: site.objects()[key] for key in before if key != MANIFEST} == {
-        key: stored for key, stored in before.items() if key != MANIFEST
-    }
+    after = site.objects()
+    del before[MANIFEST], after[MANIFEST]
+    assert after == before
 
 
 def test_objects_adopted_by_a_first_push_are_ours_and_deleted_when_gone(site: Site) -> None:
@@ -154,19 +154,14 @@ def test_a_foreign_object_at_one_of_our_keys_is_overwritten_and_then_ours(site: 
     assert key.removeprefix(PREFIX) in site.manifest()
 
 
+# A few kinds at the server; test_oneshot_manifest has the rest.
 HOSTILE = {
     "not JSON": b"\x00\xff{{{ not json",
     "another layout": b'{"layout": "feeds-manifest/9", "objects": {"notes/readme.txt": null}}',
-    "objects a list": b'{"layout": "feeds-manifest/1", "objects": ["notes/readme.txt"]}',
     "a name with ..": (
         b'{"layout": "feeds-manifest/1", "objects": {"notes/readme.txt": {"sha256": null},'
         b' "../elsewhere/page.html": {"sha256": null}}}'
     ),
-    "a bad hash": (
-        b'{"layout": "feeds-manifest/1", "objects": {"notes/readme.txt":'
-        b' {"sha256": "../../x", "type": "text/plain", "cache": "no-cache"}}}'
-    ),
-    "deeply nested": b"[" * 100_000 + b"]" * 100_000,
 }
 
 

@@ -64,15 +64,28 @@ def plan(
 ) -> tuple[PushPlan, Manifest]:
     """What a push would do now (or for ``local``, a scan of ``folder`` taken
     earlier), and the target's manifest it starts from."""
+    work, remote, _ = _plan(target, folder, store, local)
+    return work, remote
+
+
+def _plan(
+    target: Target,
+    folder: OutputFolder,
+    store: Store,
+    local: Mapping[str, LocalObject] | None = None,
+) -> tuple[PushPlan, Manifest, bool]:
+    """`plan`, and whether the manifest is new: adopted from the objects the
+    target holds because it had none (or none this tool wrote)."""
     if local is None:
         local = folder.scan()
     remote = store.read_manifest()
-    if remote is None:
-        from feeds.remote.plan import entry_for
+    if remote is not None:
+        return plan_push(local, remote, target), remote, False
+    from feeds.remote.plan import entry_for
 
-        wanted = {name: entry_for(obj, target) for name, obj in local.items()}
-        remote = store.adopt(wanted, folder.read) if wanted else EMPTY
-    return plan_push(local, remote, target), remote
+    wanted = {name: entry_for(obj, target) for name, obj in local.items()}
+    remote = store.adopt(wanted, folder.read) if wanted else EMPTY
+    return plan_push(local, remote, target), remote, True
 
 
 def push(
@@ -92,7 +105,7 @@ def push(
     rebuild writes); ``report``, when given, is filled in as the push goes,
     so a caller still knows what was stored when the push raises."""
     started = time.monotonic()
-    work, remote = plan(target, folder, store, local)
+    work, remote, adopted = _plan(target, folder, store, local)
     if on_plan is not None:
         on_plan(work)
     if report is None:
@@ -103,7 +116,7 @@ def push(
         report.bytes = sum(upload.object.size for upload in work.uploads)
         report.changed = [u.object.name for u in work.uploads] + list(work.deletions)
     else:
-        _Push(folder, store, remote, report).run(work)
+        _Push(folder, store, remote, report).run(work, save_first=adopted)
     report.seconds = time.monotonic() - started
     return report
 
@@ -114,8 +127,11 @@ class _Push:
         self.manifest = remote
         self.changed_under_us = False
 
-    def run(self, work: PushPlan) -> None:
-        if work.uploads:
+    def run(self, work: PushPlan, *, save_first: bool = False) -> None:
+        # An adopted manifest is saved even when nothing is to be uploaded:
+        # unrecorded, the adopted objects would not count as ours, and a
+        # later push would leave them in place once the output drops them.
+        if work.uploads or save_first:
             self._save(self.manifest.with_entries({u.object.name: PENDING for u in work.uploads}))
         for batch in work.batches:
             stored = self._upload(batch)

@@ -9,6 +9,7 @@ never by its message, and never quoting a credential.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -275,11 +276,20 @@ def _no_credentials(target: Target) -> PublishError:
     )
 
 
+#: Loggers whose DEBUG records show each request's signed headers, and with
+#: them the access key id: kept at INFO, even under ``--verbose``.
+_SIGNING_LOGGERS = ("botocore", "boto3", "s3transfer")
+
+
 def _client(target: Target) -> S3Client:
     import boto3
     import botocore.config
     import botocore.exceptions
 
+    for name in _SIGNING_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
     try:
         session = boto3.session.Session(profile_name=target.profile, region_name=target.region)
     except botocore.exceptions.ProfileNotFound:

@@ -4,8 +4,11 @@ An object is uploaded when its bytes, media type or ``Cache-Control`` differ
 from its manifest entry (or it has none, or a pending one); an object the
 manifest names and the output no longer has is deleted. Uploads go in
 `TIERS` order, and within the archives, new documents before changed ones
-(a changed archive's next-archive may name a new one). Deletions come last,
-when nothing uploaded links to them any more.
+(a changed archive's next-archive may name a new one). Among the entry
+documents, the OPML list goes after the index page: on a first push every
+feed it lists links to the index page, which must be there first (the index
+page links back to the list, the one break no order avoids). Deletions come
+last, when nothing uploaded links to them any more.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from feeds.formats import OPML
 from feeds.remote.local import TIERS, LocalObject
 from feeds.remote.manifest import Entry, Manifest
 from feeds.remote.targets import Target
@@ -48,7 +52,7 @@ def entry_for(obj: LocalObject, target: Target) -> Entry:
 
 def plan_push(local: Mapping[str, LocalObject], remote: Manifest, target: Target) -> PushPlan:
     """The uploads, in order, and the deletions that make ``remote`` match ``local``."""
-    by_tier: dict[str, list[Upload]] = {tier: [] for tier in ("new archives", *TIERS)}
+    by_tier: dict[str, list[Upload]] = {tier: [] for tier in ("new archives", *TIERS, "opml")}
     unchanged = 0
     for name in sorted(local):
         obj = local[name]
@@ -57,8 +61,16 @@ def plan_push(local: Mapping[str, LocalObject], remote: Manifest, target: Target
         if held == entry:
             unchanged += 1
             continue
-        new_archive = obj.tier == "archives" and (held is None or held.sha256 is None)
-        by_tier["new archives" if new_archive else obj.tier].append(Upload(obj, entry))
+        by_tier[_group(obj, held)].append(Upload(obj, entry))
     deletions = tuple(sorted(remote.entries.keys() - local.keys()))
     batches = tuple(tuple(uploads) for uploads in by_tier.values() if uploads)
     return PushPlan(batches, deletions, unchanged)
+
+
+def _group(obj: LocalObject, held: Entry | None) -> str:
+    """Which batch uploads ``obj``, which the target holds as ``held``."""
+    if obj.name == OPML.filename:
+        return "opml"
+    if obj.tier == "archives" and (held is None or held.sha256 is None):
+        return "new archives"
+    return obj.tier

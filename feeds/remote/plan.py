@@ -8,7 +8,11 @@ manifest names and the output no longer has is deleted. Uploads go in
 documents, the OPML list goes after the index page: on a first push every
 feed it lists links to the index page, which must be there first (the index
 page links back to the list, the one break no order avoids). Deletions come
-last, when nothing uploaded links to them any more.
+last, when nothing uploaded links to them any more, and in the reverse
+order: a page before the feeds it offers, a feed before its archives, a
+newer archive before an older one (JSON Feed archives link only to older
+ones), so a stale object still there links only to objects still there,
+or to one already gone that links back to it (no order avoids those).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from feeds.formats import OPML
-from feeds.remote.local import TIERS, LocalObject
+from feeds.remote.local import TIERS, LocalObject, tier_of
 from feeds.remote.manifest import Entry, Manifest
 from feeds.remote.targets import Target
 
@@ -62,7 +66,9 @@ def plan_push(local: Mapping[str, LocalObject], remote: Manifest, target: Target
             unchanged += 1
             continue
         by_tier[_group(obj, held)].append(Upload(obj, entry))
-    deletions = tuple(sorted(remote.entries.keys() - local.keys()))
+    deletions = tuple(
+        sorted(remote.entries.keys() - local.keys(), key=_deletion_order, reverse=True)
+    )
     batches = tuple(tuple(uploads) for uploads in by_tier.values() if uploads)
     return PushPlan(batches, deletions, unchanged)
 
@@ -74,3 +80,8 @@ def _group(obj: LocalObject, held: Entry | None) -> str:
     if obj.tier == "archives" and (held is None or held.sha256 is None):
         return "new archives"
     return obj.tier
+
+
+def _deletion_order(name: str) -> tuple[int, str]:
+    # Sorted in reverse: later tiers first, and archive months newest first.
+    return TIERS.index(tier_of(name)), name

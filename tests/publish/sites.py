@@ -77,14 +77,15 @@ def build_site(config: Config, articles: Mapping[int, Article]) -> None:
 
 
 def many_articles(
-    count: int, topics: Sequence[str] = ("AI", "Web", "Rust", "Go")
+    count: int, topics: Sequence[str] = ("AI", "Web", "Rust", "Go", "Data", "Ops")
 ) -> dict[int, Article]:
     """``count`` articles over the months of 2024, two topics each."""
     return {
         key: Article(
             f"Article {key}",
             1 + key % 12,
-            (topics[key % len(topics)], topics[(key + 1) % len(topics)]),
+            # Each topic in most months: its feed has archives too.
+            (topics[key // 12 % len(topics)], topics[(key // 12 + 2) % len(topics)]),
         )
         for key in range(count)
     }

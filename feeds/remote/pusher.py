@@ -3,7 +3,8 @@
 The order keeps the target consistent at every moment, cut short or not:
 1. the manifest first enters every object about to be written as pending;
 2. the uploads go in the plan's batches, each complete before the next,
-   the manifest saved after each (so a later push skips what was stored);
+   the manifest saved after each and every few seconds within one (so a
+   later push skips what was stored);
 3. stale objects are deleted, and the manifest saved without them.
 
 A file that changes while it is pushed (the daemon rebuilt meanwhile) is not
@@ -16,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
+from itertools import groupby
 
-from feeds.remote.local import LocalObject, OutputFolder
+from feeds.errors import PublishError
+from feeds.remote.local import LocalObject, OutputFolder, tier_of
 from feeds.remote.manifest import EMPTY, PENDING, Entry, Manifest
 from feeds.remote.plan import PushPlan, Upload, plan_push
 from feeds.remote.store import Store
@@ -27,6 +30,8 @@ from feeds.remote.targets import Target
 
 #: Uploads at once: object stores answer each in tens of milliseconds.
 WORKERS = 8
+#: Seconds between saves of the manifest within a batch.
+CHECKPOINT = 2.0
 
 
 class OutputChanged(Exception):
@@ -139,35 +144,63 @@ class _Push:
             if self.changed_under_us:
                 raise OutputChanged
         if work.deletions:
-            self.store.delete(work.deletions)
+            # One request per tier at most: a store deletes one request's
+            # keys in no promised order, and the plan's order is by tier.
+            for _, names in groupby(work.deletions, key=tier_of):
+                self.store.delete(tuple(names))
             self._save(self.manifest.without(set(work.deletions)))
             self.report.deleted = len(work.deletions)
             self.report.changed.extend(work.deletions)
 
     def _upload(self, batch: tuple[Upload, ...]) -> dict[str, Entry]:
         """Uploads ``batch`` at once; what was stored, even when one failed."""
+        stored: dict[str, Entry] = {}
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="feeds-push") as pool:
             futures = {pool.submit(self._upload_one, upload): upload for upload in batch}
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failure = next((f.exception() for f in done if f.exception() is not None), None)
+            failure = self._collect(futures, stored)
             if failure is not None:
                 for future in futures:
                     future.cancel()
                 wait(futures)
-        stored: dict[str, Entry] = {}
         for future, upload in futures.items():
-            size = _stored_size(future)
-            if size is not None:
-                stored[upload.object.name] = upload.entry
-                self.report.uploaded += 1
-                self.report.bytes += size
-                self.report.changed.append(upload.object.name)
-                if upload.object.tier == "feeds":
-                    self.report.feeds.append(upload.object.name)
+            if upload.object.name not in stored:
+                self._record(future, upload, stored)
         if failure is not None:
             self._save(self.manifest.with_entries(stored))  # keeps what was stored
             raise failure
         return stored
+
+    def _collect(
+        self, futures: dict[Future[int | None], Upload], stored: dict[str, Entry]
+    ) -> BaseException | None:
+        """Records the uploads as they finish, and saves the manifest with
+        them every `CHECKPOINT` seconds: a push killed in a long batch (a
+        first push's archives are most of the output) leaves a record of
+        most of what it stored. Returns the first failure."""
+        saved = time.monotonic()
+        try:
+            for future in as_completed(futures):
+                failure = future.exception()
+                if failure is not None:
+                    return failure
+                self._record(future, futures[future], stored)
+                if time.monotonic() - saved >= CHECKPOINT:
+                    self._save(self.manifest.with_entries(stored))
+                    saved = time.monotonic()
+        except PublishError as error:  # the checkpoint failed
+            return error
+        return None
+
+    def _record(self, future: Future[int | None], upload: Upload, stored: dict[str, Entry]) -> None:
+        size = _stored_size(future)
+        if size is None:
+            return
+        stored[upload.object.name] = upload.entry
+        self.report.uploaded += 1
+        self.report.bytes += size
+        self.report.changed.append(upload.object.name)
+        if upload.object.tier == "feeds":
+            self.report.feeds.append(upload.object.name)
 
     def _upload_one(self, upload: Upload) -> int | None:
         """The size uploaded, or None when the file changed since the plan."""

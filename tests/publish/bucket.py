@@ -14,6 +14,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
@@ -80,10 +81,13 @@ def _key(url: str, *, base_url: str, prefix: str) -> str | None:
     return prefix + rel
 
 
-def links(key: str, body: bytes, *, base_url: str, prefix: str) -> set[str]:
+# Cached: a walk per step of a simulated push reads the same documents again
+# and again, and parsing them is most of its cost.
+@lru_cache(maxsize=8192)
+def links(key: str, body: bytes, *, base_url: str, prefix: str) -> frozenset[str]:
     """The keys of our objects the document at ``key`` links to."""
     if not key.endswith(DOCUMENTS):
-        return set()
+        return frozenset()
     # JSON may escape "/" as "\/": read past it.
     text = body.decode("utf-8", errors="replace").replace("\\/", "/")
     urls = re.findall(re.escape(base_url) + PATH, text)
@@ -94,7 +98,7 @@ def links(key: str, body: bytes, *, base_url: str, prefix: str) -> set[str]:
         own_url = base_url + key.removeprefix(prefix)
         urls.extend(urljoin(own_url, ref) for ref in parser.refs)
     targets = (_key(url, base_url=base_url, prefix=prefix) for url in urls)
-    return {target for target in targets if target is not None}
+    return frozenset(target for target in targets if target is not None)
 
 
 def roots(before: Iterable[str], *, prefix: str) -> set[str]:

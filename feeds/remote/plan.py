@@ -79,14 +79,16 @@ def _group(obj: LocalObject, held: Entry | None) -> str:
     """Which batch uploads ``obj``, which the target holds as ``held``."""
     if obj.name == OPML.filename:
         return "opml"
-    if obj.tier == "archives" and held is None:
+    if obj.tier != "archives":
+        return obj.tier
+    if held is None:
         return "new archives"
-    if obj.tier == "archives" and held.sha256 is None:
+    if held.sha256 is None:
         # Entered before a push that was cut short: held in an old version, or
         # not at all. After the new ones, which it may now link to; before the
         # changed ones, which may link to it.
         return "pending archives"
-    return obj.tier
+    return "archives"
 
 
 def _deletion_order(name: str) -> tuple[int, str]:

@@ -78,7 +78,7 @@ class Daemon:
         self._rebuilds = Rebuilds(
             self.config,
             seeds_missing=lambda: self._watch.note_missing(),
-            push=lambda report: self._publishing.built(report),
+            built=lambda report: self._publishing.built(report),
             metrics=self.metrics,
         )
         self._scheduler = self._rebuilds.scheduler

@@ -92,7 +92,7 @@ class Frontend:
 
     # --- WebSub --------------------------------------------------------
 
-    def push(self, report: BuildReport) -> None:
+    def ping(self, report: BuildReport) -> None:
         """Tells the hubs about every feed whose file changed (archives are not subscribed to)."""
         base_url = self._config().base_url
         self._hubs.notify(

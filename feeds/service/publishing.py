@@ -41,7 +41,7 @@ ABANDON_WAIT = 1.0
 class Hubs(Protocol):
     """The daemon's WebSub hubs (`feeds.service.frontend.Frontend`)."""
 
-    def push(self, report: BuildReport) -> None: ...
+    def ping(self, report: BuildReport) -> None: ...
     def notify(self, feed_urls: Iterable[str]) -> None: ...
 
 
@@ -51,7 +51,7 @@ class Publishing:
     ``config()`` is the daemon's current config; ``build_lock`` is
     `Rebuilds.lock` (held while a rebuild writes); ``hubs`` tells the
     daemon's WebSub hubs: of feed URLs (`Frontend.notify`), or of a local
-    build's feeds (`Frontend.push`) when no target is configured.
+    build's feeds (`Frontend.ping`) when no target is configured.
     """
 
     def __init__(
@@ -82,7 +82,7 @@ class Publishing:
         the feeds served here (as ever); with them, the targets are due a
         push, and their hubs are told once they hold the change."""
         if not self._config().publish:
-            self._hubs.push(report)
+            self._hubs.ping(report)
         elif report.written or report.removed:
             self.changed()
 

@@ -30,11 +30,12 @@ RETRY_AFTER_FAILURE = 5.0
 
 
 class Rebuilds:
-    """The scheduler's work: read what changed, write the feeds, tell the hubs.
+    """The scheduler's work: read what changed, write the feeds, pass the report on.
 
     ``seeds_missing`` is called when the seeds folder is gone at a rebuild,
-    ``push`` with the report of each rebuild that wrote; each rebuild is
-    recorded in ``metrics``.
+    ``built`` with the report of each rebuild that ended (the hubs are
+    pinged, the publish targets pushed); each rebuild is recorded in
+    ``metrics``.
     """
 
     def __init__(
@@ -42,11 +43,11 @@ class Rebuilds:
         config: Config,
         *,
         seeds_missing: Callable[[], None],
-        push: Callable[[BuildReport], None],
+        built: Callable[[BuildReport], None],
         metrics: Metrics,
     ) -> None:
         self._seeds_missing = seeds_missing
-        self._push = push
+        self._built = built
         self._metrics = metrics
         self.lock = threading.Lock()
         self.builder = Builder(config, parse_cache(config))
@@ -103,7 +104,7 @@ class Rebuilds:
             self._last_build = datetime.now(UTC)
             self._output_identity = folder_identity(builder.config.output)
         self.scheduler.set_embargo(report.next_embargo)
-        self._push(report)
+        self._built(report)
         if report.written or report.removed:
             log.info(
                 "%d articles, %d feeds: %d files written, %d removed in %.3f s",

@@ -72,7 +72,7 @@ class FakeHubs:
         #: Each feed URL told, with whether the store held its object then.
         self.told: list[tuple[str, bool]] = []
 
-    def push(self, report: BuildReport) -> None:
+    def ping(self, report: BuildReport) -> None:
         self.local.append(report)
 
     def notify(self, feed_urls: Iterable[str]) -> None:

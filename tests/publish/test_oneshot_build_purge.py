@@ -1,15 +1,18 @@
 """Specs of `feeds build --publish` (the build's exit code, unless the push
-fails) and of the purge command run after a push."""
+fails) and of what follows a push: the purge command, the WebSub pings."""
 
 from __future__ import annotations
 
+import http.server
 import logging
 import sys
+import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from tests.publish.site import PREFIX, Site, puts, site, uploaded
+from tests.publish.site import BASE_URL, PREFIX, Site, puts, site, uploaded
 
 __all__ = ["puts", "site"]  # fixtures
 
@@ -149,3 +152,47 @@ def test_a_purge_command_that_cannot_run_warns_and_the_push_succeeds(
     assert warnings == [
         f"{site.url}: purge command {missing} cannot run: No such file or directory"
     ]
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    """A WebSub hub recording each ping with the object its feed had then."""
+
+    site: Site
+    pings: list[tuple[str, bytes | None]]
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        held = {key: stored.body for key, stored in self.site.ours().items()}
+        for url in form.get("hub.url", []):
+            self.pings.append((url, held.get(PREFIX + url.removeprefix(BASE_URL))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_publish_pings_the_hubs_at_the_public_urls_once_the_bucket_holds_the_feeds(
+    site: Site,
+) -> None:
+    pings: list[tuple[str, bytes | None]] = []
+    handler = type("Hub", (_Hub,), {"site": site, "pings": pings})
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        site.configure(extra=f'websub:\n  hubs: ["http://127.0.0.1:{hub.server_address[1]}/"]\n')
+        site.build()
+        assert site.publish().code == 0
+    finally:
+        hub.shutdown()
+        hub.server_close()
+
+    feeds = {
+        name
+        for name in site.local()
+        if name.endswith((".atom.xml", ".rss.xml", ".json")) and "/archive/" not in name
+    }
+    assert {PREFIX + url.removeprefix(BASE_URL) for url, _ in pings} == feeds
+    # Each feed was in the bucket, as it is here, when its hub was told.
+    assert all(held == site.local()[PREFIX + url.removeprefix(BASE_URL)] for url, held in pings)

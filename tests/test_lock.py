@@ -94,23 +94,36 @@ def test_the_installed_packages_are_the_locked_ones() -> None:
     assert not wrong, "not installed from the lock (run make test): " + ", ".join(wrong)
 
 
-def _imported_modules(folder: Path) -> Iterator[str]:
+def _imported_modules(folder: Path, *, typing_only: bool = False) -> Iterator[str]:
+    """The top-level modules imported in ``folder``: those imported at run
+    time, or (``typing_only``) those only under ``if TYPE_CHECKING:``."""
     for path in folder.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
+        checked = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+            for statement in node.body
+            for inner in ast.walk(statement)
+        }
         for node in ast.walk(tree):
+            if (id(node) in checked) != typing_only:
+                continue
             if isinstance(node, ast.Import):
                 yield from (alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 yield node.module.split(".")[0]
 
 
-def _undeclared(folders: tuple[str, ...], extras: tuple[str, ...]) -> set[str]:
+def _undeclared(
+    folders: tuple[str, ...], extras: tuple[str, ...], *, typing_only: bool = False
+) -> set[str]:
     declared = {canonicalize_name(requirement.name) for requirement in _declared(*extras)}
     distributions = metadata.packages_distributions()
     own = {"feeds", "tests", "bench"}
     missing = set()
     for folder in folders:
-        for module in set(_imported_modules(REPO / folder)):
+        for module in set(_imported_modules(REPO / folder, typing_only=typing_only)):
             if module in sys.stdlib_module_names or module in own or module == "__future__":
                 continue
             names = {canonicalize_name(name) for name in distributions.get(module, [module])}
@@ -121,6 +134,11 @@ def _undeclared(folders: tuple[str, ...], extras: tuple[str, ...]) -> set[str]:
 
 def test_every_package_the_app_imports_is_declared() -> None:
     assert not _undeclared(("feeds",), ())
+
+
+def test_every_package_the_app_imports_for_type_checks_is_declared_for_the_tests() -> None:
+    # mypy, which reads these, is a test tool: its stubs are test packages.
+    assert not _undeclared(("feeds",), ("test",), typing_only=True)
 
 
 def test_every_package_the_tests_and_benchmarks_import_is_declared() -> None:

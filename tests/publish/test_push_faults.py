@@ -161,7 +161,7 @@ def check_then_converge(s3_server: S3Server, bucket: str, output: Path, before: 
     assert_converged(client, bucket, output, where)
 
 
-@pytest.mark.parametrize("fraction", [0.05, 0.5, 0.97])
+@pytest.mark.parametrize("fraction", [0.05, 0.97])
 def test_a_first_push_cut_by_the_server_stopping_is_consistent_then_converges(
     s3_server: S3Server, bucket: str, tmp_path: Path, fraction: float
 ) -> None:
@@ -175,7 +175,7 @@ def test_a_first_push_cut_by_the_server_stopping_is_consistent_then_converges(
     check_then_converge(s3_server, bucket, output, before)
 
 
-@pytest.mark.parametrize("fraction", [0.1, 0.9])
+@pytest.mark.parametrize("fraction", [0.5])
 def test_an_update_cut_by_the_server_stopping_is_consistent_then_converges(
     s3_server: S3Server, bucket: str, tmp_path: Path, fraction: float
 ) -> None:

@@ -117,6 +117,7 @@ def moto_server() -> Iterator[tuple[str, Requests]]:
         port = int(probe.getsockname()[1])
     werkzeug = logging.getLogger("werkzeug")
     requests = Requests()
+    level, propagate = werkzeug.level, werkzeug.propagate
     werkzeug.setLevel(logging.INFO)
     werkzeug.propagate = False  # counted, not printed
     werkzeug.addHandler(requests)
@@ -127,6 +128,8 @@ def moto_server() -> Iterator[tuple[str, Requests]]:
     finally:
         server.stop()
         werkzeug.removeHandler(requests)
+        werkzeug.setLevel(level)
+        werkzeug.propagate = propagate
 
 
 @dataclass(frozen=True)
@@ -267,19 +270,20 @@ def noop_pushes(site: Site, folder: OutputFolder, requests: Requests, runs: int)
 
 
 def scan_times(output: Path, runs: int) -> Scan:
-    """`OutputFolder.scan()` of a new folder (hashes every file; the files
-    are in the page cache, just written), then again (hash cache) ``runs`` times."""
-    folder = OutputFolder(output)
-    started = time.perf_counter()
-    found = folder.scan()
-    cold = time.perf_counter() - started
-    warm = []
+    """`OutputFolder.scan()` of a new folder object (hashes every file; the
+    files are in the page cache, just written), and again of the same one
+    (hash cache); medians of ``runs`` each."""
+    cold, warm = [], []
     for _ in range(runs):
+        folder = OutputFolder(output)
+        started = time.perf_counter()
+        found = folder.scan()
+        cold.append(time.perf_counter() - started)
         started = time.perf_counter()
         folder.scan()
         warm.append(time.perf_counter() - started)
     size = sum(obj.size for obj in found.values())
-    return Scan(len(found), size, cold, statistics.median(warm))
+    return Scan(len(found), size, statistics.median(cold), statistics.median(warm))
 
 
 # --- single-article changes ----------------------------------------------------
@@ -394,7 +398,7 @@ def _log(size: int, message: str) -> None:
 def _mb(count: int) -> str:
     if count == 0:
         return "0"
-    return f"{count / 1e6:.2f}" if count >= 10_000 else f"{count / 1e6:.3f}"
+    return f"{count / 1e6:,.2f}" if count >= 10_000 else f"{count / 1e6:.3f}"
 
 
 def _versions() -> str:
@@ -467,7 +471,7 @@ def _local_table(results: list[SizeResult]) -> list[str]:
         "The local side of every push, `OutputFolder.scan()`: cold hashes every file "
         "(a new folder object, as each `feeds publish` makes; the files in the page cache, "
         "just built), warm finds every file's hash by its size, mtime and inode "
-        "(the folder object kept, as a daemon would), median of the same runs. "
+        "(the folder object kept, as a daemon would); medians of the same runs. "
         "The manifest is read (parsed, every entry checked) by every push, and written "
         "(JSON) by every push that uploads: before the uploads with them pending, and "
         "after each batch.",
@@ -479,9 +483,9 @@ def _local_table(results: list[SizeResult]) -> list[str]:
     for result in results:
         scan, manifest = result.scan, result.manifest
         lines.append(
-            f"| {result.size:,} | {scan.files:,} | {scan.bytes / 1e6:.0f} "
+            f"| {result.size:,} | {scan.files:,} | {scan.bytes / 1e6:,.0f} "
             f"| {scan.cold_seconds:.2f} | {scan.warm_seconds:.3f} "
-            f"| {manifest.bytes / 1e3:.0f} | {manifest.parse_seconds * 1e3:.0f} "
+            f"| {manifest.bytes / 1e3:,.0f} | {manifest.parse_seconds * 1e3:.0f} "
             f"| {manifest.write_seconds * 1e3:.0f} |"
         )
     return lines
@@ -510,8 +514,8 @@ def _meaning(results: list[SizeResult]) -> list[str]:
             f"{cold.objects:,} objects {WORKERS} at a time take about {estimates}, plus "
             f"{cold.bytes / UPLINK_BYTES_PER_S:.0f} s for the bytes at 100 Mbit/s "
             f"(estimates, not measured). One title edited: {edit.objects} objects, "
-            f"{edit.bytes / 1e3:.0f} KB, and the manifest ({manifest_kb:.0f} KB) written "
-            f"{edit.manifest_puts} times, {edit.manifest_puts * manifest_kb:.0f} KB. "
+            f"{edit.bytes / 1e3:,.0f} KB, and the manifest ({manifest_kb:,.0f} KB) written "
+            f"{edit.manifest_puts} times, {edit.manifest_puts * manifest_kb:,.0f} KB. "
             f"Per push the daemon's side spends the warm scan "
             f"({result.scan.warm_seconds * 1e3:.0f} ms), reading the manifest "
             f"({result.manifest.parse_seconds * 1e3:.0f} ms) and writing it "
@@ -534,24 +538,26 @@ is werkzeug's threaded development server in one Python process, which
 parses each request, hashes and keeps each body, under one GIL. In the
 benchmark's own process the pusher's 8 upload threads share that GIL (and
 the 2 cores) with it, so the in-process cold push is the slower one; the
-subprocess figure is the fairer, and both vary by some 15% between runs.
-Real S3 or R2 answer each PUT in tens of milliseconds however many are in
-flight, so there a push is bound by round trips: `WORKERS = 8` uploads at
+subprocess figure is the fairer, and both vary by up to a fifth between
+runs. Real S3 or R2 answer each PUT in tens of milliseconds however many are
+in flight, so there a push is bound by round trips: `WORKERS = 8` uploads at
 once (feeds/remote/pusher.py), each batch (new archives, archives, feeds,
 pages, index and OPML) waiting for its last upload and a manifest write
-before the next, so a cold push costs about objects / 8 round trips plus
-the bytes at the uplink's rate, and more workers would shorten it in
-proportion. A push with nothing changed is the local scan and one GET of
-the manifest; a push after one article's change uploads tens of objects
-in one to four batches, and writes the whole manifest once before them and
-once after each batch: with some 10,000 objects, those writes are several
-times the bytes of the objects themselves. A daemon that pushes after every build pays the
-warm scan and the manifest's reading and writing each time; `feeds
-publish` also hashes the whole output (the cold scan) and imports boto3.
-Each `push_with_retries` call makes a new boto3 client (the difference
-between a no-op push's wall time and its own seconds); a daemon that kept
-its `S3Store` would save that and could read the manifest conditionally
-(its ETag is kept) instead of downloading it whole.
+before the next, so a cold push costs about objects / 8 round trips plus the
+bytes at the uplink's rate; more workers would shorten it in proportion, up
+to the service's request rate. A push with nothing changed is the local scan
+and one GET of the manifest; a push after one article's change uploads tens
+of objects in one to four batches, and writes the whole manifest once before
+them and once after each batch: with some 10,000 objects the manifest is
+about 2 MB, so those writes are more bytes than the objects at 10,000
+articles, and from a third as many to as many at 100,000, whose archives are
+larger. A daemon that pushes after every build pays the warm scan and the
+manifest's reading and writing each time; `feeds publish` also hashes the
+whole output (the cold scan) and imports boto3. Each `push_with_retries`
+call makes a new boto3 client (the difference between a no-op push's wall
+time and its own seconds); a daemon that kept its `S3Store` would save that
+and could read the manifest conditionally (its ETag is kept) instead of
+downloading it whole.
 """
 
 

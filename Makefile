@@ -17,7 +17,7 @@ LOCK_FLAGS := --universal --generate-hashes --python-version 3.11 --quiet
 BUILD_FLAGS := --build-constraints requirements/build.txt --require-build-hashes
 
 .PHONY: run build check test lint typecheck golden bench bench-all bench-load \
-	bench-connections bench-compare lock test-latest clean
+	bench-connections bench-compare bench-publish lock test-latest clean
 
 # The service: builds, then watches seeds/ and serves output/ on
 # http://127.0.0.1:8080/ until Ctrl-C.
@@ -86,9 +86,17 @@ golden: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.latency --articles 1000 --edits 50
 
-# Everything, beside Hugo when installed (apt-get install hugo); writes bench/RESULTS.md.
+# Everything, beside Hugo when installed (apt-get install hugo), then publishing
+# to object storage; writes bench/RESULTS.md.
 bench-all: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.publish
+
+# Pushes of the 10k and 100k outputs to moto's S3 server on loopback: cold, with
+# nothing changed, after one article's change; writes the publish section of
+# bench/RESULTS.md (about 20 minutes).
+bench-publish: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.publish
 
 # 200 clients polling with conditional GETs while the daemon rebuilds every second,
 # then nginx on the same folder; writes the load section of bench/RESULTS.md.

@@ -473,8 +473,8 @@ def _local_table(results: list[SizeResult]) -> list[str]:
         "just built), warm finds every file's hash by its size, mtime and inode "
         "(the folder object kept, as a daemon would); medians of the same runs. "
         "The manifest is read (parsed, every entry checked) by every push, and written "
-        "(JSON) by every push that uploads: before the uploads with them pending, and "
-        "after each batch.",
+        "(JSON) by every push that uploads: before the uploads with them pending, every "
+        "second of a long push, and at the end.",
         "",
         "| articles | output files | output MB | scan cold s | scan warm s "
         "| manifest KB | manifest read ms | manifest write ms |",
@@ -542,22 +542,21 @@ subprocess figure is the fairer, and both vary by up to a fifth between
 runs. Real S3 or R2 answer each PUT in tens of milliseconds however many are
 in flight, so there a push is bound by round trips: `WORKERS = 8` uploads at
 once (feeds/remote/pusher.py), each batch (new archives, archives, feeds,
-pages, index and OPML) waiting for its last upload and a manifest write
-before the next, so a cold push costs about objects / 8 round trips plus the
-bytes at the uplink's rate; more workers would shorten it in proportion, up
-to the service's request rate. A push with nothing changed is the local scan
-and one GET of the manifest; a push after one article's change uploads tens
-of objects in one to four batches, and writes the whole manifest once before
-them and once after each batch: with some 10,000 objects the manifest is
-about 2 MB, so those writes are more bytes than the objects at 10,000
-articles, and from a third as many to as many at 100,000, whose archives are
-larger. A daemon that pushes after every build pays the warm scan and the
-manifest's reading and writing each time; `feeds publish` also hashes the
-whole output (the cold scan) and imports boto3. Each `push_with_retries`
-call makes a new boto3 client (the difference between a no-op push's wall
-time and its own seconds); a daemon that kept its `S3Store` would save that
-and could read the manifest conditionally (its ETag is kept) instead of
-downloading it whole.
+pages, index and OPML) waiting for its last upload before the next, so a
+cold push costs about objects / 8 round trips plus the bytes at the
+uplink's rate; more workers would shorten it in proportion, up to the
+service's request rate. A push with nothing changed is the local scan and
+one GET of the manifest; a push after one article's change uploads tens of
+objects in one to four batches and writes the whole manifest twice, before
+and after (every second as well in a longer push; an earlier version wrote
+it after each batch too, 2 to 5 times, more bytes than the objects at
+10,000 articles). With some 10,000 objects the manifest is about 2 MB. A
+daemon that pushes after every build pays the warm scan and those two
+writes; it keeps its `S3Store`, whose manifest GET is conditional on the
+ETag it last saw (a 304 when nothing else wrote it). `feeds publish` also
+hashes the whole output (the cold scan), imports boto3 and makes a new
+client (the difference between a no-op push's wall time and its own
+seconds).
 """
 
 

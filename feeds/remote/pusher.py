@@ -30,8 +30,10 @@ from feeds.remote.targets import Target
 
 #: Uploads at once: object stores answer each in tens of milliseconds.
 WORKERS = 8
-#: Seconds between saves of the manifest within a batch.
-CHECKPOINT = 2.0
+#: Seconds between saves of the manifest during a push: a push shorter than
+#: this saves it twice (before and after); a long one (a first push) keeps a
+#: record a kill -9 loses at most this much of.
+CHECKPOINT = 1.0
 
 
 class OutputChanged(Exception):
@@ -127,33 +129,47 @@ def push(
 
 
 class _Push:
+    """One push's work. ``manifest`` is the record of what the target holds,
+    as far as this push knows; it is saved before the first upload (with
+    every object about to be written pending), every `CHECKPOINT` seconds,
+    when the push stops early, and at the end: a short push writes it twice."""
+
     def __init__(self, folder: OutputFolder, store: Store, remote: Manifest, report: PushReport):
         self.folder, self.store, self.report = folder, store, report
         self.manifest = remote
         self.changed_under_us = False
+        self._unsaved = False
+        self._saved_at = time.monotonic()
 
     def run(self, work: PushPlan, *, save_first: bool = False) -> None:
         # An adopted manifest is saved even when nothing is to be uploaded:
         # unrecorded, the adopted objects would not count as ours, and a
         # later push would leave them in place once the output drops them.
-        if work.uploads or save_first:
-            self._save(self.manifest.with_entries({u.object.name: PENDING for u in work.uploads}))
+        self._unsaved = save_first
+        self._note({u.object.name: PENDING for u in work.uploads})
+        self._save()
         for batch in work.batches:
-            stored = self._upload(batch)
-            self._save(self.manifest.with_entries(stored))
+            self._upload(batch)
             if self.changed_under_us:
+                self._save()
                 raise OutputChanged
+            if time.monotonic() - self._saved_at >= CHECKPOINT:
+                self._save()
         if work.deletions:
             # One request per tier at most: a store deletes one request's
             # keys in no promised order, and the plan's order is by tier.
+            # Cut short here, the record still names them: deleted again.
             for _, names in groupby(work.deletions, key=tier_of):
                 self.store.delete(tuple(names))
-            self._save(self.manifest.without(set(work.deletions)))
+            self.manifest = self.manifest.without(set(work.deletions))
+            self._unsaved = True
             self.report.deleted = len(work.deletions)
             self.report.changed.extend(work.deletions)
+        self._save()
 
-    def _upload(self, batch: tuple[Upload, ...]) -> dict[str, Entry]:
-        """Uploads ``batch`` at once; what was stored, even when one failed."""
+    def _upload(self, batch: tuple[Upload, ...]) -> None:
+        """Uploads ``batch`` at once, and notes what was stored, even when
+        one failed (then saved, and the failure raised)."""
         stored: dict[str, Entry] = {}
         with ThreadPoolExecutor(WORKERS, thread_name_prefix="feeds-push") as pool:
             futures = {pool.submit(self._upload_one, upload): upload for upload in batch}
@@ -165,10 +181,10 @@ class _Push:
         for future, upload in futures.items():
             if upload.object.name not in stored:
                 self._record(future, upload, stored)
+        self._note(stored)
         if failure is not None:
-            self._save(self.manifest.with_entries(stored))  # keeps what was stored
+            self._save()  # keeps what was stored
             raise failure
-        return stored
 
     def _collect(
         self, futures: dict[Future[int | None], Upload], stored: dict[str, Entry]
@@ -177,16 +193,15 @@ class _Push:
         them every `CHECKPOINT` seconds: a push killed in a long batch (a
         first push's archives are most of the output) leaves a record of
         most of what it stored. Returns the first failure."""
-        saved = time.monotonic()
         try:
             for future in as_completed(futures):
                 failure = future.exception()
                 if failure is not None:
                     return failure
                 self._record(future, futures[future], stored)
-                if time.monotonic() - saved >= CHECKPOINT:
-                    self._save(self.manifest.with_entries(stored))
-                    saved = time.monotonic()
+                if time.monotonic() - self._saved_at >= CHECKPOINT:
+                    self._note(stored)
+                    self._save()
         except PublishError as error:  # the checkpoint failed
             return error
         return None
@@ -211,9 +226,16 @@ class _Push:
         self.store.put(upload.object.name, body, upload.entry)
         return len(body)
 
-    def _save(self, manifest: Manifest) -> None:
-        self.store.write_manifest(manifest)
-        self.manifest = manifest
+    def _note(self, entries: Mapping[str, Entry]) -> None:
+        if entries:
+            self.manifest = self.manifest.with_entries(entries)
+            self._unsaved = True
+
+    def _save(self) -> None:
+        if self._unsaved:
+            self.store.write_manifest(self.manifest)
+            self._unsaved = False
+        self._saved_at = time.monotonic()
 
 
 def _stored_size(future: Future[int | None]) -> int | None:

@@ -134,6 +134,7 @@ class MemoryStore:
         self.objects: dict[str, Stored] = {}
         self.manifest: Manifest | None = None
         self.puts: list[str] = []
+        self.manifest_writes = 0
         #: The names of each delete request, in order.
         self.deletions: list[list[str]] = []
         self._on_put = on_put
@@ -143,6 +144,7 @@ class MemoryStore:
 
     def write_manifest(self, manifest: Manifest) -> None:
         self.manifest = manifest
+        self.manifest_writes += 1
 
     def put(self, name: str, body: bytes, entry: Entry) -> None:
         if self._on_put is not None:

@@ -178,3 +178,23 @@ def test_stale_objects_are_deleted_one_request_per_kind_in_the_plans_order(
     push(TARGET, OutputFolder(tmp_path), store, local=local)
 
     assert store.deletions == [[stale[0]], [stale[1]], [stale[2]]]
+
+
+def test_a_short_push_saves_the_manifest_twice_before_and_after(tmp_path: Path) -> None:
+    # The manifest outweighs the few objects an edit changes: saved once with
+    # the uploads pending, once with them stored and the stale ones gone.
+    names = ("all.atom.xml", "all.html", "index.html")
+    for name in names:
+        (tmp_path / name).write_text(f"new {name}", encoding="utf-8")
+    output = OutputFolder(tmp_path)
+    local = output.scan()
+    store = MemoryStore()
+    store.manifest = held(local).with_entries(
+        {"all.atom.xml": PENDING, "index.html": PENDING, "topics/go.json": PENDING}
+    )
+
+    report = push(TARGET, output, store, local=local)
+
+    assert (report.uploaded, report.deleted) == (2, 1)
+    assert store.manifest_writes == 2
+    assert store.manifest == held(local)

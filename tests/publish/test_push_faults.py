@@ -256,9 +256,18 @@ def publish_config(folder: Path, s3_server: S3Server, bucket: str) -> Path:
     return folder / "feeds.yaml"
 
 
+#: `feeds publish`, saving its manifest every 50 ms (as a long push on any
+#: machine would every `CHECKPOINT`): the kill then lands mid-push, after a
+#: checkpoint, however fast the machine runs this small push.
+_FREQUENT_CHECKPOINTS = (
+    "import sys; import feeds.remote.pusher as pusher; pusher.CHECKPOINT = 0.05; "
+    "from feeds.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def feeds_publish(config: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "feeds", "publish", "--config", str(config)],
+        [sys.executable, "-c", _FREQUENT_CHECKPOINTS, "publish", "--config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -32,8 +32,11 @@ from feeds.remote.targets import Target
 WORKERS = 8
 #: Seconds between saves of the manifest during a push: a push shorter than
 #: this saves it twice (before and after); a long one (a first push) keeps a
-#: record a kill -9 loses at most this much of.
+#: record a kill -9 loses little of...
 CHECKPOINT = 1.0
+#: ...while the saves stay a small share of what the push sends: the next is
+#: due once the uploads since the last outweigh the manifest this many times.
+CHECKPOINT_WEIGHT = 10
 
 
 class OutputChanged(Exception):
@@ -140,6 +143,9 @@ class _Push:
         self.changed_under_us = False
         self._unsaved = False
         self._saved_at = time.monotonic()
+        #: Bytes uploaded since the last save, and the size of that save.
+        self._sent = 0
+        self._saved_size = 0
 
     def run(self, work: PushPlan, *, save_first: bool = False) -> None:
         # An adopted manifest is saved even when nothing is to be uploaded:
@@ -153,7 +159,7 @@ class _Push:
             if self.changed_under_us:
                 self._save()
                 raise OutputChanged
-            if time.monotonic() - self._saved_at >= CHECKPOINT:
+            if self._checkpoint_due():
                 self._save()
         if work.deletions:
             # One request per tier at most: a store deletes one request's
@@ -199,7 +205,7 @@ class _Push:
                 if failure is not None:
                     return failure
                 self._record(future, futures[future], stored)
-                if time.monotonic() - self._saved_at >= CHECKPOINT:
+                if self._checkpoint_due():
                     self._note(stored)
                     self._save()
         except PublishError as error:  # the checkpoint failed
@@ -213,6 +219,7 @@ class _Push:
         stored[upload.object.name] = upload.entry
         self.report.uploaded += 1
         self.report.bytes += size
+        self._sent += size
         self.report.changed.append(upload.object.name)
         if upload.object.tier == "feeds":
             self.report.feeds.append(upload.object.name)
@@ -231,11 +238,18 @@ class _Push:
             self.manifest = self.manifest.with_entries(entries)
             self._unsaved = True
 
+    def _checkpoint_due(self) -> bool:
+        return (
+            time.monotonic() - self._saved_at >= CHECKPOINT
+            and self._sent >= CHECKPOINT_WEIGHT * self._saved_size
+        )
+
     def _save(self) -> None:
         if self._unsaved:
             self.store.write_manifest(self.manifest)
             self._unsaved = False
-        self._saved_at = time.monotonic()
+            self._saved_size = self.manifest.size()
+        self._saved_at, self._sent = time.monotonic(), 0
 
 
 def _stored_size(future: Future[int | None]) -> int | None:

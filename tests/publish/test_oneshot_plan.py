@@ -7,6 +7,9 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from feeds.remote import pusher
 from feeds.remote.local import LocalObject, OutputFolder, tier_of
 from feeds.remote.manifest import EMPTY, PENDING, Entry, Manifest
 from feeds.remote.plan import entry_for, plan_push
@@ -198,3 +201,21 @@ def test_a_short_push_saves_the_manifest_twice_before_and_after(tmp_path: Path) 
     assert (report.uploaded, report.deleted) == (2, 1)
     assert store.manifest_writes == 2
     assert store.manifest == held(local)
+
+
+def test_a_long_push_saves_the_manifest_only_once_its_uploads_outweigh_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # However long a push runs, its saves stay a small share of what it sends.
+    monkeypatch.setattr(pusher, "CHECKPOINT", 0.0)
+    for number in range(40):
+        (tmp_path / f"f{number}.atom.xml").write_bytes(b"x" * 2000)
+    output = OutputFolder(tmp_path)
+    store = MemoryStore()
+
+    push(TARGET, output, store)
+
+    sent = 40 * 2000
+    assert store.manifest is not None
+    most = 2 + sent // (pusher.CHECKPOINT_WEIGHT * store.manifest.size())
+    assert 2 < store.manifest_writes <= most

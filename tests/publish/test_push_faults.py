@@ -257,10 +257,12 @@ def publish_config(folder: Path, s3_server: S3Server, bucket: str) -> Path:
 
 
 #: `feeds publish`, saving its manifest every 50 ms (as a long push on any
-#: machine would every `CHECKPOINT`): the kill then lands mid-push, after a
-#: checkpoint, however fast the machine runs this small push.
+#: machine would every `CHECKPOINT`, once it sent `CHECKPOINT_WEIGHT` times
+#: the manifest): the kill then lands mid-push, after a checkpoint, however
+#: fast the machine runs this small push.
 _FREQUENT_CHECKPOINTS = (
     "import sys; import feeds.remote.pusher as pusher; pusher.CHECKPOINT = 0.05; "
+    "pusher.CHECKPOINT_WEIGHT = 0; "
     "from feeds.cli import main; sys.exit(main(sys.argv[1:]))"
 )
 
@@ -330,6 +332,7 @@ def test_a_long_batch_saves_the_manifest_as_it_goes(
 ) -> None:
     # What a kill -9 at the 150th upload would leave: the manifest then.
     monkeypatch.setattr(pusher, "CHECKPOINT", 0.0)
+    monkeypatch.setattr(pusher, "CHECKPOINT_WEIGHT", 0)
     output, _ = big_site(tmp_path)
     at_kill: list[Manifest] = []
 

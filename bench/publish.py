@@ -473,8 +473,9 @@ def _local_table(results: list[SizeResult]) -> list[str]:
         "just built), warm finds every file's hash by its size, mtime and inode "
         "(the folder object kept, as a daemon would); medians of the same runs. "
         "The manifest is read (parsed, every entry checked) by every push, and written "
-        "(JSON) by every push that uploads: before the uploads with them pending, every "
-        "second of a long push, and at the end.",
+        "(JSON) by every push that uploads: before the uploads with them pending, at "
+        "the end, and in a long push every second once the uploads since the last "
+        "save outweigh the manifest ten times (`CHECKPOINT`, `CHECKPOINT_WEIGHT`).",
         "",
         "| articles | output files | output MB | scan cold s | scan warm s "
         "| manifest KB | manifest read ms | manifest write ms |",
@@ -548,9 +549,10 @@ uplink's rate; more workers would shorten it in proportion, up to the
 service's request rate. A push with nothing changed is the local scan and
 one GET of the manifest; a push after one article's change uploads tens of
 objects in one to four batches and writes the whole manifest twice, before
-and after (every second as well in a longer push; an earlier version wrote
-it after each batch too, 2 to 5 times, more bytes than the objects at
-10,000 articles). With some 10,000 objects the manifest is about 2 MB. A
+and after (an earlier version wrote it after each batch too, 2 to 5 times,
+more bytes than the objects at 10,000 articles; a cold push writes it a few
+dozen times, at most a tenth of its bytes). With some 10,000 objects the
+manifest is about 2 MB. A
 daemon that pushes after every build pays the warm scan and those two
 writes; it keeps its `S3Store`, whose manifest GET is conditional on the
 ETag it last saw (a 304 when nothing else wrote it). `feeds publish` also

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 import click
 
 from feeds import __version__
-from feeds.build import oneshot
-from feeds.config import Config, load_config
 from feeds.errors import ArticleWarning, ConfigError, ExitCode, FeedsError, shown_path
-from feeds.logs import setup_logging
 
+# Each command imports what it needs when it runs: `feeds --version` and
+# `--help` load none of it, and a build imports no daemon.
 if TYPE_CHECKING:
+    from feeds.config import Config
     from feeds.remote.pusher import PushReport
     from feeds.remote.targets import Target
 
@@ -99,6 +99,9 @@ def build(
     quiet: bool,
 ) -> int:
     """Build every feed once from the seeds folder into the output folder."""
+    from feeds.build import oneshot
+    from feeds.config import load_config
+
     config = load_config(
         config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
     )
@@ -130,6 +133,8 @@ def publish(config_path: Path | None, output: Path | None, dry_run: bool, quiet:
     shows a reader a broken link, and deletes only the objects feeds wrote.
     Credentials come from the standard AWS chain, never from the config.
     """
+    from feeds.config import load_config
+
     config = load_config(config_path, output=output)
     _require_targets(config)
     return _publish(config, dry_run=dry_run, quiet=quiet)
@@ -183,6 +188,7 @@ def _after_push(config: Config) -> Callable[[Target, PushReport], None]:
 def check(config_path: Path | None, seeds: Path | None, strict: bool, quiet: bool) -> int:
     """Read and validate every article and report problems; write nothing."""
     from feeds.build.builder import scan  # not imported by a build with nothing to do
+    from feeds.config import load_config
 
     config = load_config(config_path, seeds=seeds, strict=strict or None)
     found = scan(config, _progress_bar if sys.stderr.isatty() else None)
@@ -230,10 +236,9 @@ def run(
     rescans periodically, and serves the output folder over HTTP. SIGHUP
     reloads the config.
     """
-    from feeds.service.daemon import (  # the daemon's imports cost a one-shot build
-        Daemon,
-        ServeOptions,
-    )
+    from feeds.config import load_config
+    from feeds.logs import setup_logging
+    from feeds.service.daemon import Daemon, ServeOptions
 
     setup_logging(logging.DEBUG if _verbose() else logging.INFO)
     daemon = Daemon(
@@ -251,6 +256,7 @@ def stats(config_path: Path | None) -> int:
     Reads the counts `feeds run` keeps in the state folder (state_dir), so it
     works while the daemon runs; they are saved every few seconds.
     """
+    from feeds.config import load_config
     from feeds.service.subscribers import state_file, stats_lines
 
     for line in stats_lines(state_file(load_config(config_path))):
@@ -276,7 +282,8 @@ def _progress_bar(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the CLI and returns its exit code; ``feeds`` and ``python -m feeds`` call this."""
+    """Runs the CLI and returns its exit code; ``feeds`` and ``python -m feeds``
+    call this through `feeds.__main__`, which answers ``--version`` itself."""
     try:
         result = cli.main(
             args=list(argv) if argv is not None else None, prog_name="feeds", standalone_mode=False

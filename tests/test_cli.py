@@ -247,6 +247,26 @@ def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
         assert "Usage:" in out
 
 
+def test_version_is_answered_as_click_would_without_importing_it() -> None:
+    script = (
+        "import sys\n"
+        "from feeds.__main__ import main\n"
+        "code = main()\n"
+        "print(code, sorted({'click', 'feeds.cli', 'feeds.config'} & set(sys.modules)))\n"
+    )
+    fast = subprocess.run(
+        [sys.executable, "-c", script, "--version"], capture_output=True, text=True, check=True
+    )
+    clicks = subprocess.run(
+        [sys.executable, "-c", "from feeds.cli import main; main(['--version'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fast.stdout == clicks.stdout + "0 []\n"
+    assert clicks.stdout == f"feeds, version {__version__}\n"
+
+
 def test_the_installed_command_builds_the_bundled_samples(tmp_path: Path) -> None:
     result = subprocess.run(
         [

@@ -73,6 +73,8 @@ class Builder:
         files that are gone. Returns the names whose state changed."""
         paths = self._scanner.listing()
         gone = self._seeds.keep_only(set(paths))
+        if gone:
+            self._cache.changed()
         restored = self._cache.restore(paths, self._seeds)
         stale = self._scanner.stale(paths, skip=set(restored))
         if stale:
@@ -82,7 +84,10 @@ class Builder:
     def update(self, paths: Iterable[Path]) -> list[str]:
         """Re-reads ``paths`` (reported by a watcher); a path that is gone or
         no longer an article file is forgotten. Returns the names changed."""
-        return self._scanner.update(paths)
+        changed = self._scanner.update(paths)
+        if changed:
+            self._cache.changed()
+        return changed
 
     def problem(self, path: str | Path) -> tuple[ArticleError | None, bool]:
         """The error of ``path``'s current version, and whether a last good

@@ -39,6 +39,11 @@ class CacheSession:
         self._state: CacheState | None = cache.load() if cache is not None else None
         #: False once a scan found anything the parse cache did not already know.
         self._as_cached = self._state is not None
+        #: Whether the seeds are as the cache on disk records them (nothing
+        #: read, changed or gone since it was loaded or last saved), and what
+        #: it records of the output: a save that would write the same is skipped.
+        self._in_sync = self._as_cached
+        self._on_disk = _written_of(self._state) if self._state is not None else None
         #: Some restored file's article is in the articles file, not yet loaded.
         self._has_packed = False
 
@@ -67,12 +72,17 @@ class CacheSession:
             self._has_packed = self._has_packed or entry.has_article
             restored.append(path)
         if known:  # files the cache knew that are gone
-            self._as_cached = False
+            self.diverged()
         return restored
 
     def diverged(self) -> None:
         """Notes that a scan read files: the last build's report no longer holds."""
         self._as_cached = False
+        self._in_sync = False
+
+    def changed(self) -> None:
+        """Notes that the seeds changed since (a watcher's update): a save writes."""
+        self._in_sync = False
 
     def fill(self, seeds: SeedSet, read: Callable[[str], object]) -> None:
         """Loads the cached articles of restored files, once, when a build
@@ -88,8 +98,10 @@ class CacheSession:
             article = _unpacked(packed, path)
             seeds.fill(path, article)
             if article is None:
+                self.changed()
                 read(path)
         for path in awaiting.values():  # missing from the cache: read again
+            self.changed()
             seeds.fill(path, None)
             read(path)
 
@@ -130,8 +142,14 @@ class CacheSession:
             except OSError:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
+        written_now = _written_of(state)
+        if self._in_sync and written_now == self._on_disk:
+            # A restart over its own output: the cache already says all this,
+            # and rewriting every article would only delay readiness.
+            return
         # Both made one at a time as the cache writes them, never all at once.
         self._cache.save(state, self._records(seeds), self._articles(seeds))
+        self._in_sync, self._on_disk = True, written_now
 
     def _records(self, seeds: SeedSet) -> Iterator[tuple[str, SeedRecord]]:
         for path, record in seeds.saved_records():
@@ -143,6 +161,11 @@ class CacheSession:
 
     def _key(self, path: str) -> str:
         return seed_key(self._prefix, path)
+
+
+def _written_of(state: CacheState) -> tuple[str, dict[str, tuple[int, int]], dict[str, str]]:
+    """What a cache state records of the last publish, its outputs and plans."""
+    return state.publish_key, dict(state.outputs), dict(state.plans)
 
 
 def _unpacked(packed: Packed, path: str) -> Article | None:

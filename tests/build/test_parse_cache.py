@@ -371,3 +371,32 @@ def test_damaged_fields_in_the_cache_mean_reading_the_file_again(
     reads = _counting_reads(monkeypatch)
     build(config)
     assert sorted(reads) == [str(seeds / "a.txt"), str(seeds / "b.txt")]
+
+
+def _cache_files(config: Config) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in (config.cache_dir or Path()).glob("parse-*")}
+
+
+def test_a_restart_over_its_own_output_writes_no_cache_and_a_change_does(
+    config: Config, seeds: Path, output: Path
+) -> None:
+    # What the daemon does at each start (Rebuilds): a full scan, a publish,
+    # a save. Over its own output and cache, the cache already says it all.
+    from feeds.build.builder import Builder
+
+    before = _cache_files(config)
+    builder = Builder(config, parse_cache(config))
+    builder.scan_all()
+    builder.save_cache(builder.publish(force=True))
+    assert _cache_files(config) == before
+
+    path = seeds / "a.txt"
+    path.write_text(path.read_text().replace("Alpha", "Alpha, edited"))
+    builder.update([path])
+    builder.save_cache(builder.publish())
+    after = _cache_files(config)
+    assert after.keys() == before.keys()
+    assert all(after[p] != before[p] for p in before)
+    # The edit and what it wrote are in the cache: a build has nothing to do.
+    assert build(config).written == []
+    assert _titles(output) == ["Alpha, edited", "Bravo"]

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 DEBOUNCE_MS: int = Config.model_fields["debounce_ms"].default
 # Sections other benchmarks keep in the same file (bench/load.py, bench/connections.py,
 # bench/publish.py).
-KEPT_SECTIONS = ("load", "connections", "publish")
+KEPT_SECTIONS = ("startup", "load", "connections", "publish")
 
 #: Why parts of the design card's libraries are bypassed on hot paths (measured;
 #: see the issue notes for the profiles).
@@ -133,12 +133,20 @@ date = ["publishedDateTime", ":default"]
 """
 
 
+#: What the Hugo site writes, and no more (issue 17's like-for-like row):
+#: the combined feed and one per topic, RSS only, 50 items, no archives and
+#: no pages beside them.
+LIKE_FOR_LIKE = "seeds: seeds\noutput: output-like\nformats: [rss]\narchives: false\npages: false\n"
+
+
 @dataclass
 class Row:
     size: int
     cold: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
     hugo: list[float] = field(default_factory=list)
+    #: Cold builds of the `LIKE_FOR_LIKE` config.
+    like: list[float] = field(default_factory=list)
     cold_rss_mb: float = 0.0
     daemon_rss_mb: float = 0.0
     latency: dict[str, float] = field(default_factory=dict)
@@ -195,6 +203,20 @@ def _feeds_build(corpus: Path, *, cold: bool) -> tuple[float, float]:
     )  # fmt: skip
 
 
+def _like_for_like_build(corpus: Path) -> float:
+    """Wall seconds of a cold build that writes what the Hugo site writes."""
+    config = corpus / "like-for-like.yaml"
+    config.write_text(LIKE_FOR_LIKE)
+    shutil.rmtree(corpus / "output-like", ignore_errors=True)
+    shutil.rmtree(corpus / "cache-like", ignore_errors=True)
+    return _timed(
+        [
+            sys.executable, "-m", "feeds", "build", "-q", "--config", str(config),
+            "--cache-dir", str(corpus / "cache-like"),
+        ]
+    )[0]  # fmt: skip
+
+
 def _daemon_rss(corpus: Path) -> float:
     """Resident memory of `feeds run` once it is ready, in MB."""
     config = corpus / "daemon.yaml"
@@ -220,7 +242,7 @@ def _daemon_rss(corpus: Path) -> float:
         process.wait(30)
 
 
-def run(sizes: list[int], repeat: int, edits: int) -> list[Row]:
+def run(sizes: list[int], repeat: int, edits: int, *, daemon: bool = True) -> list[Row]:
     rows = []
     for size in sizes:
         corpus = _corpus(size)
@@ -231,9 +253,13 @@ def run(sizes: list[int], repeat: int, edits: int) -> list[Row]:
             row.cold.append(seconds)
             row.cold_rss_mb = max(row.cold_rss_mb, rss)
             row.warm.append(_feeds_build(corpus, cold=False)[0])
+            row.like.append(_like_for_like_build(corpus))
             if hugo is not None:
                 shutil.rmtree(hugo / "public", ignore_errors=True)
                 row.hugo.append(_timed(["hugo", "--quiet", "--buildDrafts", "-s", str(hugo)])[0])
+        if not daemon:
+            rows.append(row)
+            continue
         row.daemon_rss_mb = _daemon_rss(corpus)
         if edits:
             samples = sorted(measure_latency(size, edits, DEBOUNCE_MS, corpus=corpus / "seeds"))
@@ -252,18 +278,24 @@ def _median(values: list[float]) -> str:
 
 def _table(rows: list[Row]) -> str:
     lines = [
-        "| articles | cold build s | warm build s | Hugo s | cold / Hugo | peak RSS MB (build) "
-        "| daemon RSS MB | save→feed p50 ms | p95 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| articles | cold build s | warm build s | Hugo s | cold / Hugo | like for like s "
+        "| like / Hugo | peak RSS MB (build) | daemon RSS MB | save→feed p50 ms | p95 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     nan = float("nan")
     for row in rows:
         ratio = (
             f"{statistics.median(row.cold) / statistics.median(row.hugo):.2f}x" if row.hugo else "–"
         )
+        like = (
+            f"{statistics.median(row.like) / statistics.median(row.hugo):.2f}x"
+            if row.hugo and row.like
+            else "–"
+        )
         lines.append(
             f"| {row.size:,} | {_median(row.cold)} | {_median(row.warm)} | {_median(row.hugo)} "
-            f"| {ratio} | {row.cold_rss_mb:.0f} | {row.daemon_rss_mb:.0f} "
+            f"| {ratio} | {_median(row.like)} | {like} "
+            f"| {row.cold_rss_mb:.0f} | {row.daemon_rss_mb:.0f} "
             f"| {row.latency.get('p50', nan):.0f} | {row.latency.get('p95', nan):.0f} |"
         )
     return "\n".join(lines)
@@ -273,11 +305,12 @@ def _targets(rows: list[Row]) -> str:
     """Issue 5's targets beside this run's figures."""
     by_size = {row.size: row for row in rows}
 
-    def ratio(size: int) -> str:
+    def ratio(size: int, like: bool = False) -> str:
         row = by_size.get(size)
-        if row is None or not row.hugo or not row.cold:
+        ours = (row.like if like else row.cold) if row is not None else []
+        if row is None or not row.hugo or not ours:
             return "–"
-        return f"{statistics.median(row.cold) / statistics.median(row.hugo):.2f}x"
+        return f"{statistics.median(ours) / statistics.median(row.hugo):.2f}x"
 
     def figure(size: int, value: Callable[[Row], float], unit: str) -> str:
         row = by_size.get(size)
@@ -285,11 +318,13 @@ def _targets(rows: list[Row]) -> str:
 
     big = 100_000
     lines = [
-        "## Against the targets of issue 5",
+        "## Against the targets of issues 5 and 17",
         "",
         "| target | this run |",
         "|---|---|",
-        f"| cold build ≤ 0.5x Hugo at 10k / 100k | {ratio(10_000)} / {ratio(big)} |",
+        "| like for like (RSS only, no archives, no pages) cold build ≤ 0.5x Hugo at 10k / 100k "
+        f"| {ratio(10_000, like=True)} / {ratio(big, like=True)} |",
+        f"| full default cold build ≤ 1.0x Hugo at 100k | {ratio(big)} |",
         "| warm build at 100k < 1 s | "
         + figure(big, lambda row: statistics.median(row.warm) if row.warm else nan, "s")
         + " |",
@@ -326,8 +361,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--edits", type=int, default=50)
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--builds-only",
+        action="store_true",
+        help="cold, warm, like-for-like and Hugo builds only; print the table, write nothing",
+    )
     args = parser.parse_args()
-    rows = run(args.sizes, args.repeat, args.edits)
+    rows = run(args.sizes, args.repeat, args.edits, daemon=not args.builds_only)
+    if args.builds_only:
+        print(_table(rows))
+        return
     # Other benchmarks keep their own sections; a rerun of this one leaves them alone.
     previous = args.results.read_text("utf-8") if args.results.exists() else ""
     kept = ""

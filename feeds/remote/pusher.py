@@ -24,7 +24,7 @@ from itertools import groupby
 from feeds.errors import PublishError
 from feeds.remote.local import LocalObject, OutputFolder, tier_of
 from feeds.remote.manifest import EMPTY, PENDING, Entry, Manifest
-from feeds.remote.plan import PushPlan, Upload, plan_push
+from feeds.remote.plan import PushPlan, Upload, entry_for, plan_push
 from feeds.remote.store import Store
 from feeds.remote.targets import Target
 
@@ -91,8 +91,6 @@ def _plan(
     remote = store.read_manifest()
     if remote is not None:
         return plan_push(local, remote, target), remote, False
-    from feeds.remote.plan import entry_for
-
     wanted = {name: entry_for(obj, target) for name, obj in local.items()}
     remote = store.adopt(wanted, folder.read) if wanted else EMPTY
     return plan_push(local, remote, target), remote, True

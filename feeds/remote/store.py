@@ -55,7 +55,7 @@ _REFUSED = frozenset(
 )
 _NO_BUCKET = frozenset({"NoSuchBucket", "PermanentRedirect", "301", "404"})
 # S3 interfaces without DeleteObjects (Google Cloud Storage's XML API).
-_NO_MULTI_DELETE = frozenset({"NotImplemented", "MethodNotAllowed", "501", "405"})
+_NO_MULTI_DELETE_CODES = ("NotImplemented", "MethodNotAllowed", "501", "405")
 
 
 class Store(Protocol):
@@ -86,7 +86,7 @@ class S3Store:
         key = self.target.key(MANIFEST_NAME)
         known = self._manifest
         try:
-            with self._errors("reading its manifest"):
+            with self._errors("reading its manifest", _MANIFEST_ANSWERS):
                 if known is None:
                     response = self._client.get_object(Bucket=self.target.bucket, Key=key)
                 else:
@@ -129,7 +129,7 @@ class S3Store:
         for start in range(0, len(names), _DELETE_BATCH):
             batch = names[start : start + _DELETE_BATCH]
             try:
-                with self._errors("deleting stale objects"):
+                with self._errors("deleting stale objects", _NO_MULTI_DELETE):
                     self._delete_many(batch)
             except _Unsupported:
                 for name in batch:
@@ -169,8 +169,10 @@ class S3Store:
         if errors:
             raise _translate(errors[0].get("Code", ""), self.target, "deleting stale objects")
 
-    def _errors(self, action: str) -> _Translated:
-        return _Translated(self.target, action)
+    def _errors(
+        self, action: str, answers: Mapping[str, type[Exception]] | None = None
+    ) -> _Translated:
+        return _Translated(self.target, action, answers)
 
 
 def _holds(head: Mapping[str, Any], entry: Entry, body: Callable[[], bytes | None]) -> bool:
@@ -202,11 +204,25 @@ class _Unsupported(Exception):
     pass
 
 
-class _Translated:
-    """Turns botocore's exceptions into ours for the ``with`` block's work."""
+#: Answers a manifest read handles itself: none yet, or none newer.
+_MANIFEST_ANSWERS: Mapping[str, type[Exception]] = {
+    **dict.fromkeys(("NoSuchKey", "404"), _Missing),
+    **dict.fromkeys(("304", "NotModified"), _NotModified),
+}
+#: Answers of a store without multi-object delete: then one object at a time.
+_NO_MULTI_DELETE: Mapping[str, type[Exception]] = dict.fromkeys(
+    _NO_MULTI_DELETE_CODES, _Unsupported
+)
 
-    def __init__(self, target: Target, action: str) -> None:
-        self.target, self.action = target, action
+
+class _Translated:
+    """Turns botocore's exceptions into ours for the ``with`` block's work;
+    an error code in ``answers`` raises its exception, for the caller to handle."""
+
+    def __init__(
+        self, target: Target, action: str, answers: Mapping[str, type[Exception]] | None = None
+    ) -> None:
+        self.target, self.action, self.answers = target, action, answers or {}
 
     def __enter__(self) -> None:
         return None
@@ -220,12 +236,8 @@ class _Translated:
 
         if isinstance(error, be.ClientError):
             code = str(error.response.get("Error", {}).get("Code", ""))
-            if code in ("NoSuchKey", "404") and self.action == "reading its manifest":
-                raise _Missing from None
-            if code in ("304", "NotModified"):
-                raise _NotModified from None
-            if code in _NO_MULTI_DELETE and self.action == "deleting stale objects":
-                raise _Unsupported from None
+            if code in self.answers:
+                raise self.answers[code] from None
             raise _translate(code, self.target, self.action) from None
         if isinstance(error, be.NoCredentialsError | be.PartialCredentialsError):
             raise _no_credentials(self.target) from None

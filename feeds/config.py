@@ -171,7 +171,7 @@ class CacheControlConfig(_Section):
     feeds: Annotated[str, SettingKind.RUNTIME] = Field(
         default="public, max-age=60", pattern=_HEADER_VALUE
     )
-    #: Monthly archives. A feed's newest archive still changes as entries
+    #: Archive documents. A feed's newest archive still changes as entries
     #: leave its main document, so the default stays short of a day.
     archives: Annotated[str, SettingKind.RUNTIME] = Field(
         default="public, max-age=3600", pattern=_HEADER_VALUE
@@ -297,8 +297,12 @@ class Config(_Section):
     custom_feeds: Annotated[tuple[CustomFeedConfig, ...], Field(strict=False)] = ()
     facets: FacetsConfig = FacetsConfig()
     #: RFC 5005 archives: entries older than the newest ``max_items`` stay
-    #: reachable in monthly archive documents, in every chosen format.
+    #: reachable in archive documents, in every chosen format: one a month,
+    #: or parts of a month for a busy feed (docs/ARCHIVES.md).
     archives: Annotated[bool, SettingKind.RENDERING] = True
+    #: Most entries in one archive document; a busier month is cut into parts.
+    #: The bytes one save rewrites grow with it.
+    archive_max_items: Annotated[int, SettingKind.RENDERING] = Field(default=50, ge=1, le=100_000)
     #: The formats every feed is written in, a non-empty selection of
     #: `feeds.formats.FORMATS`; kept in the registry's order, whose first is
     #: the one the index page and OPML subscribe to. By default every format

@@ -155,6 +155,72 @@ def test_an_archive_is_rewritten_only_when_its_own_entries_change(
     )
 
 
+def _chain(output: Path, suffix: str, links_of: Callable[[Path], dict[str, str]]) -> list[Path]:
+    """The documents from the current feed back along prev-archive links."""
+    pages = [output / f"all{suffix}"]
+    while "prev-archive" in links_of(pages[-1]):
+        page = _local(output, links_of(pages[-1])["prev-archive"])
+        assert page not in pages, "the chain has no loop"
+        pages.append(page)
+    return pages
+
+
+def _busy_month(write_seed: SeedWriter, excerpt: str = "") -> list[str]:
+    """Forty articles in February 2024, several a day, some at one instant."""
+    links = []
+    for number in range(40):
+        day, hour = 1 + number % 28, 0 if number < 8 else number % 24
+        links.append(f"https://e.org/{number}")
+        write_seed(
+            f"{number}.txt",
+            link=links[-1],
+            published=f"2024-02-{day:02d}T{hour:02d}:00:00Z",
+            extra=f'excerpt: "{excerpt}"\n' if excerpt else "",
+        )
+    return links
+
+
+@pytest.mark.parametrize(
+    ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
+)
+def test_a_busy_month_is_archived_in_bounded_parts_that_chain_to_every_article(
+    suffix: str,
+    links_of: Callable[[Path], dict[str, str]],
+    write_seed: SeedWriter,
+    output: Path,
+    make_config: ConfigFactory,
+) -> None:
+    links = _busy_month(write_seed)
+    build(make_config("max_items: 2\narchive_max_items: 3"))
+    pages = _chain(output, suffix, links_of)
+    seen: list[str] = []
+    for page in pages:
+        parsed = feedparser.parse(page.read_bytes())
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        assert len(parsed.entries) <= (2 if page == pages[0] else 3)
+        seen += [entry.link for entry in parsed.entries]
+    assert sorted(seen) == sorted(links)
+    assert len(seen) == len(set(seen))
+    names = [page.name.removesuffix(suffix) for page in pages[1:]]
+    assert all(name.startswith("2024-02_") for name in names), names
+
+
+def test_archives_stay_within_the_byte_budget_however_busy_the_month(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    links = _busy_month(write_seed, " ".join(f"word{n}" for n in range(120)))
+    build(make_config("max_bytes: 16384\nsummary_length: 400\nmax_items: 2"))
+    archives = [path for path in (output / "archive").rglob("*.*") if path.is_file()]
+    assert archives
+    assert max(path.stat().st_size for path in archives) <= 16384
+    document = json.loads((output / "all.json").read_text("utf-8"))
+    seen = [item["url"] for item in document["items"]]
+    while "next_url" in document:
+        document = json.loads(_local(output, document["next_url"]).read_text("utf-8"))
+        seen += [item["url"] for item in document["items"]]
+    assert sorted(seen) == sorted(links)
+
+
 # --- WebSub -----------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ many documents in a forked child.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -24,6 +25,8 @@ from feeds.formats import Document, document_suffixes, documents_for
 from feeds.plan.plans import COMBINED_STEM, FEED_DIRS, FeedPlan, newest_of
 from feeds.render import index_html, opml
 from feeds.system import processes
+
+log = logging.getLogger("feeds.build")
 
 #: Below this many documents to render, a second process costs more than it saves.
 PARALLEL_DOCUMENTS = 64
@@ -238,8 +241,18 @@ def render_within_budget(fmt: Document, plan: FeedPlan, config: Config) -> bytes
     (at least one: a single entry's size is bounded when it is read)."""
     budget = config.max_bytes
     data = fmt.render(plan, config)
-    # Archives keep every entry: dropping one would break the complete history.
-    if len(data) <= budget or len(plan.entries) <= 1 or plan.is_archive:
+    if len(data) <= budget or len(plan.entries) <= 1:
+        return data
+    if plan.is_archive:
+        # Archives keep every entry: dropping one would break the complete
+        # history. Periods are cut by an estimate of entry sizes, so only
+        # entries far larger than their text (escaping) end up here.
+        log.warning(
+            "%s is %d bytes, more than max_bytes (%d): its entries are larger than estimated",
+            plan.stem + fmt.suffix,
+            len(data),
+            budget,
+        )
         return data
     fitting, low, high = None, 1, len(plan.entries) - 1
     while low <= high:

@@ -107,7 +107,7 @@ class FeedSet:
             members = Members()
         plans = plan_members(self._main(feed, len(members)), members, cached or [], self._config)
         self._plans[feed] = plans
-        members.dirty_months.clear()
+        members.left.clear()
         if feed in self._members and not len(members):
             del self._members[feed]
         return plans

@@ -1,8 +1,8 @@
 """One feed's members, kept sorted by month, and the plans made of them.
 
 A save moves an article in or out of a month or two; the feed's main document
-is made again from its newest months, and an archive only for a month that
-changed (or whose neighbours did).
+is made again from its newest months, and an archive only for a period
+(`feeds.plan.periods`) that changed, or whose neighbours did.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from feeds.config import Config
 from feeds.model import Article
+from feeds.plan.periods import Period, PeriodLimits, entry_weight, periods
 from feeds.plan.plans import (
     FeedPlan,
     SortKey,
@@ -24,6 +25,8 @@ from feeds.plan.plans import (
 
 #: A month partly in the main document, and how many of its oldest are archived.
 _Boundary = tuple[str, int]
+#: A period holding archived entries, and how many of its oldest are archived.
+_Archived = tuple[Period, int]
 
 
 class Members:
@@ -31,16 +34,19 @@ class Members:
     `sort_key`: months are what archives are made of, and a save changes one
     or two of them."""
 
-    __slots__ = ("_by_key", "_months", "_unsorted", "dirty_months")
+    __slots__ = ("_by_key", "_limits", "_months", "_periods", "_unsorted", "left")
 
     def __init__(self) -> None:
         self._by_key: dict[SortKey, Article] = {}
         self._months: dict[str, list[SortKey]] = {}
         self._unsorted: set[str] = set()
-        #: Months an article left since the feed was last planned. Arrivals
-        #: need no mark: a month that only gained articles holds more than
-        #: its last archive's total, which `_archives` compares.
-        self.dirty_months: set[str] = set()
+        #: Each unchanged month's periods, cut with ``_limits``.
+        self._periods: dict[str, list[Period]] = {}
+        self._limits: PeriodLimits | None = None
+        #: The keys that left since the feed was last planned, by month.
+        #: Arrivals need no mark: a period that only gained articles holds
+        #: more than its last archive's total, which `_archives` compares.
+        self.left: dict[str, list[SortKey]] = {}
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -53,6 +59,7 @@ class Members:
         if keys and key < keys[-1]:
             self._unsorted.add(month)  # sorted when first read: bulk loads sort once
         keys.append(key)
+        self._periods.pop(month, None)
 
     def remove(self, article: Article) -> None:
         key = sort_key(article)
@@ -63,7 +70,8 @@ class Members:
         del keys[bisect_left(keys, key)]
         if not keys:
             del self._months[month]
-        self.dirty_months.add(month)
+        self._periods.pop(month, None)
+        self.left.setdefault(month, []).append(key)
 
     def months(self) -> list[str]:
         return sorted(self._months)
@@ -75,6 +83,22 @@ class Members:
             self._unsorted.discard(month)
         return keys
 
+    def periods(self, month: str, limits: PeriodLimits) -> list[Period]:
+        """The month's periods, cut again only after the month changed."""
+        if limits != self._limits:
+            self._periods.clear()
+            self._limits = limits
+        found = self._periods.get(month)
+        if found is None:
+            by_key = self._by_key
+            found = periods(month, self.month(month), lambda key: entry_weight(by_key[key]), limits)
+            self._periods[month] = found
+        return found
+
+    def left_from(self, period: Period) -> bool:
+        """Whether an article left the period's span since the last plan."""
+        return any(period.holds(key[0]) for key in self.left.get(period.month, ()))
+
     def articles(self, keys: Iterable[SortKey]) -> list[Article]:
         by_key = self._by_key
         return [by_key[key] for key in keys]
@@ -84,7 +108,7 @@ def plan_members(
     main: FeedPlan, members: Members, previous: Sequence[FeedPlan], config: Config
 ) -> list[FeedPlan]:
     """``main`` (a plan without entries) with its newest entries, then its
-    archives: made again for the months a change touched, ``previous`` ones
+    archives: made again for the periods a change touched, ``previous`` ones
     (the feed's last plans) for the others."""
     limit = config.max_items
     months = members.months()
@@ -92,11 +116,10 @@ def plan_members(
     entries = tuple(members.articles(newest))
     if not config.archives or len(members) <= limit:
         return [replace(main, entries=entries)]
-    archived = [month for month in months if month < oldest_shown]
-    if boundary is not None:
-        archived.append(boundary[0])
-    stems = [archive_stem(main.stem, month) for month in archived]
-    archives = _archives(main, members, archived, stems, boundary, previous)
+    limits = PeriodLimits.of(config.archive_max_items, config.max_bytes)
+    archived = _archived(members, months, oldest_shown, boundary, limits)
+    stems = [archive_stem(main.stem, period.name) for period, _ in archived]
+    archives = _archives(main, members, archived, stems, previous)
     return [replace(main, entries=entries, prev_archive=stems[-1]), *archives]
 
 
@@ -119,34 +142,53 @@ def _newest(
     return newest, oldest_shown, None
 
 
+def _archived(
+    members: Members,
+    months: list[str],
+    oldest_shown: str,
+    boundary: _Boundary | None,
+    limits: PeriodLimits,
+) -> list[_Archived]:
+    """The periods holding entries the main document does not, oldest first."""
+    found: list[_Archived] = []
+    for month in months:
+        if month < oldest_shown:
+            found.extend((period, len(period.keys)) for period in members.periods(month, limits))
+            continue
+        if month == oldest_shown and boundary is not None:
+            first_shown = members.month(month)[boundary[1]]
+            for period in members.periods(month, limits):
+                count = bisect_left(period.keys, first_shown)
+                if count:
+                    found.append((period, count))
+        break
+    return found
+
+
 def _archives(
     main: FeedPlan,
     members: Members,
-    archived: list[str],
+    archived: list[_Archived],
     stems: list[str],
-    boundary: _Boundary | None,
     previous: Sequence[FeedPlan],
 ) -> list[FeedPlan]:
-    """The archives of the ``archived`` months, oldest first."""
+    """The archive documents of the ``archived`` periods, oldest first."""
     old = {plan.stem: plan for plan in previous[1:]}
     template = replace(main, entries=(), total=0, archive_of=main.stem)
     archives = []
-    for month, stem, links in zip(archived, stems, archive_links(stems), strict=True):
-        keys = members.month(month)
-        partial = boundary is not None and month == boundary[0]
-        count = boundary[1] if boundary is not None and partial else len(keys)
+    for (period, count), stem, links in zip(archived, stems, archive_links(stems), strict=True):
         plan = old.get(stem)
-        if (  # reused only for a whole month no article came to or left
+        if (  # reused only for a whole period no article came to or left
             plan is None
-            or partial
-            or month in members.dirty_months
+            or count < len(period.keys)
             or plan.total != count
             or plan.archive_of != main.stem
+            or members.left_from(period)
         ):
             plan = replace(
                 template,
                 stem=stem,
-                entries=tuple(members.articles(reversed(keys[:count]))),
+                entries=tuple(members.articles(reversed(period.keys[:count]))),
                 total=count,
                 prev_archive=links[0],
                 next_archive=links[1],

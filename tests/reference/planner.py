@@ -1,18 +1,24 @@
 """The simple planner, as of commit 4976dd0: every feed planned from all
 articles at once. The live planner (feeds/plan/planner.py) must plan exactly
 what this does after any sequence of changes (tests/plan/test_planner.py).
-Both share the rules of feeds/plan/plans.py. Do not optimise this copy."""
+Both share the rules of feeds/plan/plans.py, and `entry_weight`. Do not
+optimise this copy.
+
+Archive periods (issue 17) are cut here the plain way: each half of a span
+filtered from the whole list, each hash bit computed from the id again."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from feeds.config import Config
 from feeds.model import Article
 from feeds.plan.filters import selects
+from feeds.plan.periods import DOCUMENT_ALLOWANCE, entry_weight
 from feeds.plan.planner import Plans
 from feeds.plan.plans import (
     FeedKind,
@@ -95,7 +101,7 @@ def _group_plans(group: _Group, config: Config) -> list[FeedPlan]:
         description=group.description,
     )
     older = group.members[config.max_items :] if config.archives else []
-    return _with_archives(main, older)
+    return _with_archives(main, group.members, older, config)
 
 
 def _grouped(
@@ -114,28 +120,89 @@ def _grouped(
     ]
 
 
-def _with_archives(main: FeedPlan, older: Sequence[Article]) -> list[FeedPlan]:
-    """The main document plus RFC 5005 archive documents, one per month (UTC),
-    of the entries that no longer fit in it."""
+def _with_archives(
+    main: FeedPlan, members: Sequence[Article], older: Sequence[Article], config: Config
+) -> list[FeedPlan]:
+    """The main document plus RFC 5005 archive documents, one per period of
+    each month (UTC), of the entries that no longer fit in it; the periods
+    are cut from all of the feed's members."""
     if not older:
         return [main]
     by_month: dict[str, list[Article]] = defaultdict(list)
-    for article in older:
+    for article in sorted(members, key=sort_key):
         by_month[archive_month(article.published)].append(article)
-    months = sorted(by_month)
-    stems = [archive_stem(main.stem, month) for month in months]
+    archived = {id(article) for article in older}
+    named: list[tuple[str, tuple[Article, ...]]] = []
+    for month in sorted(by_month):
+        first, length = _month_span(month)
+        for name, period in _periods(month, by_month[month], first, length, config):
+            held = tuple(a for a in reversed(period) if id(a) in archived)
+            if held:
+                named.append((name, held))
+    stems = [archive_stem(main.stem, name) for name, _ in named]
     archives = [
         replace(
             main,
             stem=stem,
-            entries=tuple(by_month[month]),
-            total=len(by_month[month]),
+            entries=entries,
+            total=len(entries),
             archive_of=main.stem,
             prev_archive=prev_archive,
             next_archive=next_archive,
         )
-        for month, stem, (prev_archive, next_archive) in zip(
-            months, stems, archive_links(stems), strict=True
+        for (_, entries), stem, (prev_archive, next_archive) in zip(
+            named, stems, archive_links(stems), strict=True
         )
     ]
     return [replace(main, prev_archive=stems[-1]), *archives]
+
+
+def _month_span(month: str) -> tuple[datetime, timedelta]:
+    year, number = int(month[:4]), int(month[5:7])
+    first = datetime(year, number, 1, tzinfo=UTC)
+    if number == 12 and year == 9999:
+        return first, datetime.max.replace(tzinfo=UTC) - first + timedelta(microseconds=1)
+    following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    return first, following - first
+
+
+def _fits(period: Sequence[Article], config: Config) -> bool:
+    weight = sum(entry_weight(article) for article in period)
+    return len(period) <= 1 or (
+        len(period) <= config.archive_max_items and weight <= config.max_bytes - DOCUMENT_ALLOWANCE
+    )
+
+
+def _periods(
+    name: str, period: list[Article], first: datetime, length: timedelta, config: Config
+) -> list[tuple[str, list[Article]]]:
+    if _fits(period, config):
+        return [(name, period)]
+    if length <= timedelta(microseconds=1):
+        return _hash_periods(name + "h", period, 0, config)
+    prefix = name if "_" in name else name + "_"
+    middle = first + length // 2
+    older = [article for article in period if article.published < middle]
+    newer = [article for article in period if article.published >= middle]
+    found = _periods(prefix + "0", older, first, length // 2, config) if older else []
+    if newer:
+        found += _periods(prefix + "1", newer, middle, length - length // 2, config)
+    return found
+
+
+def _hash_periods(
+    name: str, period: list[Article], bit: int, config: Config
+) -> list[tuple[str, list[Article]]]:
+    if bit >= 256 or _fits(period, config):
+        return [(name, period)]
+    found = []
+    for value in (0, 1):
+        part = [article for article in period if _bit(article.id, bit) == value]
+        if part:
+            found += _hash_periods(name + str(value), part, bit + 1, config)
+    return found
+
+
+def _bit(entry_id: str, bit: int) -> int:
+    digest = int.from_bytes(hashlib.sha256(entry_id.encode("utf-8", "surrogatepass")).digest())
+    return digest >> (255 - bit) & 1

@@ -148,7 +148,7 @@ def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions(
     one: under the reader's rules of then (READ_RULES 4), the same names."""
     config = Config(seeds=Path("/srv/feeds/seeds"))
     assert parse_cache(config).catalog_path.name != "parse-e7c5ad0fa7b6a2d521a1.cache"
-    monkeypatch.setattr("feeds.build.uptodate.READ_RULES", 4)
+    monkeypatch.setattr("feeds.model.READ_RULES", 4)
     assert config_digest(config) == "6ed4863625a06f30a8af434d5d69d7ec"
     assert parse_cache(config).catalog_path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
     sample = Config.model_validate(

@@ -113,7 +113,7 @@ class CacheSession:
         state = self._state
         if state is None or not self._as_cached:
             return None
-        counts = last_publish(state, config, now)
+        counts = last_publish(state, config_digest(config), config.output, now)
         if counts is None:
             return None
         return BuildReport(

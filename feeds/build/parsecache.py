@@ -89,25 +89,32 @@ class ParseCache:
 
     def __init__(self, folder: Path, identity: str) -> None:
         digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        self.folder = folder
+        self.identity = identity
         self.catalog_path = folder / f"parse-{digest}.cache"
         self.articles_path = folder / f"parse-{digest}.articles"
-        self._identity = identity
         self._token = ""
 
-    def load(self) -> CacheState:
+    def load(self, *, quiet: bool = False) -> CacheState:
+        """The catalog; empty when there is none or it is unusable, which is
+        logged unless ``quiet``."""
         try:
             raw = read_regular(self.catalog_path)
         except FileNotFoundError:
             return CacheState()
         except OSError as error:
-            log.warning(
-                "cannot read the cache %s (%s); rebuilding it", self.catalog_path, error.strerror
-            )
+            if not quiet:
+                log.warning(
+                    "cannot read the cache %s (%s); rebuilding it",
+                    self.catalog_path,
+                    error.strerror,
+                )
             return CacheState()
         try:
-            state = _decode(marshal.loads(raw), self._identity)  # noqa: S302 - validated below
+            state = _decode(marshal.loads(raw), self.identity)  # noqa: S302 - validated below
         except (ValueError, TypeError, EOFError, KeyError, IndexError) as error:
-            log.info("discarding the cache %s: %s", self.catalog_path, error or "unreadable")
+            if not quiet:
+                log.info("discarding the cache %s: %s", self.catalog_path, error or "unreadable")
             return CacheState()
         self._token = state.token
         return state
@@ -121,7 +128,7 @@ class ParseCache:
         try:
             with os.fdopen(open_regular(self.articles_path)[0], "rb") as stream:
                 magic, identity, token = marshal.load(stream)  # noqa: S302 - validated
-                if (magic, identity, token) != (_MAGIC, self._identity, self._token) or not token:
+                if (magic, identity, token) != (_MAGIC, self.identity, self._token) or not token:
                     raise ValueError("not the articles of this catalog")
                 while record := _next_record(stream):
                     for item in marshal.loads(record):  # noqa: S302 - validated
@@ -143,7 +150,7 @@ class ParseCache:
         token = os.urandom(8).hex()
 
         def write_articles(stream: IO[bytes]) -> None:
-            marshal.dump((_MAGIC, self._identity, token), stream)
+            marshal.dump((_MAGIC, self.identity, token), stream)
             items = iter(articles)
             while record := tuple(islice(items, ARTICLES_PER_RECORD)):
                 marshal.dump(marshal.dumps(record), stream)
@@ -151,7 +158,7 @@ class ParseCache:
         catalog = marshal.dumps(
             (
                 _MAGIC,
-                self._identity,
+                self.identity,
                 token,
                 state.publish_key,
                 tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),

@@ -7,16 +7,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from feeds.build.packing import pack, unpack
 from feeds.build.parsecache import CacheState, ParseCache, key_prefix, seed_key
-from feeds.build.records import (
-    LastPublish,
-    Packed,
-    SeedRecord,
-    cached_seed,
-    pack,
-    unpack,
-    version_of,
-)
+from feeds.build.records import LastPublish, Packed, SeedRecord, cached_seed, version_of
 from feeds.build.report import BuildReport
 from feeds.build.seedset import SeedSet, listed_version
 from feeds.build.uptodate import config_digest, last_publish

@@ -16,17 +16,18 @@ import io
 import logging
 import marshal
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from feeds import __version__
-from feeds.build.records import Packed, SeedRecord
 from feeds.system.regular import open_regular, read_regular
+
+if TYPE_CHECKING:  # names only: the records are `feeds.build.records`'
+    from feeds.build.records import Packed, SeedRecord
 
 log = logging.getLogger("feeds.cache")
 
@@ -171,6 +172,8 @@ class ParseCache:
             self._write(self.catalog_path, lambda stream: stream.write(catalog))
 
     def _write(self, path: Path, write: Callable[[IO[bytes]], object]) -> bool:
+        import tempfile  # only a build that read something writes the cache
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             descriptor, temp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")

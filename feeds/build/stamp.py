@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from feeds import __version__
 from feeds.build.parsecache import default_cache_dir
 from feeds.build.uptodate import Expected
+from feeds.system.folders import folder_problems
 from feeds.system.regular import open_regular, read_regular
 
 if TYPE_CHECKING:  # a stamp is saved with the config in hand, read without it
@@ -136,6 +137,9 @@ def save(invocation: Invocation, key: str, config: Config) -> None:
     if key_of(invocation) != key:
         return
     expected = Expected.of(config)
+    folder = invocation.folder
+    if folder != expected.cache_dir and folder_problems(expected.seeds, expected.output, folder):
+        return  # only where the config could keep its cache: never served, never a seed
     data = marshal.dumps(
         (
             _MAGIC,

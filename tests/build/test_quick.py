@@ -329,6 +329,24 @@ def test_the_stamp_is_kept_beside_the_parse_cache_never_in_the_output(project: P
     assert not list(project.output.rglob("noop-*"))
 
 
+def test_no_stamp_goes_where_the_config_could_not_keep_its_cache(
+    project: Project, tmp_path: Path
+) -> None:
+    # The config keeps its cache elsewhere; the default cache folder, where
+    # the stamp would go, is in the output folder, which is served.
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"cache_dir: {project.cache}\n")
+    argv = ["build", "--config", str(config), "--seeds", str(project.seeds),
+            "--output", str(project.output)]  # fmt: skip
+    served = {"XDG_CACHE_HOME": str(project.output / "cache")}
+    for _ in range(2):
+        run = project.feeds(argv, env=served)
+        assert (run.loaded, run.code) == (HEAVY, 0)
+    assert not list(project.output.rglob("noop-*"))
+    project.feeds(argv, env={"XDG_CACHE_HOME": str(tmp_path / "home-cache")})  # stamps
+    assert project.feeds(argv, env={"XDG_CACHE_HOME": str(tmp_path / "home-cache")}).loaded == ""
+
+
 def test_a_config_edited_while_it_was_read_is_not_stamped(project: Project, tmp_path: Path) -> None:
     config = tmp_path / "feeds.yaml"
     config.write_text("title: One\n")

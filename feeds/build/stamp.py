@@ -162,7 +162,7 @@ def save(invocation: Invocation, key: str, config: Config) -> None:
 def _stored(path: Path) -> bytes | None:
     try:
         return read_regular(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
 
 
@@ -205,7 +205,7 @@ def _write(path: Path, data: bytes) -> None:
         with os.fdopen(descriptor, "wb") as stream:
             stream.write(data)
         os.replace(temp, path)
-    except OSError:  # not a word: a build logs what it logged before stamps
+    except (OSError, ValueError):  # not a word: a build logs what it logged before stamps
         if temp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(temp)

@@ -7,17 +7,21 @@ read its config leaves a stamp: what the check needs of it
 (`uptodate.Expected`) and where its state folder is, under a key of
 everything the config's meaning depends on: the options that shape it, the
 working folder (relative paths), the environment variables the defaults and
-the time zone check read, the config file's identity and bytes, and feeds's
-code and Python's version. `feeds.build.quick` answers from the stamp before
+the time zone check read, the config file's identity and bytes, feeds's
+code, the libraries that read a config and Python's version; the folders'
+places, which the config checks on the disk, are checked again by
+`feeds.build.quick`. That module answers from the stamp before
 click, pydantic or PyYAML is imported; any difference in the key and the
 full command line runs, which stamps again.
 
 A cache like the parse cache, beside it: in the folder the command line and
-the environment name for it (``--cache-dir``, else `default_cache_dir`),
-never the output folder, which is served. One file per command line and
+the environment name for it (``--cache-dir``, else `default_cache_dir`, even
+when the config keeps its cache elsewhere), and only where a ``cache_dir``
+may be: never the output folder, which is served. One file per command line and
 working folder, written atomically, plain data (``marshal``) checked field
 by field before it is trusted: a corrupt, foreign or hostile stamp is
-ignored, never executed.
+ignored, never executed. Not covered: the time zone database itself (a
+zone removed from it would make the config refuse its `timezone`).
 """
 
 from __future__ import annotations
@@ -57,6 +61,8 @@ ENVIRONMENT = (
     "PYTHONTZPATH",
     "TZ",
 )
+#: What reads a config and gives it its meaning and digest, beside feeds's code.
+CONFIG_LIBRARIES = ("yaml", "pydantic", "pydantic_core")
 _FEEDS = Path(__file__).resolve().parent.parent
 
 
@@ -106,6 +112,7 @@ def key_of(invocation: Invocation) -> str | None:
             _environment(),
             None if config is None else _file_identity(config),
             _code(),
+            _libraries(),
         )
     except (OSError, ValueError):  # ValueError: a NUL in a path
         return None
@@ -231,6 +238,21 @@ def _file_identity(path: str) -> tuple[object, ...]:
 def _environment() -> tuple[object, ...]:
     # The uid: with HOME unset, the home folder is the user's passwd entry.
     return (os.getuid(), *(os.environ.get(name) for name in ENVIRONMENT))
+
+
+def _libraries() -> list[tuple[str, int, int] | None]:
+    """The libraries that read a config, by their top module's (path, size,
+    mtime_ns): another release may read the same file otherwise (found,
+    not imported)."""
+    from importlib.machinery import PathFinder
+
+    found: list[tuple[str, int, int] | None] = []
+    for name in CONFIG_LIBRARIES:
+        spec = PathFinder.find_spec(name)
+        origin = None if spec is None else spec.origin
+        info = None if origin is None else os.stat(origin)
+        found.append(None if info is None else (str(origin), info.st_size, info.st_mtime_ns))
+    return found
 
 
 def _code() -> list[tuple[str, int, int]]:

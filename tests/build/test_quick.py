@@ -375,5 +375,17 @@ def test_an_edit_to_feeds_itself_changes_the_key(
     assert stamp.key_of(Invocation()) != before
 
 
+def test_another_release_of_a_library_that_reads_the_config_changes_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library = tmp_path / "configreader.py"
+    library.write_text("VERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(stamp, "CONFIG_LIBRARIES", ("configreader",))
+    before = stamp.key_of(Invocation())
+    library.write_text("VERSION = 22\n")
+    assert stamp.key_of(Invocation()) != before
+
+
 def test_the_default_config_is_the_configs_own() -> None:
     assert str(DEFAULT_CONFIG_PATH) == stamp.DEFAULT_CONFIG

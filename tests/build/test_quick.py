@@ -9,6 +9,7 @@ answer) run the same way.
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
 import re
@@ -385,6 +386,25 @@ def test_another_release_of_a_library_that_reads_the_config_changes_the_key(
     before = stamp.key_of(Invocation())
     library.write_text("VERSION = 22\n")
     assert stamp.key_of(Invocation()) != before
+
+
+def _stream(encoding: str) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding=encoding)
+
+
+def test_lines_click_would_print_otherwise_are_left_to_click() -> None:
+    plain, coloured = "a.txt: missing link\n", "\x1b[31ma.txt\x1b[0m: missing link\n"
+    assert quick._as_click(_stream("utf-8"), [plain])
+    assert quick._as_click(None, [])  # nothing to print: no stream needed
+    # click strips ANSI codes from what is not a terminal, and rewraps an
+    # ASCII stream: such lines are printed by click itself.
+    stream = _stream("utf-8")
+    click.echo(coloured, file=stream, nl=False)
+    stream.flush()
+    assert stream.buffer.getvalue() == plain.encode()  # type: ignore[attr-defined]
+    assert not quick._as_click(_stream("utf-8"), [coloured])
+    assert not quick._as_click(_stream("ascii"), [plain])
+    assert not quick._as_click(None, [plain])
 
 
 def test_the_default_config_is_the_configs_own() -> None:

@@ -99,12 +99,22 @@ def build(
     quiet: bool,
 ) -> int:
     """Build every feed once from the seeds folder into the output folder."""
-    from feeds.build import oneshot
+    from feeds.build import oneshot, stamp
     from feeds.config import load_config
 
+    invocation = stamp.Invocation(
+        config=_text(config_path),
+        seeds=_text(seeds),
+        output=_text(output),
+        cache_dir=_text(cache_dir),
+        strict=strict,
+    )
+    key = stamp.key_of(invocation)  # before the config is read: see stamp.save
     config = load_config(
         config_path, seeds=seeds, output=output, cache_dir=cache_dir, strict=strict or None
     )
+    if key is not None and not no_cache:
+        stamp.save(invocation, key, config)  # for the next build with nothing to do
     if and_publish:
         _require_targets(config)
     progress = _progress_bar if sys.stderr.isatty() else None
@@ -138,6 +148,10 @@ def publish(config_path: Path | None, output: Path | None, dry_run: bool, quiet:
     config = load_config(config_path, output=output)
     _require_targets(config)
     return _publish(config, dry_run=dry_run, quiet=quiet)
+
+
+def _text(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _require_targets(config: Config) -> None:

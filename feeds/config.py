@@ -33,7 +33,7 @@ from feeds.model import XML_FORBIDDEN
 from feeds.plan.matching import PatternError, compile_pattern, shown
 from feeds.remote.targets import parse_s3_url
 from feeds.seeds.yamlload import describe_yaml_error, load_yaml
-from feeds.system.folders import folder_problems, foreign_problem
+from feeds.system.folders import placement_problems
 from feeds.urls import check_http_url
 
 #: The longest ``ttl``, in minutes: a year (the longest syndication period).
@@ -452,11 +452,7 @@ def load_config(
     result = config.model_copy(update=updates)
     where = str(path) if path is not None else "config"
     cache = result.cache_dir or default_cache_dir()
-    problems = folder_problems(result.seeds, result.output, cache)
-    foreign = foreign_problem(result.output)
-    if foreign is not None:
-        problems.append(foreign)
-    problems.extend(_state_problems(result.output, state_dir_of(result)))
+    problems = placement_problems(result.seeds, result.output, cache, state_dir_of(result))
     if problems:
         raise ConfigError("\n".join(f"{where}: {problem}" for problem in problems))
     return result
@@ -474,17 +470,6 @@ def default_state_dir() -> Path:
 
 def state_dir_of(config: Config) -> Path:
     return config.state_dir or default_state_dir()
-
-
-def _state_problems(output: Path, state_dir: Path) -> list[str]:
-    # The state is private (counts by reader); the output folder is served.
-    out, state = os.path.realpath(output), os.path.realpath(state_dir)
-    if state == out or state.startswith(out.rstrip("/") + "/"):
-        return [
-            f"state_dir {state_dir} is inside the output folder, which is served;"
-            " choose another folder"
-        ]
-    return []
 
 
 def _join(base_dir: Path, path: Path) -> Path:

@@ -151,7 +151,7 @@ def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions(
     busy feeds' archives are cut anew, so the first build must not be a no-op."""
     config = Config(seeds=Path("/srv/feeds/seeds"))
     assert parse_cache(config).catalog_path.name != "parse-e7c5ad0fa7b6a2d521a1.cache"
-    monkeypatch.setattr("feeds.build.uptodate.READ_RULES", 4)
+    monkeypatch.setattr("feeds.model.READ_RULES", 4)
     assert config_digest(config) == "178d4b300aa8bf02422aad9415083339"
     assert parse_cache(config).catalog_path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
     sample = Config.model_validate(

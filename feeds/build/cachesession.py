@@ -7,16 +7,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from feeds.build.packing import pack, unpack
 from feeds.build.parsecache import CacheState, ParseCache, key_prefix, seed_key
-from feeds.build.records import (
-    LastPublish,
-    Packed,
-    SeedRecord,
-    cached_seed,
-    pack,
-    unpack,
-    version_of,
-)
+from feeds.build.records import LastPublish, Packed, SeedRecord, cached_seed, version_of
 from feeds.build.report import BuildReport
 from feeds.build.seedset import SeedSet, listed_version
 from feeds.build.uptodate import config_digest, last_publish
@@ -113,7 +106,7 @@ class CacheSession:
         state = self._state
         if state is None or not self._as_cached:
             return None
-        counts = last_publish(state, config, now)
+        counts = last_publish(state, config_digest(config), config.output, now)
         if counts is None:
             return None
         return BuildReport(

@@ -1,10 +1,13 @@
 """Whether a build has anything to do, known before anything is built.
 
-From the parse cache's catalog, the config, the clock and one stat per seed
-file, on strings alone: a build of 100,000 unchanged articles is then over
-well within a second, as this module imports none of the reader, planner,
-renderers or writer. Any difference at all means a full build
-(`feeds.build.builder`), which decides for itself what to read and write.
+From the parse cache's catalog, what the check needs of the config
+(`Expected`), the clock and one stat per seed file, on strings alone: a
+build of 100,000 unchanged articles is then over well within a second, as
+this module imports none of the reader, planner, renderers or writer, nor
+the config's own stack (pydantic, PyYAML): `feeds.build.quick` runs the same
+check from the no-op stamp, before the config is read. Any difference at all
+means a full build (`feeds.build.builder`), which decides for itself what to
+read and write.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.build.parsecache import (
     CacheState,
@@ -27,25 +31,63 @@ from feeds.build.parsecache import (
 )
 from feeds.build.records import LastPublish, article_record, cached_seed
 from feeds.build.report import BuildReport
-from feeds.config import Config, SettingKind, settings_of, settings_spec
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
-from feeds.model import READ_RULES
 from feeds.seeds.discovery import walk
 from feeds.system.folders import MARKER
+
+if TYPE_CHECKING:  # the config brings pydantic and PyYAML; the check needs plain values
+    from feeds.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class Expected:
+    """What the check needs of a config, as plain values: the no-op stamp
+    (`feeds.build.stamp`) keeps them, so the check runs without the config."""
+
+    seeds: Path
+    patterns: tuple[str, ...]
+    strict: bool
+    output: Path
+    #: The parse cache's folder and identity (`parse_cache`).
+    cache_dir: Path
+    cache_identity: str
+    config_digest: str
+
+    @staticmethod
+    def of(config: Config) -> Expected:
+        cache = parse_cache(config)
+        return Expected(
+            seeds=config.seeds,
+            patterns=config.patterns,
+            strict=config.strict,
+            output=config.output,
+            cache_dir=cache.folder,
+            cache_identity=cache.identity,
+            config_digest=config_digest(config),
+        )
 
 
 def report_if_unchanged(config: Config, now: datetime | None = None) -> BuildReport | None:
     """The report of a build with nothing to do, when the parse cache proves
     that nothing changed since the last build (seed files, config, embargoes,
     output files); else None."""
+    return report_if_expected(Expected.of(config), now)
+
+
+def report_if_expected(
+    expected: Expected, now: datetime | None = None, *, quiet: bool = False
+) -> BuildReport | None:
+    """`report_if_unchanged` of the config ``expected`` was made from;
+    ``quiet``: not a word logged (of a damaged cache), as the full build
+    that follows says it."""
     started = time.monotonic()
-    if not config.seeds.is_dir():
+    if not expected.seeds.is_dir():
         return None  # the full build says why
-    state = parse_cache(config).load()
-    counts = last_publish(state, config, now)
+    state = ParseCache(expected.cache_dir, expected.cache_identity).load(quiet=quiet)
+    counts = last_publish(state, expected.config_digest, expected.output, now)
     if counts is None:
         return None
-    problems = _problems_if_unchanged(config, state.records)
+    problems = _problems_if_unchanged(expected, state.records)
     if problems is None:
         return None
     articles, feeds = counts
@@ -60,17 +102,19 @@ def report_if_unchanged(config: Config, now: datetime | None = None) -> BuildRep
     )
 
 
-def last_publish(state: CacheState, config: Config, now: datetime | None) -> tuple[int, int] | None:
-    """The (articles, feeds) of the last publish while its config, its
-    embargoes and its output files all still hold; else None."""
+def last_publish(
+    state: CacheState, digest: str, output: Path, now: datetime | None
+) -> tuple[int, int] | None:
+    """The (articles, feeds) of the last publish while its config (``digest``),
+    its embargoes and its output files all still hold; else None."""
     last = LastPublish.from_key(state.publish_key)
-    if last is None or last.config_digest != config_digest(config):
+    if last is None or last.config_digest != digest:
         return None
     if last.next_embargo is not None and (now or datetime.now(UTC)) >= last.next_embargo:
         return None
-    if not state.outputs or not outputs_intact(config.output, state.outputs):
+    if not state.outputs or not outputs_intact(output, state.outputs):
         return None
-    if not (config.output / MARKER).is_file():
+    if not (output / MARKER).is_file():
         return None  # an older version's build, or removed: the next build marks the folder
     return last.articles, last.feeds
 
@@ -115,15 +159,15 @@ class _Problems:
         )
 
 
-def _problems_if_unchanged(config: Config, records: Mapping[str, object]) -> _Problems | None:
+def _problems_if_unchanged(expected: Expected, records: Mapping[str, object]) -> _Problems | None:
     """The rejected files' errors and the published files' warnings, as the
     full build reports them, when the seed files are exactly those the cache
     knows and each is unchanged; None at the first difference."""
-    prefix = key_prefix(config.seeds)
-    problems = _Problems(config.strict)
+    prefix = key_prefix(expected.seeds)
+    problems = _Problems(expected.strict)
     seen = 0
     try:
-        listing = walk(config.seeds, config.patterns)
+        listing = walk(expected.seeds, expected.patterns)
     except OSError:  # the full build says why
         return None
     for folder, names in listing:
@@ -171,11 +215,16 @@ def _folder_unchanged(
 
 
 def config_digest(config: Config) -> str:
+    from feeds.config import SettingKind, settings_spec  # loaded already, with the config
+
     settings = config.model_dump_json(exclude=settings_spec(SettingKind.RUNTIME))
     return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
 def parse_cache(config: Config) -> ParseCache:
+    from feeds.config import SettingKind, settings_of
+    from feeds.model import READ_RULES
+
     reading = settings_of(config, SettingKind.READING)
     # The seeds folder leads the identity, made absolute: one cache however it is spelled.
     del reading["seeds"]

@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 from frontmatter.default_handlers import YAMLHandler
 
-from feeds.build.records import Packed, pack, unpack
+from feeds.build.packing import pack, unpack
+from feeds.build.records import Packed
 from feeds.errors import ArticleError, ArticleWarning, kind_of
 from feeds.model import (
     MAX_IMAGES,

@@ -78,6 +78,29 @@ def folder_problems(
     ]
 
 
+def placement_problems(seeds: Path, output: Path, cache_dir: Path, state_dir: Path) -> list[str]:
+    """Everything wrong with where a config puts its folders, one ``key: why``
+    line each: what `feeds.config.load_config` refuses, and what
+    `feeds.build.quick` checks again before it answers from a stamp."""
+    problems = folder_problems(seeds, output, cache_dir)
+    foreign = foreign_problem(output)
+    if foreign is not None:
+        problems.append(foreign)
+    problems.extend(_state_problems(output, state_dir))
+    return problems
+
+
+def _state_problems(output: Path, state_dir: Path) -> list[str]:
+    # The state is private (counts by reader); the output folder is served.
+    out, state = os.path.realpath(output), os.path.realpath(state_dir)
+    if state == out or state.startswith(out.rstrip("/") + "/"):
+        return [
+            f"state_dir {state_dir} is inside the output folder, which is served;"
+            " choose another folder"
+        ]
+    return []
+
+
 def _output_problems(
     shown: str, out: Path, system: str | None, seeds_at: Path, seeds: Path
 ) -> list[str]:

@@ -32,6 +32,7 @@ ConfigFactory = Callable[..., Config]
 Change = Callable[[Path, Path], object]
 
 #: The catalog's fields (see `feeds.build.parsecache.ParseCache.save`).
+OUTPUTS_FIELD = 4
 SEEDS_FIELD = 5
 
 
@@ -362,6 +363,24 @@ def test_seed_records_of_another_shape_are_never_trusted(
     assert report_if_unchanged(config) is None
     build(config)
     assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        (("all.atom.xml", 1),),
+        (("all.atom.xml", 1, 2, 3),),
+        (("all.atom.xml", "1", 2),),
+        ((1, 1, 2),),
+        (["all.atom.xml", 1, 2],),
+        "all.atom.xml",
+    ],
+)
+def test_output_records_of_another_shape_are_never_trusted(outputs: object, config: Config) -> None:
+    catalog = _catalog(config)
+    catalog[OUTPUTS_FIELD] = outputs
+    _save_catalog(config, catalog)
+    assert report_if_unchanged(config) is None
 
 
 def test_a_record_of_a_file_that_is_gone_means_a_full_build(config: Config) -> None:

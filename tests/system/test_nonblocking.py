@@ -140,7 +140,8 @@ def test_a_folder_replaced_by_a_fifo_does_not_block_the_up_to_date_check(
     os.mkfifo(fifo)
     monkeypatch.setattr(uptodate, "walk", lambda *_: [(f"{fifo}{os.sep}", ["x.txt"])])
 
-    assert finishes(lambda: uptodate._problems_if_unchanged(config, {}), [fifo]) is None
+    expected = uptodate.Expected.of(config)
+    assert finishes(lambda: uptodate._problems_if_unchanged(expected, {}), [fifo]) is None
 
 
 def test_discovery_does_not_block_on_fifos(seeds: Path) -> None:

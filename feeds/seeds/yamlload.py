@@ -145,6 +145,11 @@ def load_yaml(
     values = load_plain(text, loader, fields)
     if values is not None:  # the shape nearly every seed has (see yamlplain)
         return values
+    return load_composed(text, loader, fields)
+
+
+def load_composed(text: str, loader: type[Loader], fields: Collection[str] | None) -> Any:
+    """`load_yaml` the full way: composed by PyYAML, checked, constructed."""
     try:
         _refuse_deep_nesting(text, loader)
         parser = loader(text)

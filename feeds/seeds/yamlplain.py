@@ -211,6 +211,9 @@ def _typed(tag: str, value: str) -> Any:
 
 
 def _double_quoted(rest: str) -> str:
+    last = len(rest) - 1
+    if rest[last] == '"' and rest.find('"', 1) == last and "\\" not in rest:
+        return rest[1:last]  # the usual value: quoted, unescaped, nothing after
     match = _DOUBLE.fullmatch(rest)
     if match is None:
         raise _Unsure  # not closed on this line, or followed by more than a comment

@@ -422,6 +422,22 @@ def test_links_are_checked_the_same(value: str) -> None:
     assert urls.entry_id(value) == old_urls.entry_id(value)
 
 
+@given(link_texts)
+@example("https://a.org?")
+@example("https://a.org/x?#f")
+@example("HTTPS://A.ORG#f")
+@example("https://a.org/x\ty")
+@example("https://a.org\n/x")
+@example("https://a.org:443/")
+@example("https://a.org./p?q=1&r=2#x")
+def test_links_are_made_canonical_the_same(value: str) -> None:
+    """Plain links skip urlsplit; every link's canonical form and id are as before."""
+    old = _value_or_error(old_urls.canonical_url, value)
+    assert _value_or_error(urls.canonical_url, value) == old
+    if isinstance(old, str):
+        assert _value_or_error(urls.entry_id, value) == _value_or_error(old_urls.entry_id, value)
+
+
 # --- YAML -----------------------------------------------------------------------
 
 #: Documents for each branch of the constructor: merges (one, a list, nested,

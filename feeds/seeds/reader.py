@@ -173,10 +173,9 @@ SEED_FIELDS = frozenset(
 def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not _FRONT_MATTER.detect(text):
         raise ArticleError(path, "no front matter: the file must begin with a '---' line")
-    try:
-        front, _body = _FRONT_MATTER.split(text)
-    except ValueError:
-        raise ArticleError(path, "front matter is not closed by a '---' line") from None
+    front = split_front_matter(text)
+    if front is None:
+        raise ArticleError(path, "front matter is not closed by a '---' line")
     try:
         data = load_seed_yaml(front, SEED_FIELDS)
     except yaml.YAMLError as error:
@@ -186,6 +185,26 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise ArticleError(path, f"front matter must be a mapping of fields, got {kind_of(data)}")
     return data
+
+
+def split_front_matter(text: str) -> str | None:
+    """The front matter ``_FRONT_MATTER.split`` finds in ``text`` (which it
+    detected), or None where that finds no closing line.
+
+    It searches all of the text line by line with its pattern; the closing
+    line starts with `---`, so only such lines are tried.
+    """
+    boundary = _FRONT_MATTER.FM_BOUNDARY
+    first = boundary.match(text)
+    if first is None:
+        return None
+    start = first.end()
+    line = text.find("\n---", max(start - 1, 0))
+    while line >= 0:
+        if boundary.match(text, line + 1) is not None:
+            return text[start : line + 1]
+        line = text.find("\n---", line + 1)
+    return None
 
 
 class _ArticleReader(FieldReader):

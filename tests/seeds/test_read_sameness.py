@@ -438,6 +438,29 @@ def test_links_are_made_canonical_the_same(value: str) -> None:
         assert _value_or_error(urls.entry_id, value) == _value_or_error(old_urls.entry_id, value)
 
 
+_FENCED = st.lists(
+    st.sampled_from(
+        ["---", "----", "--- ", "---\t", "--- x", "-- -", "a: 1", "", " ", "\x85", "\r"]
+    )
+    | st.text(max_size=6),
+    max_size=8,
+).map("\n".join)
+
+
+@given(_FENCED, st.sampled_from(["---\n", "---", "----  \n\n", "--- \n \n"]))
+@example("a\n---\nb", "---\n")
+@example("\n---", "---")
+def test_front_matter_is_split_where_python_frontmatter_splits_it(rest: str, opening: str) -> None:
+    text = opening + rest
+    if not reader._FRONT_MATTER.detect(text):
+        return  # the reader says there is no front matter, and splits nothing
+    try:
+        expected = reader._FRONT_MATTER.split(text)[0]
+    except ValueError:
+        expected = None
+    assert reader.split_front_matter(text) == expected
+
+
 # --- YAML -----------------------------------------------------------------------
 
 #: Documents for each branch of the constructor: merges (one, a list, nested,

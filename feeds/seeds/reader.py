@@ -29,9 +29,8 @@ from feeds.model import (
     Article,
     Image,
     Provider,
-    RelatedArticle,
 )
-from feeds.model.compact import provider_of, shared, shared_topics
+from feeds.model.compact import Related, provider_of, shared, shared_topics
 from feeds.seeds.fields import FieldError, FieldReader
 from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (
@@ -328,7 +327,7 @@ class _ArticleReader(FieldReader):
             images.append(Image(url, width, item.optional(item.optional_size, "height")))
         return tuple(images)
 
-    def related(self) -> tuple[RelatedArticle, ...]:
+    def related(self) -> Related:
         related = []
         shape = "a mapping with a title and a link"
         for name, data in self.mappings("related", MAX_RELATED, shape):
@@ -345,15 +344,15 @@ class _ArticleReader(FieldReader):
                 continue
             item = self.nested(data, f"{name}.")
             related.append(
-                RelatedArticle(
-                    title=title,
-                    link=link,
-                    published=item.optional(item.optional_date, "publishedDateTime"),
-                    provider=item.optional(item.provider, "provider"),
-                    summary=item.related_summary(),
+                Related.item_fields(
+                    title,
+                    link,
+                    item.optional(item.optional_date, "publishedDateTime"),
+                    item.optional(item.provider, "provider"),
+                    item.related_summary(),
                 )
             )
-        return tuple(related)
+        return Related.from_fields(related)  # type: ignore[no-any-return]
 
 
 #: Longer names and domains are read every time rather than kept.

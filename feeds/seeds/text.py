@@ -47,6 +47,8 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 
 def strip_forbidden(text: str) -> str:
     """Remove characters that XML 1.0 forbids (controls, lone surrogates)."""
+    if text.isprintable():  # most text: none of them is printable
+        return text
     return XML_FORBIDDEN.sub("", text)
 
 
@@ -57,7 +59,8 @@ def strip_invisible(text: str) -> str:
 
 def has_invisible(value: object) -> bool:
     """Whether ``value`` is text holding an invisible formatting character."""
-    return isinstance(value, str) and _INVISIBLE.search(value) is not None
+    # None of them is ASCII, and most links are.
+    return isinstance(value, str) and not value.isascii() and _INVISIBLE.search(value) is not None
 
 
 def clean_line(text: str) -> str:

@@ -42,9 +42,12 @@ MAX_LEVELS = 12
 #: the line breaks YAML 1.1 knows besides LF (U+0085, U+2028, U+2029), and
 #: the byte order mark.
 _UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
-#: One line: its indentation, a list item's dash, a key and the rest. A key
-#: is a plain word; any other key (quoted, spaced, `<<`, `?`) is not read here.
-_LINE = re.compile(r"( *)(?:(-)(?: +|$))?(?:([A-Za-z_][A-Za-z0-9_]{0,99}):(?: +|$))?(.*)")
+#: Each line: its indentation, a list item's dash and the spaces after it, a
+#: key and the rest ('' for what the line lacks). A key is a plain word; any
+#: other key (quoted, spaced, `<<`, `?`) is not read here.
+_LINES = re.compile(
+    r"^( *)(-(?: +|$))?(?:([A-Za-z_][A-Za-z0-9_]{0,99}):(?: +|$))?(.*)$", re.MULTILINE
+)
 #: A quoted scalar that ends on its line, then at most a comment.
 _DOUBLE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"(?: *| +#.*)')
 _SINGLE = re.compile(r"'([^']*(?:''[^']*)*)'(?: *| +#.*)")
@@ -108,24 +111,21 @@ class _Document:
 
     def read(self, text: str) -> dict[str, Any]:
         stack = self._stack
-        for line in text.split("\n"):
-            match = _LINE.match(line)
-            assert match is not None  # every part of the pattern is optional
-            indent, dash, key, rest = match.groups()
-            if dash is None and key is None:
+        for indent, dash, key, rest in _LINES.findall(text):
+            if not (dash or key):
                 if rest and rest[0] != "#":
                     raise _Unsure  # a scalar on a line of its own
                 continue  # a blank line or a comment
             column = len(indent)
             top = stack[-1]
             if self._opened is not None or column != top[0] or top[2]:
-                top = self._enter(column, dash is not None)
-            if dash is None:
-                if type(top[1]) is not dict:
-                    raise _Unsure  # a key where an item belongs
+                top = self._enter(column, bool(dash))
+            if dash:
+                self._item(top[1], key, rest, column, column + len(dash))
+            elif type(top[1]) is dict:
                 self._entry(top[1], key, rest, column)
             else:
-                self._item(top[1], key, rest, column, match.start(4 if key is None else 3))
+                raise _Unsure  # a key where an item belongs
         root = self._holder[0]
         if type(root) is not dict:
             raise _Unsure  # a seed's front matter is a mapping
@@ -154,10 +154,10 @@ class _Document:
         self._stack.append(frame)
         return frame
 
-    def _item(self, items: Any, key: str | None, rest: str, column: int, content: int) -> None:
+    def _item(self, items: Any, key: str, rest: str, column: int, content: int) -> None:
         if type(items) is not list:
             raise _Unsure  # an item where a key belongs
-        if key is not None:
+        if key:
             mapping: dict[str, Any] = {}
             items.append(mapping)
             self._push(content, mapping, False)

@@ -71,6 +71,8 @@ class FieldReader:
         value = self.data.get(key)
         if value is None:
             return None
+        if type(value) is str and value.isascii() and len(value) <= MIN_TEXT_READ:
+            return clean_line(value) or None  # most values: nothing to cut or repair
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
         # Only so much of a text is ever shown (titles and names are cut, the

@@ -111,7 +111,8 @@ class _Document:
 
     def read(self, text: str) -> dict[str, Any]:
         stack = self._stack
-        for indent, dash, key, rest in _LINES.findall(text):
+        lines = _LINES.findall(text)
+        for indent, dash, key, rest in lines:
             if not (dash or key):
                 if rest and rest[0] != "#":
                     raise _Unsure  # a scalar on a line of its own
@@ -129,6 +130,10 @@ class _Document:
         root = self._holder[0]
         if type(root) is not dict:
             raise _Unsure  # a seed's front matter is a mapping
+        resolve = self._resolve
+        for key in {key for _, _, key, _ in lines if key}:  # each once: they recur
+            if resolve(key) != _STR:
+                raise _Unsure  # `true:`, `null:`, `1:`: keys that are not text
         return root
 
     def _enter(self, column: int, dash: bool) -> tuple[int, Any, bool]:
@@ -169,13 +174,13 @@ class _Document:
             self._opened = (items, len(items) - 1, column, False)
 
     def _entry(self, mapping: dict[str, Any], key: str, rest: str, column: int) -> None:
-        if self._resolve(key) != _STR:
-            raise _Unsure  # `true:`, `null:`, `1:`: keys that are not text
-        if rest and rest[0] != "#":
-            mapping[key] = _scalar(rest, self._resolve)
-        else:
+        if not rest or rest[0] == "#":
             mapping[key] = None
             self._opened = (mapping, key, column, True)
+        elif rest[0] == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
+            mapping[key] = rest[1:-1]  # the usual value: quoted, unescaped, nothing after
+        else:
+            mapping[key] = _scalar(rest, self._resolve)
 
 
 def _scalar(rest: str, resolve: Any) -> Any:

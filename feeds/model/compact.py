@@ -210,7 +210,12 @@ class Images(Compact[Image]):
 
     @staticmethod
     def fields_of(item: Image) -> Fields:
-        return (item.url, item.width, item.height)
+        return Images.item_fields(item.url, item.width, item.height)
+
+    @staticmethod
+    def item_fields(url: str, width: int | None, height: int | None) -> Fields:
+        """The fields of the image these make (see `Image`)."""
+        return (url, width, height)
 
     @staticmethod
     def item_of(fields: Fields) -> Image:

@@ -27,10 +27,9 @@ from feeds.model import (
     MAX_RELATED,
     MAX_TOPICS,
     Article,
-    Image,
     Provider,
 )
-from feeds.model.compact import Related, provider_of, shared, shared_topics
+from feeds.model.compact import Images, Related, provider_of, shared, shared_topics
 from feeds.seeds.fields import FieldError, FieldReader
 from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (
@@ -283,7 +282,12 @@ class _ArticleReader(FieldReader):
             texts.append(item)
         # Repeats are dropped before any cleaning, so a thousand aliases of one
         # huge text cost one clean.
-        distinct = dict.fromkeys(str(item) for item in texts)
+        distinct = tuple(dict.fromkeys(str(item) for item in texts))
+        if (
+            len(distinct) <= MAX_TOPICS
+            and max(map(len, distinct), default=0) <= _CACHED_TEXT_LENGTH
+        ):
+            return _topic_names(distinct)  # the same few lists recur in many articles
         return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
     def provider(self, key: str) -> Provider | None:
@@ -314,7 +318,7 @@ class _ArticleReader(FieldReader):
         name = shorten_label(nested.optional(nested.optional_text, "name")) or domain
         return provider_of(name, domain) if name else None
 
-    def images(self) -> tuple[Image, ...]:
+    def images(self) -> Images:
         images = []
         for name, data in self.mappings("images", MAX_IMAGES, "a mapping with a url"):
             try:
@@ -324,8 +328,9 @@ class _ArticleReader(FieldReader):
                 continue
             item = self.nested(data, f"{name}.")
             width = item.optional(item.optional_size, "width")
-            images.append(Image(url, width, item.optional(item.optional_size, "height")))
-        return tuple(images)
+            height = item.optional(item.optional_size, "height")
+            images.append(Images.item_fields(url, width, height))
+        return Images.from_fields(images)  # type: ignore[no-any-return]
 
     def related(self) -> Related:
         related = []
@@ -373,6 +378,12 @@ def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) 
     if reader.warnings:
         raise FieldError(reader.warnings[0])
     return provider
+
+
+@lru_cache(maxsize=4096)
+def _topic_names(distinct: tuple[str, ...]) -> tuple[str, ...]:
+    """``topics``' reading of these texts (a few, each short), kept for its value."""
+    return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
 
 def _shared_label(label: str | None) -> str | None:

@@ -35,6 +35,7 @@ from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (
     clean_line,
     html_to_text,
+    is_markup,
     sanitize_excerpt,
     shorten,
     shorten_label,
@@ -241,13 +242,20 @@ class _ArticleReader(FieldReader):
     # --- texts and links -----------------------------------------------
 
     def related_summary(self) -> str | None:
-        text = html_to_text(sanitize_excerpt(self.optional(self.optional_text, "excerpt") or ""))
+        text = self.optional(self.optional_text, "excerpt")
+        if text is None:
+            return None
+        if not is_markup(text):  # cleaned text without markup is its own plain text
+            return shorten(text, RELATED_SUMMARY_LENGTH)
+        text = html_to_text(sanitize_excerpt(text))
         return shorten(text, RELATED_SUMMARY_LENGTH) if text else None
 
     def summary(self) -> str:
         """The excerpt as safe HTML; past the configured length, plain text cut at a word."""
-        summary = sanitize_excerpt(self.optional(self.optional_text, "excerpt") or "")
-        text = html_to_text(summary)
+        summary = text = self.optional(self.optional_text, "excerpt") or ""
+        if is_markup(summary):  # else both are the cleaned text as it is
+            summary = sanitize_excerpt(summary)
+            text = html_to_text(summary)
         limit = self.options.summary_length
         return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
 

@@ -104,6 +104,13 @@ def sanitize_content(fragment: str) -> str:
 _MARKUP = re.compile("[<>&\r\u00a0\ufeff]")
 
 
+def is_markup(text: str) -> bool:
+    """Whether sanitising could change ``text``, which `clean_line` returns as
+    it is (so it holds nothing XML forbids and no edge space): else
+    `sanitize_excerpt` and `html_to_text` both return it as it is."""
+    return _MARKUP.search(text) is not None
+
+
 def _sanitize(fragment: str, tags: set[str]) -> str:
     text = strip_forbidden(fragment)
     if _MARKUP.search(text) is None:

@@ -52,15 +52,19 @@ class FastLoader(_BaseLoader):
 
     #: The tag each short plain scalar resolved to (see ``resolve``).
     _plain_tags: dict[str, str] = {}  # noqa: RUF012 - replaced per class, never shared
+    #: What ``feeds.seeds.yamlplain`` read short scalars as (see ``plain_values``).
+    _plain_values: dict[str, Any] = {}  # noqa: RUF012 - replaced per class, never shared
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_tags = {}  # each class resolves by its own resolvers
+        cls._plain_values = {}
 
     @classmethod
     def add_implicit_resolver(cls, tag: str, regexp: re.Pattern[str], first: Any) -> None:
         super().add_implicit_resolver(tag, regexp, first)
         cls._plain_tags = {}
+        cls._plain_values = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
         # The same few plain scalars (keys above all) come up in every seed;
@@ -148,6 +152,14 @@ def plain_resolver(loader: type[Any]) -> Callable[[str], str] | None:
         return resolved
 
     return resolve
+
+
+def plain_values(loader: type[Any]) -> dict[str, Any]:
+    """A table to keep what scalars were read as, for as long as ``loader``
+    resolves as it does now (a FastLoader's is emptied when a resolver is
+    added); for any other loader, a new table each time."""
+    values: dict[str, Any] | None = loader.__dict__.get("_plain_values")
+    return {} if values is None else values
 
 
 #: One loader of no document per class: resolving reads only the class's tables.

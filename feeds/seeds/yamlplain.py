@@ -25,7 +25,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from feeds.compat.pyyaml import plain_resolver
+from feeds.compat.pyyaml import plain_resolver, plain_values
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -67,6 +67,12 @@ _SIMPLE_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]{0,40})")
 _SIMPLE_FLOAT = re.compile(r"[-+]?[0-9]{1,40}\.[0-9]{0,40}(?:[eE][-+][0-9]{1,3})?")
 
 
+#: Scalars remembered (see ``_Document._known``), and the longest remembered.
+_KNOWN_SCALARS = 4096
+_KNOWN_LENGTH = 100
+_UNKNOWN = object()
+
+
 class _Unsure(Exception):
     """The document holds something this module does not read."""
 
@@ -82,7 +88,7 @@ def load_plain(text: str, loader: type[Any], fields: Collection[str] | None) -> 
     if resolve is None:
         return None
     try:
-        values = _Document(resolve).read(text)
+        values = _Document(resolve, plain_values(loader)).read(text)
     except _Unsure:
         return None
     if fields is None:
@@ -101,8 +107,11 @@ class _Document:
     either begins, more indented, or leaves empty.
     """
 
-    def __init__(self, resolve: Any) -> None:
+    def __init__(self, resolve: Any, known: dict[str, Any]) -> None:
         self._resolve = resolve
+        #: What short scalars, as written, were read as: the same few (names,
+        #: numbers, `true`) recur in every seed.
+        self._known = known
         self._holder: list[Any] = [None]
         self._stack: list[tuple[int, Any, bool]] = [(-1, self._holder, False)]
         #: The value a line left open: its collection, its key or index, the
@@ -168,7 +177,7 @@ class _Document:
             self._push(content, mapping, False)
             self._entry(mapping, key, rest, content)
         elif rest and rest[0] != "#":
-            items.append(_scalar(rest, self._resolve))
+            items.append(self._scalar(rest))
         else:
             items.append(None)
             self._opened = (items, len(items) - 1, column, False)
@@ -180,7 +189,17 @@ class _Document:
         elif rest[0] == '"' and rest.find('"', 1) == len(rest) - 1 and "\\" not in rest:
             mapping[key] = rest[1:-1]  # the usual value: quoted, unescaped, nothing after
         else:
-            mapping[key] = _scalar(rest, self._resolve)
+            mapping[key] = self._scalar(rest)
+
+    def _scalar(self, rest: str) -> Any:
+        value = self._known.get(rest, _UNKNOWN)
+        if value is _UNKNOWN:
+            value = _scalar(rest, self._resolve)
+            if len(rest) <= _KNOWN_LENGTH:
+                if len(self._known) >= _KNOWN_SCALARS:
+                    self._known.clear()  # a bound for hostile input
+                self._known[rest] = value
+        return value
 
 
 def _scalar(rest: str, resolve: Any) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC
@@ -189,6 +190,16 @@ def test_the_shape_is_read_plainly_in_all_its_forms(name: str) -> None:
         plain = load_plain(text, loader, fields)
         assert plain is not None, (name, loader)
         assert repr(plain) == full(text, loader, fields)
+
+
+def test_what_was_remembered_is_forgotten_when_a_resolver_is_added() -> None:
+    class Fresh(yamlload._plain_12(yamlload.Loader)):  # type: ignore[misc]
+        pass
+
+    assert load_plain("k: word", Fresh, None) == {"k": "word"}
+    Fresh.add_implicit_resolver("tag:yaml.org,2002:null", re.compile("^word$"), ["w"])
+    assert load_plain("k: word", Fresh, None) == {"k": None}
+    assert yamlload.load_composed("k: word", Fresh, None) == {"k": None}
 
 
 # --- what is never read here -------------------------------------------------------

@@ -139,11 +139,18 @@ class _Document:
         root = self._holder[0]
         if type(root) is not dict:
             raise _Unsure  # a seed's front matter is a mapping
-        resolve = self._resolve
-        for key in {key for _, _, key, _ in lines if key}:  # each once: they recur
-            if resolve(key) != _STR:
-                raise _Unsure  # `true:`, `null:`, `1:`: keys that are not text
+        self._check_keys({key for _, _, key, _ in lines if key})
         return root
+
+    def _check_keys(self, keys: set[str]) -> None:
+        """Raises `_Unsure` unless every key is text: `true:`, `null:` are not."""
+        known = self._known
+        for key in keys:
+            # A key is a plain word, which reads as itself exactly when it is text.
+            if known.get(key) != key:
+                if self._resolve(key) != _STR:
+                    raise _Unsure
+                self._remember(key, key)
 
     def _enter(self, column: int, dash: bool) -> tuple[int, Any, bool]:
         """The collection the line at ``column`` belongs to, made innermost."""
@@ -195,11 +202,14 @@ class _Document:
         value = self._known.get(rest, _UNKNOWN)
         if value is _UNKNOWN:
             value = _scalar(rest, self._resolve)
-            if len(rest) <= _KNOWN_LENGTH:
-                if len(self._known) >= _KNOWN_SCALARS:
-                    self._known.clear()  # a bound for hostile input
-                self._known[rest] = value
+            self._remember(rest, value)
         return value
+
+    def _remember(self, written: str, value: Any) -> None:
+        if len(written) <= _KNOWN_LENGTH:
+            if len(self._known) >= _KNOWN_SCALARS:
+                self._known.clear()  # a bound for hostile input
+            self._known[written] = value
 
 
 def _scalar(rest: str, resolve: Any) -> Any:

@@ -37,10 +37,9 @@ _FLOAT = "tag:yaml.org,2002:float"
 #: are the full loader's (and its depth limit's) to judge.
 MAX_LEVELS = 12
 
-#: Any character outside these sends the document the full way: what YAML
-#: refuses (controls, U+FFFE/U+FFFF, surrogates), tabs and carriage returns,
-#: the line breaks YAML 1.1 knows besides LF (U+0085, U+2028, U+2029), and
-#: the byte order mark.
+#: Any of these sends the document the full way: what YAML refuses (controls,
+#: U+FFFE/U+FFFF, surrogates), tabs and carriage returns, the line breaks
+#: YAML 1.1 knows besides LF (U+0085, U+2028, U+2029), and the byte order mark.
 _UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 #: Each line: its indentation, a list item's dash and the spaces after it, a
 #: key and the rest ('' for what the line lacks). A key is a plain word; any

@@ -6,18 +6,23 @@ PyYAML documents ``yaml.parse``, ``Loader(stream)`` with ``check_node`` and
 not promised: the methods a loader calls on itself (``resolve``,
 ``construct_object``, ``construct_mapping``) and ``construct_document``,
 which turns a composed node into Python objects and has no documented
-equivalent. ``tests/compat/test_pyyaml.py`` fails, naming the behaviour, when a
-PyYAML release changes one of them.
+equivalent; and, for ``feeds.seeds.yamlplain``, which reads plain scalars
+without a parser, ``resolve`` called on a loader given no document and the
+tables it resolves by (``yaml_implicit_resolvers``, keyed by first
+character, ``yaml_path_resolvers`` and ``DEFAULT_SCALAR_TAG``).
+``tests/compat/test_pyyaml.py`` fails, naming the behaviour, when a PyYAML
+release changes one of them.
 
 Nothing here defends against hostile input: nesting, aliases and merge keys
 are checked by ``feeds.seeds.yamlload`` on events and nodes before anything here
-runs, so a change in PyYAML can slow loading down but not let a bomb through.
+runs (and ``feeds.seeds.yamlplain`` reads no document that has any of them),
+so a change in PyYAML can slow loading down but not let a bomb through.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import yaml
@@ -47,15 +52,19 @@ class FastLoader(_BaseLoader):
 
     #: The tag each short plain scalar resolved to (see ``resolve``).
     _plain_tags: dict[str, str] = {}  # noqa: RUF012 - replaced per class, never shared
+    #: What ``feeds.seeds.yamlplain`` read short scalars as (see ``plain_values``).
+    _plain_values: dict[str, Any] = {}  # noqa: RUF012 - replaced per class, never shared
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._plain_tags = {}  # each class resolves by its own resolvers
+        cls._plain_values = {}
 
     @classmethod
     def add_implicit_resolver(cls, tag: str, regexp: re.Pattern[str], first: Any) -> None:
         super().add_implicit_resolver(tag, regexp, first)
         cls._plain_tags = {}
+        cls._plain_values = {}
 
     def resolve(self, kind: type[Node], value: Any, implicit: Any) -> Any:
         # The same few plain scalars (keys above all) come up in every seed;
@@ -117,3 +126,48 @@ def construct(loader: Any, node: Node) -> Any:
     documented way to take it on a node already in hand.
     """
     return loader.construct_document(node)
+
+
+def plain_resolver(loader: type[Any]) -> Callable[[str], str] | None:
+    """The tag ``loader`` resolves each plain scalar to (by its implicit
+    resolvers, as it would while composing), or None when it resolves by
+    the path to a node as well, which only composing knows."""
+    if loader.yaml_path_resolvers:
+        return None
+    resolver = _resolver(loader)
+    # The tables as they are now: PyYAML keeps the implicit resolvers by the
+    # first character they match (None: any), and FastLoader remembers short
+    # scalars per class (see ``resolve``) until a resolver is added.
+    firsts = loader.yaml_implicit_resolvers
+    text: str | None = None if None in firsts else loader.DEFAULT_SCALAR_TAG
+    known: Callable[[str], str | None] = loader.__dict__.get("_plain_tags", {}).get
+
+    def resolve(value: str) -> str:
+        if text is not None and value[:1] not in firsts:
+            return text  # as PyYAML's resolve finds: no resolver to try
+        tag = known(value)
+        if tag is not None:
+            return tag
+        resolved: str = resolver.resolve(ScalarNode, value, (True, False))
+        return resolved
+
+    return resolve
+
+
+def plain_values(loader: type[Any]) -> dict[str, Any]:
+    """A table to keep what scalars were read as, for as long as ``loader``
+    resolves as it does now (a FastLoader's is emptied when a resolver is
+    added); for any other loader, a new table each time."""
+    values: dict[str, Any] | None = loader.__dict__.get("_plain_values")
+    return {} if values is None else values
+
+
+#: One loader of no document per class: resolving reads only the class's tables.
+_RESOLVERS: dict[type[Any], Any] = {}
+
+
+def _resolver(loader: type[Any]) -> Any:
+    resolver = _RESOLVERS.get(loader)
+    if resolver is None:
+        resolver = _RESOLVERS[loader] = loader("")
+    return resolver

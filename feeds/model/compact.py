@@ -210,7 +210,12 @@ class Images(Compact[Image]):
 
     @staticmethod
     def fields_of(item: Image) -> Fields:
-        return (item.url, item.width, item.height)
+        return Images.item_fields(item.url, item.width, item.height)
+
+    @staticmethod
+    def item_fields(url: str, width: int | None, height: int | None) -> Fields:
+        """The fields of the image these make (see `Image`)."""
+        return (url, width, height)
 
     @staticmethod
     def item_of(fields: Fields) -> Image:
@@ -227,13 +232,25 @@ class Related(Compact[RelatedArticle]):
 
     @staticmethod
     def fields_of(item: RelatedArticle) -> Fields:
-        provider = item.provider
+        title, link, published = item.title, item.link, item.published
+        return Related.item_fields(title, link, published, item.provider, item.summary)
+
+    @staticmethod
+    def item_fields(
+        title: str,
+        link: str,
+        published: datetime | None,
+        provider: Provider | None,
+        summary: str | None,
+    ) -> Fields:
+        """The fields of the related article these make (see `RelatedArticle`):
+        the reader keeps them so, without making the article first."""
         return (
-            item.title,
-            item.link,
-            item.published.isoformat() if item.published else None,
+            title,
+            link,
+            published.isoformat() if published else None,
             (provider.name, provider.domain) if provider else None,
-            item.summary,
+            summary,
         )
 
     @staticmethod

@@ -71,6 +71,10 @@ class FieldReader:
         value = self.data.get(key)
         if value is None:
             return None
+        if type(value) is str and len(value) <= MIN_TEXT_READ:  # most values: nothing to cut
+            if self.options.fix_text and not value.isascii():
+                value = fix_mojibake(value)
+            return clean_line(value) or None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise FieldError(f"{self.name(key)}: expected text, got {kind_of(value)}")
         # Only so much of a text is ever shown (titles and names are cut, the
@@ -89,7 +93,10 @@ class FieldReader:
         return text
 
     def optional_url(self, key: str) -> str | None:
-        if has_invisible(self.data.get(key)):  # cleaning would change where it leads
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if has_invisible(value):  # cleaning would change where it leads
             raise FieldError(f"{self.name(key)} is not a valid URL (it holds invisible characters)")
         text = self.optional_text(key)
         if text is None:

@@ -28,16 +28,15 @@ from feeds.model import (
     MAX_RELATED,
     MAX_TOPICS,
     Article,
-    Image,
     Provider,
-    RelatedArticle,
 )
-from feeds.model.compact import provider_of, shared, shared_topics
+from feeds.model.compact import Images, Related, provider_of, shared, shared_topics
 from feeds.seeds.fields import FieldError, FieldReader
 from feeds.seeds.seedfile import Fingerprint, read_seed_file
 from feeds.seeds.text import (
     clean_line,
     html_to_text,
+    is_markup,
     sanitize_excerpt,
     shorten,
     shorten_label,
@@ -174,10 +173,9 @@ SEED_FIELDS = frozenset(
 def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not _FRONT_MATTER.detect(text):
         raise ArticleError(path, "no front matter: the file must begin with a '---' line")
-    try:
-        front, _body = _FRONT_MATTER.split(text)
-    except ValueError:
-        raise ArticleError(path, "front matter is not closed by a '---' line") from None
+    front = split_front_matter(text)
+    if front is None:
+        raise ArticleError(path, "front matter is not closed by a '---' line")
     try:
         data = load_seed_yaml(front, SEED_FIELDS)
     except yaml.YAMLError as error:
@@ -187,6 +185,26 @@ def _front_matter(text: str, path: Path | str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise ArticleError(path, f"front matter must be a mapping of fields, got {kind_of(data)}")
     return data
+
+
+def split_front_matter(text: str) -> str | None:
+    """The front matter ``_FRONT_MATTER.split`` finds in ``text`` (which it
+    detected), or None where that finds no closing line.
+
+    It searches all of the text line by line with its pattern; the closing
+    line starts with `---`, so only such lines are tried.
+    """
+    boundary = _FRONT_MATTER.FM_BOUNDARY
+    first = boundary.match(text)
+    if first is None:
+        return None
+    start = first.end()
+    line = text.find("\n---", max(start - 1, 0))
+    while line >= 0:
+        if boundary.match(text, line + 1) is not None:
+            return text[start : line + 1]
+        line = text.find("\n---", line + 1)
+    return None
 
 
 class _ArticleReader(FieldReader):
@@ -225,13 +243,20 @@ class _ArticleReader(FieldReader):
     # --- texts and links -----------------------------------------------
 
     def related_summary(self) -> str | None:
-        text = html_to_text(sanitize_excerpt(self.optional(self.optional_text, "excerpt") or ""))
+        text = self.optional(self.optional_text, "excerpt")
+        if text is None:
+            return None
+        if not is_markup(text):  # cleaned text without markup is its own plain text
+            return shorten(text, RELATED_SUMMARY_LENGTH)
+        text = html_to_text(sanitize_excerpt(text))
         return shorten(text, RELATED_SUMMARY_LENGTH) if text else None
 
     def summary(self) -> str:
         """The excerpt as safe HTML; past the configured length, plain text cut at a word."""
-        summary = sanitize_excerpt(self.optional(self.optional_text, "excerpt") or "")
-        text = html_to_text(summary)
+        summary = text = self.optional(self.optional_text, "excerpt") or ""
+        if is_markup(summary):  # else both are the cleaned text as it is
+            summary = sanitize_excerpt(summary)
+            text = html_to_text(summary)
         limit = self.options.summary_length
         return html.escape(shorten(text, limit), quote=False) if len(text) > limit else summary
 
@@ -266,7 +291,12 @@ class _ArticleReader(FieldReader):
             texts.append(item)
         # Repeats are dropped before any cleaning, so a thousand aliases of one
         # huge text cost one clean.
-        distinct = dict.fromkeys(str(item) for item in texts)
+        distinct = tuple(dict.fromkeys(str(item) for item in texts))
+        if (
+            len(distinct) <= MAX_TOPICS
+            and max(map(len, distinct), default=0) <= _CACHED_TEXT_LENGTH
+        ):
+            return _topic_names(distinct)  # the same few lists recur in many articles
         return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
     def provider(self, key: str) -> Provider | None:
@@ -297,7 +327,7 @@ class _ArticleReader(FieldReader):
         name = shorten_label(nested.optional(nested.optional_text, "name")) or domain
         return provider_of(name, domain) if name else None
 
-    def images(self) -> tuple[Image, ...]:
+    def images(self) -> Images:
         images = []
         for name, data in self.mappings("images", MAX_IMAGES, "a mapping with a url"):
             try:
@@ -307,10 +337,11 @@ class _ArticleReader(FieldReader):
                 continue
             item = self.nested(data, f"{name}.")
             width = item.optional(item.optional_size, "width")
-            images.append(Image(url, width, item.optional(item.optional_size, "height")))
-        return tuple(images)
+            height = item.optional(item.optional_size, "height")
+            images.append(Images.item_fields(url, width, height))
+        return Images.from_fields(images)  # type: ignore[no-any-return]
 
-    def related(self) -> tuple[RelatedArticle, ...]:
+    def related(self) -> Related:
         related = []
         shape = "a mapping with a title and a link"
         for name, data in self.mappings("related", MAX_RELATED, shape):
@@ -327,15 +358,15 @@ class _ArticleReader(FieldReader):
                 continue
             item = self.nested(data, f"{name}.")
             related.append(
-                RelatedArticle(
-                    title=title,
-                    link=link,
-                    published=item.optional(item.optional_date, "publishedDateTime"),
-                    provider=item.optional(item.provider, "provider"),
-                    summary=item.related_summary(),
+                Related.item_fields(
+                    title,
+                    link,
+                    item.optional(item.optional_date, "publishedDateTime"),
+                    item.optional(item.provider, "provider"),
+                    item.related_summary(),
                 )
             )
-        return tuple(related)
+        return Related.from_fields(related)  # type: ignore[no-any-return]
 
 
 #: Longer names and domains are read every time rather than kept.
@@ -356,6 +387,12 @@ def _plain_provider(name: str | None, domain: str | None, options: ReadOptions) 
     if reader.warnings:
         raise FieldError(reader.warnings[0])
     return provider
+
+
+@lru_cache(maxsize=4096)
+def _topic_names(distinct: tuple[str, ...]) -> tuple[str, ...]:
+    """``topics``' reading of these texts (a few, each short), kept for its value."""
+    return shared_topics(topic_names(distinct, MAX_TOPICS, MAX_LABEL_LENGTH))
 
 
 def _shared_label(label: str | None) -> str | None:

@@ -47,6 +47,8 @@ _URL_SCHEMES = {"http", "https", "mailto"}
 
 def strip_forbidden(text: str) -> str:
     """Remove characters that XML 1.0 forbids (controls, lone surrogates)."""
+    if text.isprintable():  # most text: none of them is printable
+        return text
     return XML_FORBIDDEN.sub("", text)
 
 
@@ -57,7 +59,8 @@ def strip_invisible(text: str) -> str:
 
 def has_invisible(value: object) -> bool:
     """Whether ``value`` is text holding an invisible formatting character."""
-    return isinstance(value, str) and _INVISIBLE.search(value) is not None
+    # None of them is ASCII, and most links are.
+    return isinstance(value, str) and not value.isascii() and _INVISIBLE.search(value) is not None
 
 
 def clean_line(text: str) -> str:
@@ -99,6 +102,13 @@ def sanitize_content(fragment: str) -> str:
 #: every code point; tests/seeds/test_text_fastpath.py holds the property): most excerpts are
 #: plain text, and nh3 is most of the time spent reading an article.
 _MARKUP = re.compile("[<>&\r\u00a0\ufeff]")
+
+
+def is_markup(text: str) -> bool:
+    """Whether sanitising could change ``text``, which `clean_line` returns as
+    it is (so it holds nothing XML forbids and no edge space): else
+    `sanitize_excerpt` and `html_to_text` both return it as it is."""
+    return _MARKUP.search(text) is not None
 
 
 def _sanitize(fragment: str, tags: set[str]) -> str:

@@ -27,6 +27,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from feeds.compat.pyyaml import FastLoader, construct
+from feeds.seeds.yamlplain import load_plain
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
@@ -141,6 +142,14 @@ def load_yaml(
     a ``YAMLError`` in this project's words, without the value.
     """
     loader = loader or Loader
+    values = load_plain(text, loader, fields)
+    if values is not None:  # the shape nearly every seed has (see yamlplain)
+        return values
+    return load_composed(text, loader, fields)
+
+
+def load_composed(text: str, loader: type[Loader], fields: Collection[str] | None) -> Any:
+    """`load_yaml` the full way: composed by PyYAML, checked, constructed."""
     try:
         _refuse_deep_nesting(text, loader)
         parser = loader(text)

@@ -7,12 +7,13 @@ slower (or not at all).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node
 
-from feeds.compat.pyyaml import FastLoader, construct
+from feeds.compat.pyyaml import FastLoader, construct, plain_resolver
 from feeds.seeds import yamlload
 from feeds.seeds.reader import _FRONT_MATTER
 from tests.conftest import REPO
@@ -103,3 +104,53 @@ def test_merge_keys_are_left_to_feeds() -> None:
         pass
     else:
         raise AssertionError("a merge key reached PyYAML's constructor and was expanded")
+
+
+_PLAIN = [
+    "text", "", "~", "null", "true", "no", "On", "1", "-1", "012", "0x1F", "1_000", "1:20",
+    "1.5", ".inf", ".nan", "<<", "=", "2021-06-15T15:20:00Z", "2021-06-15", "t" * 150,
+]  # fmt: skip
+
+
+def _composed_tags(loader: type[Any]) -> list[str]:
+    parser = loader("[" + ", ".join(value or "''" for value in _PLAIN) + "]")
+    assert parser.check_node()
+    items = parser.get_node().value
+    return [item.tag if value else "" for item, value in zip(items, _PLAIN, strict=True)]
+
+
+def test_a_loader_of_no_document_resolves_plain_scalars_as_composing_does() -> None:
+    seed_loader = yamlload._plain_12(yamlload.Loader)
+    for loader in (yamlload.Loader, seed_loader, yaml.SafeLoader):
+        resolve = plain_resolver(loader)
+        assert resolve is not None
+        resolved = [resolve(value) if value else "" for value in _PLAIN]
+        assert resolved == _composed_tags(loader), (
+            f"{_WHAT} resolves plain scalars differently through Loader.resolve on a loader "
+            "of no document, or keeps its implicit resolvers otherwise than in "
+            "yaml_implicit_resolvers by first character: feeds.seeds.yamlplain would read "
+            "values wrongly; rework feeds.compat.pyyaml.plain_resolver"
+        )
+        empty = loader("")
+        assert resolve("") == empty.resolve(yaml.ScalarNode, "", (True, False))
+
+
+def test_a_resolver_added_later_is_heeded() -> None:
+    class Fresh(yamlload.Loader):
+        pass
+
+    resolve = plain_resolver(Fresh)
+    assert resolve is not None
+    assert resolve("text") == "tag:yaml.org,2002:str"
+    Fresh.add_implicit_resolver("tag:example.org,2024:word", re.compile("^text$"), ["t"])
+    resolve = plain_resolver(Fresh)
+    assert resolve is not None
+    assert resolve("text") == "tag:example.org,2024:word"
+
+
+def test_a_loader_resolving_by_path_is_not_resolved_plainly() -> None:
+    class ByPath(yamlload.Loader):
+        pass
+
+    ByPath.add_path_resolver("tag:yaml.org,2002:str", ["k"], yaml.ScalarNode)
+    assert plain_resolver(ByPath) is None

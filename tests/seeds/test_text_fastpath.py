@@ -56,6 +56,25 @@ def test_the_fast_path_agrees_with_the_sanitiser(fragment: str) -> None:
     assert text.html_to_text(fragment) == _reference_html_to_text(fragment)
 
 
+_spaced_text = st.text(
+    st.characters(codec=None, exclude_categories=())
+    | st.sampled_from(" \t\n\u00a0\u2028\u200b\u200c\u200d\ufeff\x00<>&")
+)
+
+
+@settings(max_examples=400)
+@given(_spaced_text)
+@example("\u200d a\u200b  b \u200c")
+@example("a\u00ad\u200eb")
+def test_a_cleaned_line_without_markup_is_its_own_excerpt_and_text(value: str) -> None:
+    """What lets the reader skip sanitising a field's excerpt (`is_markup`)."""
+    line = text.clean_line(value)
+    if text.is_markup(line):
+        return
+    assert text.sanitize_excerpt(line) == line
+    assert text.html_to_text(line) == line
+
+
 def test_every_code_point_outside_the_markup_set_passes_the_sanitiser_unchanged() -> None:
     """The exhaustive check behind the fast path's character set."""
     characters = [chr(point) for point in range(0x110000) if not text._MARKUP.search(chr(point))]

@@ -434,6 +434,11 @@ def test_every_reason_is_the_projects_own_and_quotes_nothing(name: str) -> None:
         assert SECRET[:8] not in refusal
 
 
+#: A document outside the shape `feeds.seeds.yamlplain` reads (a flow list):
+#: it is composed and constructed by PyYAML, the path these tests are about.
+FULL_WAY = "k: [v]"
+
+
 class _Surprise(Exception):
     """An error no PyYAML raises today: the defense must not depend on which."""
 
@@ -454,7 +459,7 @@ def test_any_error_pyyaml_raises_is_refused_in_our_words(
     surprising = type("Surprising", (yamlload.Loader,), {step: surprise})
     monkeypatch.setattr(yamlload, "Loader", surprising)
     for load in LOADS:
-        refusal = reason("k: v", load)
+        refusal = reason(FULL_WAY, load)
         assert refusal.startswith(expected), refusal
         assert SECRET[:8] not in refusal
 
@@ -472,7 +477,7 @@ def test_what_says_nothing_about_the_document_is_not_a_refusal(
     monkeypatch.setattr(yamlload, "construct", fail)
     for load in LOADS:
         with pytest.raises(error):
-            load("k: v")
+            load(FULL_WAY)
 
 
 def test_pyyaml_errors_described_directly_keep_only_their_kind_and_place() -> None:

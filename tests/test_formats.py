@@ -11,7 +11,7 @@ import ast
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib import import_module
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import pytest
 
 from feeds.build.builder import Builder
 from feeds.build.oneshot import build
+from feeds.build.writer import OutputFolder
 from feeds.config import Config
 from feeds.formats import FORMATS, INDEX_PAGE, PAGES, content_type, format_named, formats_named
 from feeds.plan.plans import ARCHIVE_DIR
@@ -234,3 +235,35 @@ def test_a_reload_that_turns_a_format_off_removes_its_files_in_the_same_process(
     assert not list(config.output.rglob("*.rss.xml"))
     assert not list(config.output.rglob("*.json"))
     assert list((config.output / ARCHIVE_DIR).rglob("*.atom.xml"))
+
+
+def test_a_feed_gone_in_a_running_builder_is_removed_without_listing_the_output(
+    make_config: Callable[..., Config], write_seed: SeedWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a million articles the output holds a quarter of a million files:
+    after its first sweep a builder removes the documents of the feeds that
+    went, by name, and lists nothing."""
+    for month in (1, 2, 3):
+        write_seed(f"{month}.txt", _seed(month))
+    config = make_config("max_items: 1\n")
+    builder = Builder(config)
+    builder.scan_all()
+    builder.publish()
+    listed: list[str] = []
+    real_existing = OutputFolder.existing
+
+    def existing(self: OutputFolder, folder: str, suffixes: Iterable[str]) -> set[str]:
+        listed.append(folder)
+        return real_existing(self, folder, suffixes)
+
+    monkeypatch.setattr(OutputFolder, "existing", existing)
+    (config.seeds / "1.txt").unlink()
+    builder.update([config.seeds / "1.txt"])
+    report = builder.publish()
+    assert sorted(report.removed) == [
+        f"{ARCHIVE_DIR}/{feed}/2024-01{suffix}"
+        for feed in ("all", "topics/ai")
+        for suffix in (".atom.xml", ".json", ".rss.xml")
+    ]
+    assert not list((config.output / ARCHIVE_DIR).rglob("2024-01.*"))
+    assert listed == []

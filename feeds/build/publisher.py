@@ -216,6 +216,21 @@ class Publisher:
         stems = {plan.stem for plan in plans}
         if stems == self._swept_stems:
             return  # the same feeds as at the last sweep: nothing of ours went stale
+        if self._swept_stems is None:
+            stale = self._listed_stale(output, plans)
+        else:  # only the documents of feeds gone since: a million files are not listed again
+            gone = self._swept_stems - stems
+            stale = [stem + suffix for stem in sorted(gone) for suffix in document_suffixes()]
+        for name in stale:
+            if output.remove(name):
+                report.removed.append(name)
+        self._swept_stems = stems
+        for stem in set(self._written) - stems:
+            del self._written[stem]
+        self._digests.keep_only(stems)
+
+    def _listed_stale(self, output: OutputFolder, plans: list[FeedPlan]) -> list[str]:
+        """Every feed document in the output folder that no plan names."""
         expected = {
             plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, self.config)
         }
@@ -227,13 +242,7 @@ class Publisher:
         # only its own names there, those of a format or page turned off among them.
         combined = (COMBINED_STEM + suffix for suffix in suffixes)
         existing |= {name for name in combined if (output.root / name).is_file()}
-        for name in sorted(existing - expected):
-            if output.remove(name):
-                report.removed.append(name)
-        self._swept_stems = stems
-        for stem in set(self._written) - stems:
-            del self._written[stem]
-        self._digests.keep_only(stems)
+        return sorted(existing - expected)
 
 
 def render_within_budget(fmt: Document, plan: FeedPlan, config: Config) -> bytes:

@@ -170,8 +170,16 @@ def formats_for(plan: FeedPlan, config: Config) -> tuple[Format, ...]:
 def documents_for(plan: FeedPlan, config: Config) -> tuple[Document, ...]:
     """The files ``plan`` is written as: `formats_for`, and the feed's page
     beside a main document when the config has ``pages``."""
-    formats = formats_for(plan, config)
-    return _with_page(formats) if config.pages and not plan.is_archive else formats
+    return documents_of_kind(plan.is_archive, config)
+
+
+def documents_of_kind(archive: bool, config: Config) -> tuple[Document, ...]:
+    """`documents_for` any archive (``archive``) or any main document: they
+    depend on nothing else, so a publish asks twice, not once per plan."""
+    chosen = _chosen(config.formats)
+    if archive:
+        return _archived(chosen)
+    return _with_page(chosen) if config.pages else chosen
 
 
 def document_suffixes() -> tuple[str, ...]:

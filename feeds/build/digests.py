@@ -33,7 +33,12 @@ class PlanDigests:
 
     def of(self, plan: FeedPlan) -> str:
         known = self._known.get(plan.stem)
-        digest = known[1] if known is not None and known[0] == plan else self._digest(plan)
+        # An unchanged plan is the very same object (the planner keeps it):
+        # identity first, since comparing a plan field by field is not free.
+        if known is not None and (known[0] is plan or known[0] == plan):
+            digest = known[1]
+        else:
+            digest = self._digest(plan)
         self._known[plan.stem] = (plan, digest)
         return digest
 

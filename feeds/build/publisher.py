@@ -85,10 +85,7 @@ class Publisher:
             self._swept_stems = None
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
-        report.files = [
-            plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, self.config)
-        ]
-        report.files += [index_html.FILENAME, opml.FILENAME]
+        report.files = self.files_of(plans)
         rendered: list[str] = []
         try:
             self._write_all(output, plans, report, rendered, workers)
@@ -100,6 +97,27 @@ class Publisher:
                 self._written.pop(stem, None)
             raise
         self._remove_stale(output, plans, report)
+
+    def files_of(self, plans: Sequence[FeedPlan]) -> list[str]:
+        """Every file a publish of ``plans`` owns in the output folder."""
+        config = self.config
+        files = [plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, config)]
+        return [*files, index_html.FILENAME, opml.FILENAME]
+
+    def current(self, plans: Sequence[FeedPlan]) -> bool:
+        """Whether a publish of ``plans`` would render nothing: the same
+        feeds as last written, each made from the same inputs (so the index
+        and OPML, made from them alone, come out the same too). Takes the
+        cache's record as a publish does; renders and writes nothing."""
+        self._digests.configure(self.config)
+        recorded = set(self._recorded[0])
+        self._adopt_recorded(plans)
+        if recorded != {plan.stem for plan in plans}:
+            return False  # a feed came or went: the index lists it, a file is stale
+        written = self._written
+        # Every digest made (not all(...)): the next publish then finds them known.
+        digests = [(plan.stem, self._digests.of(plan)) for plan in plans]
+        return all(written.get(stem) == digest for stem, digest in digests)
 
     def _adopt_recorded(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as

@@ -22,9 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from feeds.build.builder import Builder
-from feeds.build.uptodate import parse_cache
-from feeds.config import Config, SettingKind, settings_of
+from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
@@ -108,12 +106,15 @@ class Daemon:
             # Watch before the first build: a save made while it runs is
             # queued, not lost until the next rescan. The first build runs on
             # the scheduler's worker like every other, so the main thread
-            # stays free to answer SIGTERM even if it never ends.
+            # stays free to answer SIGTERM even if it never ends. When the
+            # parse cache proves the output current it is ready at once, and
+            # the worker loads the rest before any other rebuild.
             self._watch.start()
             self._scheduler.start()
             self._scheduler.request_rescan()
             if self._first_build(wake):
-                self._rebuilds.save_cache(HEALTH_TICK)
+                if not self._rebuilds.loading:
+                    self._rebuilds.save_cache(HEALTH_TICK)
                 self._publishing.start()
                 if self._serve.enabled:
                     self._frontend.serve(self._serve.host, self._serve.port)
@@ -128,8 +129,9 @@ class Daemon:
         return 0
 
     def _first_build(self, wake: SignalWakeup) -> bool:
-        """Waits for the first build; False when stopped before it ended."""
-        while self._rebuilds.done == 0:
+        """Waits for the first build, or the proof that none is needed; False
+        when stopped before."""
+        while not self._rebuilds.started:
             if self._requests.stop:
                 return False
             wake.wait(FIRST_BUILD_POLL)
@@ -226,14 +228,7 @@ class Daemon:
             self._notifier.ready(self._rebuilds.status())
             return None
         old, self.config = self.config, new
-        # A Builder reads with the reading settings and decides strictness as
-        # it records each seed, so another of either needs a new one (the
-        # parse cache serves either strictness).
-        reading = SettingKind.READING
-        if settings_of(old, reading) == settings_of(new, reading) and old.strict == new.strict:
-            self._rebuilds.builder.reconfigure(new)
-        else:
-            self._rebuilds.builder = Builder(new, parse_cache(new))
+        self._rebuilds.reconfigure(old, new)
         return old, new
 
     def _reload_rest(self, old: Config, new: Config) -> None:

@@ -30,8 +30,9 @@ PARALLEL_DOCUMENTS = 64
 
 #: A plan to render, with the digest of its inputs.
 _Todo = Sequence[tuple[FeedPlan, str]]
-#: What rendering a share did: files written, files unchanged, stems rendered.
-_Done = tuple[list[str], int, list[str]]
+#: What rendering a share did: files written, files unchanged, stems rendered,
+#: documents rendered.
+_Done = tuple[list[str], int, list[str], int]
 
 
 class Publisher:
@@ -154,6 +155,7 @@ class Publisher:
             self._render_batch(output, mine, report, rendered)
         # The index and OPML list every feed; their bytes change with any
         # feed's count or newest date, and unchanged bytes are not rewritten.
+        report.rendered += 2
         with output.batch():
             for name, document in (
                 (index_html.FILENAME, index_html.render_index(plans, self.config)),
@@ -194,9 +196,10 @@ class Publisher:
         if done is None:
             self._render_batch(output, theirs, report, rendered)
             return
-        written, unchanged, stems = done
+        written, unchanged, stems, documents = done
         report.written.extend(written)
         report.unchanged += unchanged
+        report.rendered += documents
         digests = {plan.stem: digest for plan, digest in theirs}
         for stem in stems:
             self._written[stem] = digests[stem]
@@ -207,7 +210,7 @@ class Publisher:
         output = OutputFolder(root)
         report, rendered = BuildReport(), list[str]()
         self._render_batch(output, todo, report, rendered)
-        return report.written, report.unchanged, rendered
+        return report.written, report.unchanged, rendered, report.rendered
 
     def _render_batch(
         self, output: OutputFolder, todo: _Todo, report: BuildReport, rendered: list[str]
@@ -218,6 +221,7 @@ class Publisher:
             for plan, digest in todo:
                 for fmt in documents_for(plan, self.config):
                     name = plan.stem + fmt.suffix
+                    report.rendered += 1
                     if output.write(name, render_within_budget(fmt, plan, self.config)):
                         report.written.append(name)
                     else:

@@ -165,6 +165,12 @@ class Metrics:
         self.written = Counter(
             "feeds_files_written", "Files written to the output folder.", registry=registry
         )
+        self.rendered = Counter(
+            "feeds_documents_rendered",
+            "Documents rendered: those whose inputs changed since written, and the "
+            "index and OPML at each publish (rendered is not written: same bytes are not).",
+            registry=registry,
+        )
         self.removed = Counter(
             "feeds_files_removed", "Stale files removed from the output folder.", registry=registry
         )
@@ -257,6 +263,7 @@ class Metrics:
         self.build_seconds.observe(report.seconds)
         self.loaded(report)
         self.written.inc(len(report.written))
+        self.rendered.inc(report.rendered)
         self.removed.inc(len(report.removed))
         self.last_publish.set(time.time())
 

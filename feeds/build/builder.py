@@ -17,7 +17,7 @@ from pathlib import Path
 
 from feeds.build.cachesession import CacheSession
 from feeds.build.parsecache import ParseCache
-from feeds.build.publisher import Publisher
+from feeds.build.publisher import Publisher, files_of
 from feeds.build.report import BuildReport
 from feeds.build.scanner import Progress, Scanner
 from feeds.build.seedset import SeedSet
@@ -170,7 +170,7 @@ class Builder:
             return None
         report = self._report_of(planned)
         current = self._publisher.current(planned.plans)
-        report.files = self._publisher.files_of(planned.plans)
+        report.files = files_of(planned.plans, self.config)
         report.unchanged = len(report.files) if current else 0
         report.seconds = time.monotonic() - started
         return Resumed(changed, report, current)

@@ -86,7 +86,7 @@ class Publisher:
             self._swept_stems = None
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
-        report.files = self.files_of(plans)
+        report.files = files_of(plans, self.config)
         rendered: list[str] = []
         try:
             self._write_all(output, plans, report, rendered, workers)
@@ -99,26 +99,15 @@ class Publisher:
             raise
         self._remove_stale(output, plans, report)
 
-    def files_of(self, plans: Sequence[FeedPlan]) -> list[str]:
-        """Every file a publish of ``plans`` owns in the output folder."""
-        config = self.config
-        files = [plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, config)]
-        return [*files, index_html.FILENAME, opml.FILENAME]
-
     def current(self, plans: Sequence[FeedPlan]) -> bool:
-        """Whether a publish of ``plans`` would render nothing: the same
-        feeds as last written, each made from the same inputs (so the index
-        and OPML, made from them alone, come out the same too). Takes the
-        cache's record as a publish does; renders and writes nothing."""
+        """Whether a publish of ``plans`` would render only the index and OPML,
+        which then come out the same (the cache's record taken as by a publish).
+        Every digest is made, not all(...): the next publish then knows them."""
         self._digests.configure(self.config)
-        recorded = set(self._recorded[0])
+        recorded, written = set(self._recorded[0]), self._written
         self._adopt_recorded(plans)
-        if recorded != {plan.stem for plan in plans}:
-            return False  # a feed came or went: the index lists it, a file is stale
-        written = self._written
-        # Every digest made (not all(...)): the next publish then finds them known.
-        digests = [(plan.stem, self._digests.of(plan)) for plan in plans]
-        return all(written.get(stem) == digest for stem, digest in digests)
+        digests = {plan.stem: self._digests.of(plan) for plan in plans}
+        return recorded == set(digests) and all(written.get(s) == d for s, d in digests.items())
 
     def _adopt_recorded(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as
@@ -127,15 +116,8 @@ class Publisher:
         if not recorded:
             return
         self._recorded = {}, {}
-        for plan in plans:
-            digest = recorded.get(plan.stem)
-            if digest is None or plan.stem in self._written:
-                continue
-            names = [plan.stem + fmt.suffix for fmt in documents_for(plan, self.config)]
-            if all(name in outputs for name in names) and outputs_intact(
-                self.config.output, {name: outputs[name] for name in names}
-            ):
-                self._written[plan.stem] = digest
+        unknown = [plan for plan in plans if plan.stem not in self._written]
+        self._written.update(_intact(recorded, outputs, unknown, self.config))
 
     def _write_all(
         self,
@@ -253,6 +235,30 @@ class Publisher:
         for stem in set(self._written) - stems:
             del self._written[stem]
         self._digests.keep_only(stems)
+
+
+def files_of(plans: Sequence[FeedPlan], config: Config) -> list[str]:
+    """Every file a publish of ``plans`` owns in the output folder."""
+    files = [plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, config)]
+    return [*files, index_html.FILENAME, opml.FILENAME]
+
+
+def _intact(
+    recorded: Mapping[str, str],
+    outputs: Mapping[str, tuple[int, int]],
+    plans: Sequence[FeedPlan],
+    config: Config,
+) -> Iterator[tuple[str, str]]:
+    """The recorded digest of each of ``plans`` whose files are all still as written."""
+    for plan in plans:
+        digest = recorded.get(plan.stem)
+        if digest is None:
+            continue
+        names = [plan.stem + fmt.suffix for fmt in documents_for(plan, config)]
+        if all(name in outputs for name in names) and outputs_intact(
+            config.output, {name: outputs[name] for name in names}
+        ):
+            yield plan.stem, digest
 
 
 def render_within_budget(fmt: Document, plan: FeedPlan, config: Config) -> bytes:

@@ -113,12 +113,12 @@ class Daemon:
             self._scheduler.start()
             self._scheduler.request_rescan()
             if self._first_build(wake):
-                if not self._rebuilds.loading:
+                if not self._rebuilds.status.loading:
                     self._rebuilds.save_cache(HEALTH_TICK)
                 self._publishing.start()
                 if self._serve.enabled:
                     self._frontend.serve(self._serve.host, self._serve.port)
-                self._notifier.ready(self._rebuilds.status())
+                self._notifier.ready(self._rebuilds.status.line())
                 log.info("ready")
                 self._main_loop(wake)
         finally:
@@ -131,11 +131,11 @@ class Daemon:
     def _first_build(self, wake: SignalWakeup) -> bool:
         """Waits for the first build, or the proof that none is needed; False
         when stopped before."""
-        while not self._rebuilds.started:
+        while not self._rebuilds.status.started:
             if self._requests.stop:
                 return False
             wake.wait(FIRST_BUILD_POLL)
-            self._rebuilds.check_stuck(self.config.rebuild_timeout)
+            self._rebuilds.status.check_stuck(self.config.rebuild_timeout)
             if not self._scheduler.is_alive():
                 log.critical("the scheduler stopped; exiting so the service is restarted")
                 raise SystemExit(1)
@@ -163,7 +163,7 @@ class Daemon:
             # Nothing can rebuild any more; let systemd restart the service.
             log.critical("the scheduler stopped; exiting so the service is restarted")
             raise SystemExit(1)
-        stuck = self._rebuilds.check_stuck(self.config.rebuild_timeout)
+        stuck = self._rebuilds.status.check_stuck(self.config.rebuild_timeout)
         # A missing seeds folder is outside the daemon: a restart would not bring it back.
         # A stuck rebuild is inside it: systemd's watchdog restarts the service.
         if self._watch.watching() and not stuck and self._notifier.watchdog_interval:
@@ -225,7 +225,7 @@ class Daemon:
             new = self._load()
         except ConfigError as error:
             log.error("reload failed, keeping the running config: %s", error)
-            self._notifier.ready(self._rebuilds.status())
+            self._notifier.ready(self._rebuilds.status.line())
             return None
         old, self.config = self.config, new
         self._rebuilds.reconfigure(old, new)
@@ -247,12 +247,12 @@ class Daemon:
             self._frontend.restart_server()
         self._scheduler.request_rescan()
         log.info("config reloaded")
-        self._notifier.ready(self._rebuilds.status())
+        self._notifier.ready(self._rebuilds.status.line())
 
     # --- /healthz ------------------------------------------------------
 
     def _health(self) -> Mapping[str, object]:
-        health = self._rebuilds.health(self._watch.state(), self.config.rebuild_timeout)
+        health = self._rebuilds.status.health(self._watch.state(), self.config.rebuild_timeout)
         return {**health, "publish": self._publishing.health()}
 
 

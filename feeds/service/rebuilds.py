@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +24,7 @@ from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import FeedsError
 from feeds.service.metrics import Metrics
+from feeds.service.rebuildstatus import RebuildStatus
 from feeds.service.scheduler import RebuildScheduler
 from feeds.system.folders import folder_identity
 
@@ -62,51 +62,27 @@ class Rebuilds:
         #: Made by the first rebuild (so a start proven current is ready before
         #: paying for its imports and the cache's load), or by a reload.
         self._builder: Builder | None = None
-        #: Set once the start is proven current, until the worker has loaded
-        #: the builder's state: until then the parse cache on disk is the truth.
-        self._resuming = False
         self.scheduler = RebuildScheduler(
             self._rebuild,
             debounce=config.debounce_ms / 1000,
             rescan_interval=config.rescan_interval,
         )
-        self._last_report: BuildReport | None = None
-        self._last_build: datetime | None = None
-        self._count = 0
+        self.status = RebuildStatus(self.scheduler)
         #: The output folder as last written: (device, inode), None before a build.
         self._output_identity: tuple[int, int] | None = None
-        #: Set once the rebuild in progress is reported stuck, until it ends.
-        self._stuck_reported = False
-        self._last_seconds = 0.0
-
-    @property
-    def done(self) -> int:
-        """How many rebuilds have ended (the first build is the first)."""
-        return self._count
-
-    @property
-    def started(self) -> bool:
-        """Whether the output is known current: the first build ended, or
-        the start was proven current (its state then loads in the background)."""
-        return self._count > 0 or self._last_report is not None
-
-    @property
-    def loading(self) -> bool:
-        """Whether the builder's state is still loading after a proven start."""
-        return self._resuming
 
     def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
         started = time.monotonic()
         try:
-            if self._count == 0 and self._last_report is None:
+            if not self.status.started:
                 self._start()
             else:
                 self._build_and_publish(paths, full)
         finally:
-            self._last_seconds = time.monotonic() - started
+            self.status.last_seconds = time.monotonic() - started
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.
-            self._count += 1
+            self.status.count += 1
 
     # --- the start -----------------------------------------------------
 
@@ -125,12 +101,11 @@ class Rebuilds:
 
     def _proven(self, report: BuildReport) -> None:
         """Takes the last publish, as the parse cache proved it, for the one just done."""
-        self._resuming = True
+        self.status.loading = True
         self._metrics.published(report)
-        self._last_build = datetime.now(UTC)
         self._output_identity = folder_identity(self._config.output)
-        # Last: once set, the daemon reports ready (see `started`).
-        self._last_report = report
+        # Last: the daemon is then ready (see `RebuildStatus.started`).
+        self.status.published(report)
         log.info(
             "the output is current (%d articles, %d feeds, proven in %.3f s); "
             "loading the rest in the background",
@@ -144,7 +119,7 @@ class Rebuilds:
         unless something changed since the proof (then it is published)."""
         with self.lock:
             builder = self._the_builder()
-            if self._resuming and builder.config.seeds.is_dir():
+            if self.status.loading and builder.config.seeds.is_dir():
                 try:
                     resumed = builder.resume(stopping=self.scheduler.stopping)
                 except FeedsError as error:
@@ -153,7 +128,7 @@ class Rebuilds:
                     return
                 if resumed is None:
                     return  # stopping: the cache on disk still holds, untouched
-                self._resuming = False
+                self.status.loading = False
                 _report_problems(builder, resumed.changed)
                 if resumed.current:
                     self._loaded(resumed.report)
@@ -164,13 +139,10 @@ class Rebuilds:
 
     def _loaded(self, report: BuildReport) -> None:
         self._metrics.loaded(report)
-        self._last_report = report
+        self.status.report = report
         self.scheduler.set_embargo(report.next_embargo)
-        log.info(
-            "loaded %d articles in %.3f s; the output was current",
-            report.articles,
-            report.seconds,
-        )
+        articles, seconds = report.articles, report.seconds
+        log.info("loaded %d articles in %.3f s; the output was current", articles, seconds)
 
     # --- rebuilds ------------------------------------------------------
 
@@ -193,8 +165,7 @@ class Rebuilds:
                 return
             self._metrics.published(report)
             _report_problems(builder, changed)
-            self._last_report = report
-            self._last_build = datetime.now(UTC)
+            self.status.published(report)
             self._output_identity = folder_identity(builder.config.output)
         self.scheduler.set_embargo(report.next_embargo)
         self._built(report)
@@ -212,10 +183,10 @@ class Rebuilds:
         self, builder: Builder, paths: frozenset[Path], full: bool
     ) -> tuple[BuildReport, list[str]]:
         """Reads what changed and publishes; the report and the names changed."""
-        if self._resuming:
+        if self.status.loading:
             # The load after a proven start failed: a scan loads the state
             # (the publish then adopts the parse cache's record of the output).
-            self._resuming = False
+            self.status.loading = False
             changed = builder.scan_all()
         else:
             changed = builder.scan_all() if full else builder.update(paths)
@@ -242,7 +213,7 @@ class Rebuilds:
             builder.reconfigure(new)
         else:
             self._builder = None
-            self._resuming = False  # a new builder reads everything at its first rebuild
+            self.status.loading = False  # a new builder reads everything at its first rebuild
 
     def save_cache(self, timeout: float) -> None:
         """Lets the next start skip parsing the files that have not changed.
@@ -252,9 +223,9 @@ class Rebuilds:
         if not self.lock.acquire(timeout=timeout):
             return
         try:
-            builder = self._builder
-            if self._last_report is not None and builder is not None and not self._resuming:
-                builder.save_cache(self._last_report)
+            builder, report = self._builder, self.status.report
+            if report is not None and builder is not None and not self.status.loading:
+                builder.save_cache(report)
         finally:
             self.lock.release()
 
@@ -266,62 +237,6 @@ class Rebuilds:
             log.warning("the output folder %s was removed or replaced; rewriting it", output)
             self._output_identity = None
             self.scheduler.request_rescan()
-
-    # --- stuck rebuilds ------------------------------------------------
-
-    def stuck_for(self, timeout: float) -> float | None:
-        """Seconds the rebuild in progress has run, once past ``timeout``."""
-        running = self.scheduler.running_for()
-        if running is None or running <= timeout:
-            return None
-        return running
-
-    def check_stuck(self, timeout: float) -> bool:
-        """Says once when the rebuild in progress runs past ``timeout`` (the
-        config's rebuild_timeout), and once when it ends after all; returns
-        whether it is stuck now."""
-        stuck = self.stuck_for(timeout)
-        if stuck is not None and not self._stuck_reported:
-            self._stuck_reported = True
-            log.error(
-                "a rebuild has run for more than %d s (rebuild_timeout): it is stuck; "
-                "/healthz reports it and the systemd watchdog is no longer fed",
-                timeout,
-            )
-        elif stuck is None and self._stuck_reported:
-            self._stuck_reported = False
-            log.warning("the stuck rebuild ended after %d s", self._last_seconds)
-        return stuck is not None
-
-    # --- status --------------------------------------------------------
-
-    def status(self) -> str:
-        report = self._last_report
-        if report is None:
-            return "starting"
-        return f"{report.articles} articles in {report.feeds} feeds"
-
-    def health(self, watcher: str, timeout: float) -> Mapping[str, object]:
-        """/healthz's answer, given the watcher's state ("inotify", "polling"
-        or "down") and the config's rebuild_timeout."""
-        report = self._last_report
-        scheduler_ok = self.scheduler.is_alive()
-        stuck = self.stuck_for(timeout) is not None
-        running = self.scheduler.running_for()
-        return {
-            "ok": watcher != "down" and scheduler_ok and not stuck,
-            "watcher": watcher,
-            "scheduler": "down" if not scheduler_ok else "stuck" if stuck else "running",
-            "rebuild_seconds": None if running is None else round(running, 1),
-            "articles": report.articles if report else 0,
-            "feeds": report.feeds if report else 0,
-            "rejected": len(report.rejected) if report else 0,
-            "warnings": len(report.warnings) if report else 0,
-            "last_build": self._last_build.isoformat() if self._last_build else None,
-            "rebuilds": self._count,
-            "idle": self.scheduler.idle(),
-            "loading": self._resuming,
-        }
 
 
 def _report_problems(builder: Builder, changed: Sequence[str]) -> None:

@@ -162,6 +162,8 @@ class Builder:
         feed, rendering and writing nothing. None when ``stopping`` cut it
         short (calling it again goes on)."""
         started = time.monotonic()
+        if stopping():
+            return None
         changed = self.scan_all()
         if stopping() or not self._fill(stopping) or stopping():
             return None

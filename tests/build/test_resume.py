@@ -118,7 +118,7 @@ def test_a_feed_gone_since_is_no_longer_current(config: Config, seeds: Path) -> 
     assert not resumed.current
 
 
-@pytest.mark.parametrize("cut_at", range(4))
+@pytest.mark.parametrize("cut_at", range(5))
 def test_a_resume_cut_short_goes_on_at_the_next_call(config: Config, cut_at: int) -> None:
     asked = itertools.count()
     builder = Builder(config, parse_cache(config))

@@ -147,6 +147,19 @@ def test_a_save_right_after_ready_reaches_the_feed(site: Path, restarted: Runnin
     assert _health(restarted)["loading"] is False
 
 
+def test_during_the_load_healthz_and_metrics_give_the_last_publish(
+    restarted: RunningDaemon,
+) -> None:
+    health = _health(restarted)
+    assert (health["ok"], health["loading"], health["articles"]) == (True, True, 12)
+    assert health["last_build"] is not None
+    _, _, body = http_get(restarted.url("metrics"))
+    found = samples(body.decode())
+    assert value(found, "feeds_articles", state="visible") == 12
+    assert value(found, "feeds_last_publish_timestamp_seconds") > 0
+    assert value(found, "feeds_documents_rendered_total") == 0
+
+
 def test_a_stop_during_the_load_exits_0_and_leaves_the_cache_as_it_was(
     site: Path, restarted: RunningDaemon, private_cache_home: Path
 ) -> None:

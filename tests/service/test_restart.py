@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import seed_text
 from tests.daemon_harness import RunningDaemon, http_get, read_json, titles, wait_for
+from tests.service.test_daemon import hub
 from tests.service.test_metrics import samples, value
 
 CONFIG = """\
@@ -34,6 +35,9 @@ UNPACK_DELAY = "1.0"
 Identities = dict[str, tuple[int, int, int]]
 #: The log line of a start proven current.
 PROVEN = "the output is current"
+#: A WebSub hub's address, and the forms it received (`tests.service.test_daemon.hub`).
+Hub = tuple[str, list[dict[str, list[str]]]]
+__all__ = ["hub"]  # a fixture
 
 
 @pytest.fixture
@@ -201,5 +205,36 @@ def test_an_embargo_after_a_proven_start_is_published_at_its_time(site: Path) ->
         assert datetime.now(UTC) < due, "the machine was too slow to observe the embargo"
         assert "Later" not in titles(_all(site))
         wait_for(lambda: "Later" in titles(_all(site)), what="the embargoed article")
+    finally:
+        running.stop()
+
+
+def test_the_hubs_hear_only_of_what_changed_during_the_load(site: Path, hub: Hub) -> None:
+    hub_url, received = hub
+    (site / "feeds.yaml").write_text(CONFIG + f'websub:\n  hubs: ["{hub_url}"]\n')
+    _first_run(site)
+    received.clear()
+    running = RunningDaemon(
+        site / "feeds.yaml",
+        env={"FEEDS_TEST_UNPACK_DELAY": UNPACK_DELAY},
+        wrapper=[sys.executable, str(SLOW_LOAD)],
+    )
+    try:
+        running.wait_ready()
+        assert PROVEN in running.log
+        _write(site, "robots.txt", title="Robots", link="https://e.org/r", topics=("Robots",))
+        assert _health(running)["loading"] is True, "the load ended too soon to test"
+        base = "http://127.0.0.1:8080/"
+        expected = {
+            f"{base}{stem}{suffix}"
+            for stem in ("all", "topics/robots")
+            for suffix in (".atom.xml", ".rss.xml", ".json")
+        }
+
+        def told() -> set[str]:
+            return {url for form in received for url in form.get("hub.url", [])}
+
+        wait_for(lambda: expected <= told(), timeout=60, what="the hub told of the save")
+        assert told() == expected
     finally:
         running.stop()

@@ -106,13 +106,8 @@ class Rebuilds:
         self._output_identity = folder_identity(self._config.output)
         # Last: the daemon is then ready (see `RebuildStatus.started`).
         self.status.published(report)
-        log.info(
-            "the output is current (%d articles, %d feeds, proven in %.3f s); "
-            "loading the rest in the background",
-            report.articles,
-            report.feeds,
-            report.seconds,
-        )
+        counts = (report.articles, report.feeds, report.seconds)
+        log.info("the output is current (%d articles, %d feeds, proven in %.3f s)", *counts)
 
     def _resume(self) -> None:
         """Loads the builder's state after a proven start: nothing is rendered
@@ -130,19 +125,20 @@ class Rebuilds:
                     return  # stopping: the cache on disk still holds, untouched
                 self.status.loading = False
                 _report_problems(builder, resumed.changed)
+                self._loaded(resumed.report, resumed.current)
                 if resumed.current:
-                    self._loaded(resumed.report)
                     return
         # Changed since the proof (an embargo came due, a file unseen by the
         # watcher): published like any change.
         self._build_and_publish(frozenset(), False)
 
-    def _loaded(self, report: BuildReport) -> None:
-        self._metrics.loaded(report)
-        self.status.report = report
-        self.scheduler.set_embargo(report.next_embargo)
-        articles, seconds = report.articles, report.seconds
-        log.info("loaded %d articles in %.3f s; the output was current", articles, seconds)
+    def _loaded(self, report: BuildReport, current: bool) -> None:
+        outcome = "the output was current" if current else "publishing what changed since"
+        log.info("loaded %d articles in %.3f s; %s", report.articles, report.seconds, outcome)
+        if current:  # else the publish that follows records it all
+            self._metrics.loaded(report)
+            self.status.report = report
+            self.scheduler.set_embargo(report.next_embargo)
 
     # --- rebuilds ------------------------------------------------------
 

@@ -62,6 +62,8 @@ class Rebuilds:
         #: Made by the first rebuild (so a start proven current is ready before
         #: paying for its imports and the cache's load), or by a reload.
         self._builder: Builder | None = None
+        #: The builder has not scanned the seeds folder yet: its first rebuild must.
+        self._unscanned = True
         self.scheduler = RebuildScheduler(
             self._rebuild,
             debounce=config.debounce_ms / 1000,
@@ -123,7 +125,7 @@ class Rebuilds:
                     return
                 if resumed is None:
                     return  # stopping: the cache on disk still holds, untouched
-                self.status.loading = False
+                self.status.loading = self._unscanned = False
                 _report_problems(builder, resumed.changed)
                 self._loaded(resumed.report, resumed.current)
                 if resumed.current:
@@ -179,13 +181,13 @@ class Rebuilds:
         self, builder: Builder, paths: frozenset[Path], full: bool
     ) -> tuple[BuildReport, list[str]]:
         """Reads what changed and publishes; the report and the names changed."""
-        if self.status.loading:
-            # The load after a proven start failed: a scan loads the state
-            # (the publish then adopts the parse cache's record of the output).
-            self.status.loading = False
+        if full or self._unscanned:
+            # A builder made by a reload, or whose load after a proven start
+            # failed, scans all first (the publish adopts the cache's record).
             changed = builder.scan_all()
+            self._unscanned = self.status.loading = False
         else:
-            changed = builder.scan_all() if full else builder.update(paths)
+            changed = builder.update(paths)
         return builder.publish(force=full), changed
 
     def _the_builder(self) -> Builder:
@@ -194,6 +196,7 @@ class Rebuilds:
             from feeds.build.builder import Builder  # see TYPE_CHECKING
 
             self._builder = Builder(self._config, parse_cache(self._config))
+            self._unscanned = True
         return self._builder
 
     def reconfigure(self, old: Config, new: Config) -> None:
@@ -201,15 +204,11 @@ class Rebuilds:
         reading settings and decides strictness as it records each seed, so
         another of either needs a new one (the parse cache serves either)."""
         self._config = new
-        builder = self._builder
-        if builder is None:
-            return  # made with the new config when first needed
         reading = SettingKind.READING
-        if settings_of(old, reading) == settings_of(new, reading) and old.strict == new.strict:
-            builder.reconfigure(new)
-        else:
-            self._builder = None
-            self.status.loading = False  # a new builder reads everything at its first rebuild
+        if settings_of(old, reading) != settings_of(new, reading) or old.strict != new.strict:
+            self._builder = None  # made anew when first needed, with the new config
+        elif self._builder is not None:
+            self._builder.reconfigure(new)
 
     def save_cache(self, timeout: float) -> None:
         """Lets the next start skip parsing the files that have not changed.

@@ -37,9 +37,6 @@ log = logging.getLogger("feeds.daemon")
 
 #: How often the main thread checks the watcher and scheduler.
 HEALTH_TICK = 1.0
-#: How often the main thread looks whether the first build is done (it
-#: cannot sleep on an event: it must wake for signals too).
-FIRST_BUILD_POLL = 0.02
 #: Seconds SIGTERM waits for the rebuild in progress to finish its writes
 #: (each file is replaced whole, so one left unfinished breaks none).
 STOP_WAIT = 15.0
@@ -102,6 +99,9 @@ class Daemon:
         # The handlers only set flags; the signal itself wakes the main loop
         # (see `feeds.service.signals` for why a handler must never take a lock).
         wake = self._requests.install()
+        # The main thread cannot sleep on an event (it must wake for signals
+        # too): the first build, or the proof, ends its sleep through the pipe.
+        self._rebuilds.status.on_started = wake.wake
         try:
             # Watch before the first build: a save made while it runs is
             # queued, not lost until the next rescan. The first build runs on
@@ -134,7 +134,7 @@ class Daemon:
         while not self._rebuilds.status.started:
             if self._requests.stop:
                 return False
-            wake.wait(FIRST_BUILD_POLL)
+            wake.wait(HEALTH_TICK)
             self._rebuilds.status.check_stuck(self.config.rebuild_timeout)
             if not self._scheduler.is_alive():
                 log.critical("the scheduler stopped; exiting so the service is restarted")

@@ -81,10 +81,9 @@ class Rebuilds:
             else:
                 self._build_and_publish(paths, full)
         finally:
-            self.status.last_seconds = time.monotonic() - started
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.
-            self.status.count += 1
+            self.status.ended(time.monotonic() - started)
 
     # --- the start -----------------------------------------------------
 

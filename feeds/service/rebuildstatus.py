@@ -9,7 +9,7 @@ one rebuild's value or the next one's, never half of one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from feeds.build.report import BuildReport
@@ -35,6 +35,9 @@ class RebuildStatus:
         self.last_seconds = 0.0
         #: Set once the rebuild in progress is reported stuck, until it ends.
         self._stuck_reported = False
+        #: Called (on the worker) when the daemon may say it is ready: the
+        #: main thread sleeps until then, without polling.
+        self.on_started: Callable[[], None] = _nothing
 
     @property
     def started(self) -> bool:
@@ -43,8 +46,20 @@ class RebuildStatus:
         return self.count > 0 or self.report is not None
 
     def published(self, report: BuildReport) -> None:
+        """The output is as ``report`` says (a publish ended, or a start was proven)."""
+        starting = not self.started
         self.last_build = datetime.now(UTC)
         self.report = report
+        if starting:
+            self.on_started()
+
+    def ended(self, seconds: float) -> None:
+        """A rebuild ended (published or not) after ``seconds``."""
+        starting = not self.started
+        self.last_seconds = seconds
+        self.count += 1
+        if starting:
+            self.on_started()
 
     def line(self) -> str:
         """sd_notify's status line."""
@@ -103,3 +118,7 @@ class RebuildStatus:
             "idle": scheduler.idle(),
             "loading": self.loading,
         }
+
+
+def _nothing() -> None:
+    pass

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.build.cachesession import CacheSession
 from feeds.build.parsecache import ParseCache
-from feeds.build.publisher import Publisher
+from feeds.build.publisher import Publisher, files_of
 from feeds.build.report import BuildReport
 from feeds.build.scanner import Progress, Scanner
 from feeds.build.seedset import SeedSet
@@ -25,8 +25,26 @@ from feeds.build.uptodate import parse_cache
 from feeds.config import Config
 from feeds.errors import ArticleError, ArticleWarning
 from feeds.model import Article
-from feeds.plan.planner import Planner
+from feeds.plan.planner import Planner, Plans
 from feeds.plan.plans import Duplicate, merge_duplicates
+
+#: Asked between steps of a long load: whether to give it up (the daemon stops).
+Stopping = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What `Builder.resume` found: the seed files whose state it took
+    (restored or read), the report of the output as it is, and whether that
+    output is current (a publish would render nothing)."""
+
+    changed: list[str]
+    report: BuildReport
+    current: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +130,10 @@ class Builder:
         scanned = len(self._seeds)
         return Scan(tuple(articles), self.rejected, tuple(duplicates), scanned, self.warnings)
 
-    def _fill(self) -> None:
-        """Loads the cached articles of restored seeds, once, when a build needs them."""
-        self._cache.fill(self._seeds, self._scanner.read)
+    def _fill(self, stopping: Stopping = _never) -> bool:
+        """Loads the cached articles of restored seeds, once, when a build
+        needs them; False when ``stopping`` cut it short (the next call goes on)."""
+        return self._cache.fill(self._seeds, self._scanner.read, stopping)
 
     # --- writing -------------------------------------------------------
 
@@ -131,7 +150,35 @@ class Builder:
         """
         started = time.monotonic()
         planned = self._planner_told().plans_at(now or datetime.now(UTC))
-        report = BuildReport(
+        report = self._report_of(planned)
+        self._publisher.publish(planned.plans, report, force=force, workers=workers)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def resume(self, now: datetime | None = None, stopping: Stopping = _never) -> Resumed | None:
+        """Takes up the state the last build left, once the output is known
+        to be current (the daemon's start over its own cache and output):
+        scans as `scan_all` does, loads the cached articles and plans every
+        feed, rendering and writing nothing. None when ``stopping`` cut it
+        short (calling it again goes on)."""
+        started = time.monotonic()
+        if stopping():
+            return None
+        changed = self.scan_all()
+        if stopping() or not self._fill(stopping) or stopping():
+            return None
+        planned = self._planner_told().plans_at(now or datetime.now(UTC))
+        if stopping():
+            return None
+        report = self._report_of(planned)
+        current = self._publisher.current(planned.plans)
+        report.files = files_of(planned.plans, self.config)
+        report.unchanged = len(report.files) if current else 0
+        report.seconds = time.monotonic() - started
+        return Resumed(changed, report, current)
+
+    def _report_of(self, planned: Plans) -> BuildReport:
+        return BuildReport(
             articles=planned.visible,
             feeds=len(planned.plans),
             rejected=self.rejected,
@@ -140,9 +187,6 @@ class Builder:
             next_embargo=planned.next_embargo,
             embargoed=planned.embargoed,
         )
-        self._publisher.publish(planned.plans, report, force=force, workers=workers)
-        report.seconds = time.monotonic() - started
-        return report
 
     def _planner_told(self) -> Planner:
         """The live planner, told of every seed file changed since the last publish."""

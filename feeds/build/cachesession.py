@@ -16,6 +16,10 @@ from feeds.build.uptodate import config_digest, last_publish
 from feeds.config import Config
 from feeds.model import Article
 
+#: Articles unpacked between two looks at whether to stop (a stop during the
+#: daemon's load waits for no more than these).
+STOP_CHECK = 1000
+
 #: The parse cache's record of the feed documents last written: each one's
 #: digest by stem, and each output file's (size, mtime_ns) by name.
 LastWritten = tuple[dict[str, str], Mapping[str, tuple[int, int]]]
@@ -77,14 +81,19 @@ class CacheSession:
         """Notes that the seeds changed since (a watcher's update): a save writes."""
         self._in_sync = False
 
-    def fill(self, seeds: SeedSet, read: Callable[[str], object]) -> None:
+    def fill(
+        self, seeds: SeedSet, read: Callable[[str], object], stopping: Callable[[], bool]
+    ) -> bool:
         """Loads the cached articles of restored files, once, when a build
-        needs them; ``read``s each file again whose article is missing or damaged."""
+        needs them; ``read``s each file again whose article is missing or
+        damaged. False when ``stopping`` cut it short: the next call takes
+        the articles still awaited."""
         if not self._has_packed:
-            return
-        self._has_packed = False
+            return True
         awaiting = {self._key(path): path for path in seeds.awaiting()}
-        for key, packed in self._cache.load_articles() if self._cache is not None else ():
+        for count, (key, packed) in enumerate(self._packed()):
+            if count % STOP_CHECK == 0 and stopping():
+                return False
             path = awaiting.pop(key, None)
             if path is None:
                 continue
@@ -93,10 +102,15 @@ class CacheSession:
             if article is None:
                 self.changed()
                 read(path)
+        self._has_packed = False
         for path in awaiting.values():  # missing from the cache: read again
             self.changed()
             seeds.fill(path, None)
             read(path)
+        return True
+
+    def _packed(self) -> Iterator[tuple[str, Packed]]:
+        return self._cache.load_articles() if self._cache is not None else iter(())
 
     def up_to_date(
         self, config: Config, now: datetime | None, seeds: SeedSet

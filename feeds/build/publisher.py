@@ -33,8 +33,9 @@ PARALLEL_DOCUMENTS = 64
 
 #: A plan to render, with the digest of its inputs.
 _Todo = Sequence[tuple[FeedPlan, str]]
-#: What rendering a share did: files written, files unchanged, stems rendered.
-_Done = tuple[list[str], int, list[str]]
+#: What rendering a share did: files written, files unchanged, stems rendered,
+#: documents rendered.
+_Done = tuple[list[str], int, list[str], int]
 
 
 class Publisher:
@@ -88,9 +89,7 @@ class Publisher:
             self._swept_stems = None
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
-        documents = _Documents(self.config)
-        report.files = [plan.stem + fmt.suffix for plan in plans for fmt in documents.of(plan)]
-        report.files += [index_html.FILENAME, opml.FILENAME]
+        report.files = files_of(plans, self.config)
         rendered: list[str] = []
         try:
             self._write_all(output, plans, report, rendered, workers)
@@ -103,6 +102,16 @@ class Publisher:
             raise
         self._remove_stale(output, plans, report)
 
+    def current(self, plans: Sequence[FeedPlan]) -> bool:
+        """Whether a publish of ``plans`` would render only the index and OPML,
+        which then come out the same (the cache's record taken as by a publish).
+        Every digest is made, not all(...): the next publish then knows them."""
+        self._digests.configure(self.config)
+        recorded, written = set(self._recorded[0]), self._written
+        self._adopt_recorded(plans)
+        digests = {plan.stem: self._digests.of(plan) for plan in plans}
+        return recorded == set(digests) and all(written.get(s) == d for s, d in digests.items())
+
     def _adopt_recorded(self, plans: Sequence[FeedPlan]) -> None:
         """Takes the cache's record of feed documents whose files are still as
         written, so a build after a small change re-renders only what it touched."""
@@ -110,15 +119,8 @@ class Publisher:
         if not recorded:
             return
         self._recorded = {}, {}
-        for plan in plans:
-            digest = recorded.get(plan.stem)
-            if digest is None or plan.stem in self._written:
-                continue
-            names = [plan.stem + fmt.suffix for fmt in documents_for(plan, self.config)]
-            if all(name in outputs for name in names) and outputs_intact(
-                self.config.output, {name: outputs[name] for name in names}
-            ):
-                self._written[plan.stem] = digest
+        unknown = [plan for plan in plans if plan.stem not in self._written]
+        self._written.update(_intact(recorded, outputs, unknown, self.config))
 
     def _write_all(
         self,
@@ -138,6 +140,7 @@ class Publisher:
             self._render_batch(output, mine, report, rendered)
         # The index and OPML list every feed; their bytes change with any
         # feed's count or newest date, and unchanged bytes are not rewritten.
+        report.rendered += 2
         with output.batch():
             for name, document in (
                 (index_html.FILENAME, index_html.render_index(plans, self.config)),
@@ -180,9 +183,10 @@ class Publisher:
         if done is None:
             self._render_batch(output, theirs, report, rendered)
             return
-        written, unchanged, stems = done
+        written, unchanged, stems, documents = done
         report.written.extend(written)
         report.unchanged += unchanged
+        report.rendered += documents
         digests = {plan.stem: digest for plan, digest in theirs}
         for stem in stems:
             self._written[stem] = digests[stem]
@@ -193,7 +197,7 @@ class Publisher:
         output = OutputFolder(root)
         report, rendered = BuildReport(), list[str]()
         self._render_batch(output, todo, report, rendered)
-        return report.written, report.unchanged, rendered
+        return report.written, report.unchanged, rendered, report.rendered
 
     def _render_batch(
         self, output: OutputFolder, todo: _Todo, report: BuildReport, rendered: list[str]
@@ -204,6 +208,7 @@ class Publisher:
             for plan, digest in todo:
                 for fmt in documents_for(plan, self.config):
                     name = plan.stem + fmt.suffix
+                    report.rendered += 1
                     if output.write(name, render_within_budget(fmt, plan, self.config)):
                         report.written.append(name)
                     else:
@@ -244,6 +249,31 @@ class Publisher:
         combined = (COMBINED_STEM + suffix for suffix in suffixes)
         existing |= {name for name in combined if (output.root / name).is_file()}
         return sorted(existing - expected)
+
+
+def files_of(plans: Sequence[FeedPlan], config: Config) -> list[str]:
+    """Every file a publish of ``plans`` owns in the output folder."""
+    documents = _Documents(config)
+    files = [plan.stem + fmt.suffix for plan in plans for fmt in documents.of(plan)]
+    return [*files, index_html.FILENAME, opml.FILENAME]
+
+
+def _intact(
+    recorded: Mapping[str, str],
+    outputs: Mapping[str, tuple[int, int]],
+    plans: Sequence[FeedPlan],
+    config: Config,
+) -> Iterator[tuple[str, str]]:
+    """The recorded digest of each of ``plans`` whose files are all still as written."""
+    for plan in plans:
+        digest = recorded.get(plan.stem)
+        if digest is None:
+            continue
+        names = [plan.stem + fmt.suffix for fmt in documents_for(plan, config)]
+        if all(name in outputs for name in names) and outputs_intact(
+            config.output, {name: outputs[name] for name in names}
+        ):
+            yield plan.stem, digest
 
 
 def render_within_budget(fmt: Document, plan: FeedPlan, config: Config) -> bytes:

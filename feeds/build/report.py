@@ -18,6 +18,9 @@ class BuildReport:
     feeds: int = 0
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
+    #: Documents rendered (their inputs changed, or the index and OPML),
+    #: whether or not their bytes then changed.
+    rendered: int = 0
     removed: list[str] = field(default_factory=list)
     rejected: tuple[ArticleError, ...] = ()
     #: Fields dropped from articles that were published without them.

@@ -22,9 +22,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from feeds.build.builder import Builder
-from feeds.build.uptodate import parse_cache
-from feeds.config import Config, SettingKind, settings_of
+from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
@@ -39,9 +37,6 @@ log = logging.getLogger("feeds.daemon")
 
 #: How often the main thread checks the watcher and scheduler.
 HEALTH_TICK = 1.0
-#: How often the main thread looks whether the first build is done (it
-#: cannot sleep on an event: it must wake for signals too).
-FIRST_BUILD_POLL = 0.02
 #: Seconds SIGTERM waits for the rebuild in progress to finish its writes
 #: (each file is replaced whole, so one left unfinished breaks none).
 STOP_WAIT = 15.0
@@ -104,20 +99,26 @@ class Daemon:
         # The handlers only set flags; the signal itself wakes the main loop
         # (see `feeds.service.signals` for why a handler must never take a lock).
         wake = self._requests.install()
+        # The main thread cannot sleep on an event (it must wake for signals
+        # too): the first build, or the proof, ends its sleep through the pipe.
+        self._rebuilds.status.on_started = wake.wake
         try:
             # Watch before the first build: a save made while it runs is
             # queued, not lost until the next rescan. The first build runs on
             # the scheduler's worker like every other, so the main thread
-            # stays free to answer SIGTERM even if it never ends.
+            # stays free to answer SIGTERM even if it never ends. When the
+            # parse cache proves the output current it is ready at once, and
+            # the worker loads the rest before any other rebuild.
             self._watch.start()
             self._scheduler.start()
             self._scheduler.request_rescan()
             if self._first_build(wake):
-                self._rebuilds.save_cache(HEALTH_TICK)
+                if not self._rebuilds.status.loading:
+                    self._rebuilds.save_cache(HEALTH_TICK)
                 self._publishing.start()
                 if self._serve.enabled:
                     self._frontend.serve(self._serve.host, self._serve.port)
-                self._notifier.ready(self._rebuilds.status())
+                self._notifier.ready(self._rebuilds.status.line())
                 log.info("ready")
                 self._main_loop(wake)
         finally:
@@ -128,12 +129,13 @@ class Daemon:
         return 0
 
     def _first_build(self, wake: SignalWakeup) -> bool:
-        """Waits for the first build; False when stopped before it ended."""
-        while self._rebuilds.done == 0:
+        """Waits for the first build, or the proof that none is needed; False
+        when stopped before."""
+        while not self._rebuilds.status.started:
             if self._requests.stop:
                 return False
-            wake.wait(FIRST_BUILD_POLL)
-            self._rebuilds.check_stuck(self.config.rebuild_timeout)
+            wake.wait(HEALTH_TICK)
+            self._rebuilds.status.check_stuck(self.config.rebuild_timeout)
             if not self._scheduler.is_alive():
                 log.critical("the scheduler stopped; exiting so the service is restarted")
                 raise SystemExit(1)
@@ -161,7 +163,7 @@ class Daemon:
             # Nothing can rebuild any more; let systemd restart the service.
             log.critical("the scheduler stopped; exiting so the service is restarted")
             raise SystemExit(1)
-        stuck = self._rebuilds.check_stuck(self.config.rebuild_timeout)
+        stuck = self._rebuilds.status.check_stuck(self.config.rebuild_timeout)
         # A missing seeds folder is outside the daemon: a restart would not bring it back.
         # A stuck rebuild is inside it: systemd's watchdog restarts the service.
         if self._watch.watching() and not stuck and self._notifier.watchdog_interval:
@@ -223,17 +225,10 @@ class Daemon:
             new = self._load()
         except ConfigError as error:
             log.error("reload failed, keeping the running config: %s", error)
-            self._notifier.ready(self._rebuilds.status())
+            self._notifier.ready(self._rebuilds.status.line())
             return None
         old, self.config = self.config, new
-        # A Builder reads with the reading settings and decides strictness as
-        # it records each seed, so another of either needs a new one (the
-        # parse cache serves either strictness).
-        reading = SettingKind.READING
-        if settings_of(old, reading) == settings_of(new, reading) and old.strict == new.strict:
-            self._rebuilds.builder.reconfigure(new)
-        else:
-            self._rebuilds.builder = Builder(new, parse_cache(new))
+        self._rebuilds.reconfigure(old, new)
         return old, new
 
     def _reload_rest(self, old: Config, new: Config) -> None:
@@ -252,12 +247,12 @@ class Daemon:
             self._frontend.restart_server()
         self._scheduler.request_rescan()
         log.info("config reloaded")
-        self._notifier.ready(self._rebuilds.status())
+        self._notifier.ready(self._rebuilds.status.line())
 
     # --- /healthz ------------------------------------------------------
 
     def _health(self) -> Mapping[str, object]:
-        health = self._rebuilds.health(self._watch.state(), self.config.rebuild_timeout)
+        health = self._rebuilds.status.health(self._watch.state(), self.config.rebuild_timeout)
         return {**health, "publish": self._publishing.health()}
 
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from feeds.build.report import BuildReport
 from feeds.config import Config
 from feeds.formats import FORMATS
 from feeds.plan.plans import ARCHIVE_DIR
-from feeds.serve.connections import raise_open_files_limit
-from feeds.serve.server import ServerThread, create_app
 from feeds.service.metrics import Metrics
 from feeds.service.websub import HubNotifier
 from feeds.urls import join_url
+
+if TYPE_CHECKING:  # the server brings uvicorn and starlette: imported when it starts
+    from feeds.serve.server import ServerThread
 
 log = logging.getLogger("feeds.daemon")
 
@@ -59,6 +61,10 @@ class Frontend:
             self._start_server()
 
     def _start_server(self) -> None:
+        # Here: `feeds run --no-serve` never pays for uvicorn and starlette.
+        from feeds.serve.connections import raise_open_files_limit
+        from feeds.serve.server import ServerThread, create_app
+
         config = self._config()
         app = create_app(
             config.output,

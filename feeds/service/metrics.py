@@ -165,6 +165,12 @@ class Metrics:
         self.written = Counter(
             "feeds_files_written", "Files written to the output folder.", registry=registry
         )
+        self.rendered = Counter(
+            "feeds_documents_rendered",
+            "Documents rendered: those whose inputs changed since written, and the "
+            "index and OPML at each publish (rendered is not written: same bytes are not).",
+            registry=registry,
+        )
         self.removed = Counter(
             "feeds_files_removed", "Stale files removed from the output folder.", registry=registry
         )
@@ -251,17 +257,24 @@ class Metrics:
     # --- builds ----------------------------------------------------------
 
     def published(self, report: BuildReport) -> None:
-        """A rebuild that wrote what it had to."""
+        """A rebuild that wrote what it had to (or a start whose output the
+        parse cache proved current: the last publish's counts, nothing written)."""
         self.builds.labels("ok").inc()
         self.build_seconds.observe(report.seconds)
+        self.loaded(report)
+        self.written.inc(len(report.written))
+        self.rendered.inc(report.rendered)
+        self.removed.inc(len(report.removed))
+        self.last_publish.set(time.time())
+
+    def loaded(self, report: BuildReport) -> None:
+        """The counts of the output as it is: after each publish, and once
+        the state of a proven start is loaded (its embargoed count, known then)."""
         self.articles.labels("visible").set(report.articles)
         self.articles.labels("embargoed").set(report.embargoed)
         self.articles.labels("rejected").set(len(report.rejected))
         self.feeds.set(report.feeds)
         self.warnings.set(len(report.warnings))
-        self.written.inc(len(report.written))
-        self.removed.inc(len(report.removed))
-        self.last_publish.set(time.time())
 
     def failed(self) -> None:
         """A rebuild whose publish failed (the last good files stay)."""

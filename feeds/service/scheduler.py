@@ -122,6 +122,10 @@ class RebuildScheduler:
             self._thread.join()
         return finished
 
+    def stopping(self) -> bool:
+        """Whether a shutdown began: long work on the worker may give up."""
+        return self._stopping
+
     def is_alive(self) -> bool:
         thread = self._thread
         return bool(self._scheduler.running) and thread is not None and thread.is_alive()

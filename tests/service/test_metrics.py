@@ -121,6 +121,7 @@ def test_a_build_report_sets_the_gauges_and_adds_to_the_counters() -> None:
         rejected=(ArticleError(Path("/s/b.md"), "no title"),),
         warnings=(warning, warning),
         embargoed=2,
+        rendered=5,
         seconds=0.3,
     )
     metrics.published(report)
@@ -141,6 +142,7 @@ def test_a_build_report_sets_the_gauges_and_adds_to_the_counters() -> None:
     assert value(found, "feeds_feeds") == 3
     assert value(found, "feeds_warnings") == 2
     assert value(found, "feeds_files_written_total") == 4
+    assert value(found, "feeds_documents_rendered_total") == 10
     assert value(found, "feeds_files_removed_total") == 2
     assert value(found, "feeds_last_publish_timestamp_seconds") > 0
     assert value(found, "feeds_last_failed_publish_timestamp_seconds") >= value(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,14 @@ def private_cache_home(
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     return home
+
+
+@pytest.fixture(autouse=True)
+def unfrozen_heap() -> Iterator[None]:
+    """A daemon run in process freezes the heap it settled (`service.heap`):
+    this process's, here; the next test starts with it unfrozen."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from feeds.build.report import BuildReport
 from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.config import Config, SettingKind, settings_of
 from feeds.errors import FeedsError
+from feeds.service import heap
 from feeds.service.metrics import Metrics
 from feeds.service.rebuildstatus import RebuildStatus
 from feeds.service.scheduler import RebuildScheduler
@@ -78,8 +79,11 @@ class Rebuilds:
         try:
             if not self.status.started:
                 self._start()
+                heap.settle()
             else:
                 self._build_and_publish(paths, full)
+                if full:
+                    heap.settle()
         finally:
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.

@@ -223,7 +223,7 @@ class Publisher:
         if stems == self._swept_stems:
             return  # the same feeds as at the last sweep: nothing of ours went stale
         if self._swept_stems is None:
-            stale = self._listed_stale(output, plans)
+            stale = _listed_stale(output, plans, self.config)
         else:  # only the documents of feeds gone since: a million files are not listed again
             gone = self._swept_stems - stems
             stale = [stem + suffix for stem in sorted(gone) for suffix in document_suffixes()]
@@ -235,20 +235,19 @@ class Publisher:
             del self._written[stem]
         self._digests.keep_only(stems)
 
-    def _listed_stale(self, output: OutputFolder, plans: list[FeedPlan]) -> list[str]:
-        """Every feed document in the output folder that no plan names."""
-        expected = {
-            plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, self.config)
-        }
-        suffixes = document_suffixes()
-        existing: set[str] = set()
-        for folder in FEED_DIRS:
-            existing |= output.existing(folder, suffixes)
-        # The combined feed sits at the top, beside files that are not feeds:
-        # only its own names there, those of a format or page turned off among them.
-        combined = (COMBINED_STEM + suffix for suffix in suffixes)
-        existing |= {name for name in combined if (output.root / name).is_file()}
-        return sorted(existing - expected)
+
+def _listed_stale(output: OutputFolder, plans: list[FeedPlan], config: Config) -> list[str]:
+    """Every feed document in the output folder that no plan names."""
+    expected = {plan.stem + fmt.suffix for plan in plans for fmt in documents_for(plan, config)}
+    suffixes = document_suffixes()
+    existing: set[str] = set()
+    for folder in FEED_DIRS:
+        existing |= output.existing(folder, suffixes)
+    # The combined feed sits at the top, beside files that are not feeds:
+    # only its own names there, those of a format or page turned off among them.
+    combined = (COMBINED_STEM + suffix for suffix in suffixes)
+    existing |= {name for name in combined if (output.root / name).is_file()}
+    return sorted(existing - expected)
 
 
 def files_of(plans: Sequence[FeedPlan], config: Config) -> list[str]:

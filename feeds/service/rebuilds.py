@@ -26,6 +26,7 @@ from feeds.errors import FeedsError
 from feeds.service import heap
 from feeds.service.metrics import Metrics
 from feeds.service.rebuildstatus import RebuildStatus
+from feeds.service.repairs import Repairs
 from feeds.service.scheduler import RebuildScheduler
 from feeds.system.folders import folder_identity
 
@@ -73,6 +74,7 @@ class Rebuilds:
         self.status = RebuildStatus(self.scheduler)
         #: The output folder as last written: (device, inode), None before a build.
         self._output_identity: tuple[int, int] | None = None
+        self._repairs = Repairs()
 
     def _rebuild(self, paths: frozenset[Path], full: bool) -> None:
         started = time.monotonic()
@@ -191,7 +193,7 @@ class Rebuilds:
             self._unscanned = self.status.loading = False
         else:
             changed = builder.update(paths)
-        return builder.publish(force=full), changed
+        return builder.publish(force=self._repairs.take(full)), changed
 
     def _the_builder(self) -> Builder:
         """The builder, made on first use (under `lock`)."""
@@ -234,6 +236,7 @@ class Rebuilds:
             # the builder thinks the feeds it wrote are still there.
             log.warning("the output folder %s was removed or replaced; rewriting it", output)
             self._output_identity = None
+            self._repairs.ask()
             self.scheduler.request_rescan()
 
 

@@ -148,11 +148,13 @@ def test_the_identity_and_digest_of_a_config_are_those_of_earlier_versions(
     """Existing parse caches stay warm, and a build with nothing to do stays
     one: under the reader's rules of then (READ_RULES 4), the same names.
     The digests changed once on purpose, with `archive_max_items` (issue 17):
-    busy feeds' archives are cut anew, so the first build must not be a no-op."""
-    config = Config(seeds=Path("/srv/feeds/seeds"))
+    busy feeds' archives are cut anew, so the first build must not be a no-op.
+    (The folders are pinned absolute: a relative one is digested as made
+    absolute from the working folder.)"""
+    config = Config(seeds=Path("/srv/feeds/seeds"), output=Path("/srv/feeds/output"))
     assert parse_cache(config).catalog_path.name != "parse-e7c5ad0fa7b6a2d521a1.cache"
     monkeypatch.setattr("feeds.model.READ_RULES", 4)
-    assert config_digest(config) == "178d4b300aa8bf02422aad9415083339"
+    assert config_digest(config) == "bbd55cdb805b98ff994981c850175725"
     assert parse_cache(config).catalog_path.name == "parse-e7c5ad0fa7b6a2d521a1.cache"
     sample = Config.model_validate(
         {
@@ -191,3 +193,17 @@ def test_the_readme_gives_each_setting_its_kind() -> None:
         assert {of.value if of else None for of in under.values()} == {kind}, key
     top = {path.split(".")[0] for path in settings}
     assert top <= {key.split(".")[0] for key in documented}
+
+
+def test_the_digest_is_the_same_however_the_folders_are_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`feeds run` makes the folders absolute: a start after a `feeds build`
+    from a relative config must find the output current, not render it all."""
+    monkeypatch.chdir(tmp_path)
+    relative = Config(seeds=Path("seeds"), output=Path("site/output"))
+    absolute = relative.model_copy(
+        update={"seeds": relative.seeds.absolute(), "output": relative.output.absolute()}
+    )
+    assert config_digest(relative) == config_digest(absolute)
+    assert config_digest(relative) != config_digest(Config(seeds=Path("seeds"), output=Path("out")))

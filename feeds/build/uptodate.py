@@ -217,7 +217,12 @@ def _folder_unchanged(
 def config_digest(config: Config) -> str:
     from feeds.config import SettingKind, settings_spec  # loaded already, with the config
 
-    settings = config.model_dump_json(exclude=settings_spec(SettingKind.RUNTIME))
+    # One digest however the folders are spelled: `feeds run` makes them
+    # absolute, and must find current what `feeds build` wrote from a relative config.
+    folders = {"seeds": config.seeds.absolute(), "output": config.output.absolute()}
+    settings = config.model_copy(update=folders).model_dump_json(
+        exclude=settings_spec(SettingKind.RUNTIME)
+    )
     return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 

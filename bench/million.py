@@ -2,8 +2,8 @@
 
     python -m bench.million [--articles 1000000] [--edits 30]
 
-Not part of `make bench-all`: at a million articles it takes about half an
-hour and 20 GB of disk on the 2-core machine. In order, on the bench corpus
+Not part of `make bench-all`: at a million articles it takes about 15
+minutes and 25 GB of disk on the 2-core machine. In order, on the bench corpus
 (bench/.work/corpus-N, made if missing) with the default config:
 
 1. a cold build: wall time, peak RSS of the main process, output size and

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 DEBOUNCE_MS: int = Config.model_fields["debounce_ms"].default
 # Sections other benchmarks keep in the same file (bench/load.py, bench/connections.py,
 # bench/publish.py).
-KEPT_SECTIONS = ("startup", "archives", "load", "connections", "publish")
+KEPT_SECTIONS = ("startup", "archives", "million", "load", "connections", "publish")
 
 #: Why parts of the design card's libraries are bypassed on hot paths (measured;
 #: see the issue notes for the profiles).

@@ -87,10 +87,13 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.latency --articles 1000 --edits 50
 
 # Everything, beside Hugo when installed (apt-get install hugo), then publishing
-# to object storage; writes bench/RESULTS.md.
+# to object storage; writes bench/RESULTS.md; then prints the restart to ready
+# at 100k. The million-article row is its own run (15 minutes, 25 GB of disk):
+# python -m bench.million
 bench-all: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.publish
+	$(BIN)/python -m bench.restart --articles 100000
 
 # Pushes of the 10k and 100k outputs to moto's S3 server on loopback: cold, with
 # nothing changed, after one article's change; writes the publish section of

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from feeds.build.cachesession import CacheSession
@@ -172,7 +173,7 @@ class Builder:
             return None
         report = self._report_of(planned)
         current = self._publisher.current(planned.plans)
-        report.files = files_of(planned.plans, self.config)
+        report.owned = partial(files_of, planned.plans, self.config)
         report.unchanged = len(report.files) if current else 0
         report.seconds = time.monotonic() - started
         return Resumed(changed, report, current)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from feeds.build.packing import pack, unpack
@@ -129,7 +130,7 @@ class CacheSession:
             unchanged=len(state.outputs),
             rejected=seeds.rejected,
             warnings=seeds.warnings,
-            files=sorted(state.outputs),
+            owned=partial(sorted, state.outputs),
         )
 
     def save(

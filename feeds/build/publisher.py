@@ -89,7 +89,7 @@ class Publisher:
             self._swept_stems = None
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
-        report.files = files_of(plans, self.config)
+        report.owned = partial(files_of, plans, self.config)
         rendered: list[str] = []
         try:
             self._write_all(output, plans, report, rendered, workers)

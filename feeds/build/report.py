@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -30,9 +31,16 @@ class BuildReport:
     next_embargo: datetime | None = None
     #: Kept articles not visible yet because they are dated later.
     embargoed: int = 0
-    #: Every file this build owns in the output folder.
-    files: list[str] = field(default_factory=list)
+    #: Lists every file this build owns in the output folder (`files`).
+    #: Asked only when the parse cache is saved: at a million articles the
+    #: list has hundreds of thousands of names, too many to make on every save.
+    owned: Callable[[], list[str]] = list
     seconds: float = 0.0
+
+    @property
+    def files(self) -> list[str]:
+        """Every file this build owns in the output folder."""
+        return self.owned()
 
     @property
     def exit_code(self) -> ExitCode:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,7 +98,7 @@ def report_if_expected(
         unchanged=len(state.outputs),
         rejected=problems.rejected(),
         warnings=problems.warnings(),
-        files=sorted(state.outputs),
+        owned=partial(sorted, state.outputs),
         seconds=time.monotonic() - started,
     )
 

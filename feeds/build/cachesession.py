@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from feeds.build.packing import pack, unpack
-from feeds.build.parsecache import CacheState, ParseCache, key_prefix, seed_key
+from feeds.build.parsecache import CacheState, ParseCache, key_prefix, listings_of, seed_key
 from feeds.build.records import LastPublish, Packed, SeedRecord, cached_seed, version_of
 from feeds.build.report import BuildReport
 from feeds.build.seedset import SeedSet, listed_version
@@ -124,6 +124,8 @@ class CacheSession:
         counts = last_publish(state, config_digest(config), config.output, now)
         if counts is None:
             return None
+        if listings_of(self._records(seeds)) != (state.listings, state.problems):
+            return None  # damaged: the publish that follows saves them right
         return BuildReport(
             articles=counts[0],
             feeds=counts[1],
@@ -150,6 +152,7 @@ class CacheSession:
             except OSError:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
+        state.listings, state.problems = listings_of(self._records(seeds))
         written_now = _written_of(state)
         if self._in_sync and written_now == self._on_disk:
             # A restart over its own output: the cache already says all this,
@@ -171,9 +174,16 @@ class CacheSession:
         return seed_key(self._prefix, path)
 
 
-def _written_of(state: CacheState) -> tuple[str, dict[str, tuple[int, int]], dict[str, str]]:
-    """What a cache state records of the last publish, its outputs and plans."""
-    return state.publish_key, dict(state.outputs), dict(state.plans)
+def _written_of(state: CacheState) -> tuple[object, ...]:
+    """What a cache state records of the last publish, its outputs and plans,
+    and of the seeds for a build with nothing to do."""
+    return (
+        state.publish_key,
+        dict(state.outputs),
+        dict(state.plans),
+        dict(state.listings),
+        dict(state.problems),
+    )
 
 
 def _unpacked(packed: Packed, path: str) -> Article | None:

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from feeds import __version__
+from feeds.build.records import listing_of, problem_of
 from feeds.system.regular import open_regular, read_regular
 
-if TYPE_CHECKING:  # names only: the records are `feeds.build.records`'
+if TYPE_CHECKING:  # names only
     import logging
 
     from feeds.build.records import Packed, SeedRecord
@@ -41,7 +42,7 @@ def _log() -> logging.Logger:
 
 #: Bump when the layout of the catalog or of a cached article changes
 #: (`feeds.build.records`).
-FORMAT = 10
+FORMAT = 11
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: packing and marshalling the whole
 #: file at once made most of a large build's peak memory.
@@ -81,6 +82,11 @@ class CacheState:
     #: `records.cached_seed`, where it is used (checking every record up front
     #: would be much of the time of a build with nothing to do).
     records: dict[str, object] = field(default_factory=dict)
+    #: Each seed folder's listing (`records.listing_of`) by its key, and the
+    #: problems of its seeds by seed key (`records.problem_of`), unchecked:
+    #: what a build with nothing to do needs of the seeds, without `records`.
+    listings: dict[str, Any] = field(default_factory=dict)
+    problems: dict[str, Any] = field(default_factory=dict)
     #: What the last publish wrote, to recognise a build with nothing to do
     #: (`records.LastPublish`).
     publish_key: str = ""
@@ -104,9 +110,10 @@ class ParseCache:
         self.articles_path = folder / f"parse-{digest}.articles"
         self._token = ""
 
-    def load(self, *, quiet: bool = False) -> CacheState:
+    def load(self, *, quiet: bool = False, records: bool = True) -> CacheState:
         """The catalog; empty when there is none or it is unusable, which is
-        logged unless ``quiet``."""
+        logged unless ``quiet``. Without ``records``, the seed records are
+        left undecoded (a build with nothing to do reads the listings)."""
         try:
             raw = read_regular(self.catalog_path)
         except FileNotFoundError:
@@ -120,7 +127,7 @@ class ParseCache:
                 )
             return CacheState()
         try:
-            state = _decode(marshal.loads(raw), self.identity)  # noqa: S302 - validated below
+            state = _decode(marshal.loads(raw), self.identity, records=records)  # noqa: S302
         except (ValueError, TypeError, EOFError, KeyError, IndexError) as error:
             if not quiet:
                 _log().info("discarding the cache %s: %s", self.catalog_path, error or "unreadable")
@@ -173,6 +180,8 @@ class ParseCache:
                 tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
                 tuple(_chunks(seeds, SEEDS_PER_CHUNK)),
                 tuple(state.plans.items()),
+                tuple(state.listings.items()),
+                tuple(state.problems.items()),
             )
         )
         # Articles first: a catalog is only ever next to the articles it names.
@@ -197,6 +206,33 @@ class ParseCache:
         return True
 
 
+def listings_of(
+    records: Iterable[tuple[str, SeedRecord]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The folder listings (by folder key) and the problems (by seed key)
+    of ``records``, as `CacheState` keeps them; no listing for a folder
+    where a fingerprint cannot have one."""
+    folders: dict[str, list[tuple[str, SeedRecord]]] = {}
+    problems: dict[str, Any] = {}
+    for key, record in records:
+        folder, _, name = key.rpartition("/")
+        folders.setdefault(folder + "/" if folder else "", []).append((name, record))
+        problem = problem_of(record)
+        if problem is not None:
+            problems[key] = problem
+    listings: dict[str, Any] = {}
+    for folder, files in folders.items():
+        files.sort(key=lambda item: item[0])
+        names = [name for name, _ in files]
+        mtimes = [record[0] for _, record in files]
+        sizes = [record[1] for _, record in files]
+        inodes = [record[2] for _, record in files]
+        listing = listing_of(names, mtimes, sizes, inodes)
+        if listing is not None:
+            listings[folder] = listing
+    return listings, problems
+
+
 def _chunks(items: Iterable[tuple[str, SeedRecord]], size: int) -> Iterator[bytes]:
     """``items`` as marshalled dicts of at most ``size`` entries."""
     iterator = iter(items)
@@ -215,10 +251,10 @@ def _next_record(stream: io.BufferedReader) -> bytes | None:
     return record
 
 
-def _decode(data: object, identity: str) -> CacheState:
-    if not (isinstance(data, tuple) and len(data) == 7):
+def _decode(data: object, identity: str, *, records: bool = True) -> CacheState:
+    if not (isinstance(data, tuple) and len(data) == 9):
         raise ValueError("not a feeds cache")
-    magic, stored_identity, token, publish_key, outputs, seeds, plans = data
+    magic, stored_identity, token, publish_key, outputs, seeds, plans, listings, problems = data
     if magic != _MAGIC:
         raise ValueError(f"written by another version ({magic!r})")
     if stored_identity != identity or not isinstance(publish_key, str):
@@ -226,8 +262,12 @@ def _decode(data: object, identity: str) -> CacheState:
     if not isinstance(token, str):
         raise TypeError("bad token")
     checked_outputs = _output_records(outputs)  # checked first: the first fault is logged
+    if not (isinstance(listings, tuple) and isinstance(problems, tuple)):
+        raise TypeError("bad listings")
     return CacheState(
-        records=_seed_records(seeds),
+        records=_seed_records(seeds) if records else {},
+        listings=_pairs(listings),
+        problems=_pairs(problems),
         publish_key=publish_key,
         outputs=checked_outputs,
         plans=_plan_records(plans),
@@ -257,6 +297,16 @@ def _seed_records(chunks: object) -> dict[str, object]:
             raise TypeError("bad seed records")
         records.update(loaded)
     return records
+
+
+def _pairs(items: tuple[object, ...]) -> dict[str, object]:
+    """Keyed values, the keys checked (the values are, where used)."""
+    if not set(map(type, items)) <= {tuple} or not set(map(len, items)) <= {2}:  # type: ignore[arg-type]
+        raise TypeError("bad keyed records")
+    pairs: dict[str, object] = dict(items)  # type: ignore[arg-type]
+    if not set(map(type, pairs)) <= {str}:
+        raise TypeError("bad keyed records")
+    return pairs
 
 
 def _plan_records(plans: Iterable[tuple[object, object]]) -> dict[str, str]:

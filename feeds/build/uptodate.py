@@ -30,7 +30,7 @@ from feeds.build.parsecache import (
     key_prefix,
     seed_key,
 )
-from feeds.build.records import LastPublish, article_record, cached_seed
+from feeds.build.records import LastPublish, Listing, listing_of
 from feeds.build.report import BuildReport
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.seeds.discovery import walk
@@ -38,6 +38,10 @@ from feeds.system.folders import MARKER
 
 if TYPE_CHECKING:  # the config brings pydantic and PyYAML; the check needs plain values
     from feeds.config import Config
+
+
+#: Files looked at (stat) at a time by a build with nothing to do.
+_STAT_BLOCK = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +88,12 @@ def report_if_expected(
     started = time.monotonic()
     if not expected.seeds.is_dir():
         return None  # the full build says why
-    state = ParseCache(expected.cache_dir, expected.cache_identity).load(quiet=quiet)
+    cache = ParseCache(expected.cache_dir, expected.cache_identity)
+    state = cache.load(quiet=quiet, records=False)
     counts = last_publish(state, expected.config_digest, expected.output, now)
     if counts is None:
         return None
-    problems = _problems_if_unchanged(expected, state.records)
+    problems = _problems_if_unchanged(expected, state)
     if problems is None:
         return None
     articles, feeds = counts
@@ -160,59 +165,68 @@ class _Problems:
         )
 
 
-def _problems_if_unchanged(expected: Expected, records: Mapping[str, object]) -> _Problems | None:
+def _problems_if_unchanged(expected: Expected, state: CacheState) -> _Problems | None:
     """The rejected files' errors and the published files' warnings, as the
     full build reports them, when the seed files are exactly those the cache
     knows and each is unchanged; None at the first difference."""
     prefix = key_prefix(expected.seeds)
-    problems = _Problems(expected.strict)
-    seen = 0
+    listings = dict(state.listings)
     try:
-        listing = walk(expected.seeds, expected.patterns)
+        found = walk(expected.seeds, expected.patterns)
     except OSError:  # the full build says why
         return None
-    for folder, names in listing:
-        seen += len(names)
-        if not _folder_unchanged(folder, names, seed_key(prefix, folder), records, problems):
+    for folder, names in found:
+        listing = listings.pop(seed_key(prefix, folder), None)
+        if names and (listing is None or listing != _listing_now(folder, names)):
             return None
-    if seen != len(records):
-        return None  # a file the cache knew is gone
-    return problems
+    if listings:
+        return None  # a folder the cache knew is gone, or left without seeds
+    return _recorded_problems(expected, prefix, state.problems)
 
 
-def _folder_unchanged(
-    folder: str,
-    names: list[str],
-    base: str,
-    records: Mapping[str, object],
-    problems: _Problems,
-) -> bool:
-    """Whether each of ``names`` in ``folder`` is as its record (``base`` +
-    name) says; notes the problems recorded."""
+def _listing_now(folder: str, names: list[str]) -> Listing | None:
+    """The listing (`records.listing_of`) of ``names`` in ``folder`` as they
+    are now; None when one cannot be looked at."""
     try:
         # Names looked up in an open folder: no path walk per file.
         descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return False
-    # In the order the cache saved its records: the lookups then walk
-    # memory in order.
+        return None
     names.sort()
+    mtimes: list[int] = []
+    sizes: list[int] = []
+    inodes: list[int] = []
+    stat = partial(os.stat, dir_fd=descriptor)
     try:
-        for name in names:
-            info = os.stat(name, dir_fd=descriptor)
-            fingerprint = (info.st_mtime_ns, info.st_size, info.st_ino)
-            record = records.get(base + name)
-            if record == article_record(fingerprint):  # a good article (almost all)
-                continue
-            seed = cached_seed(record)
-            if seed is None or seed.fingerprint != fingerprint:
-                return False
-            problems.note(Path(folder + name), seed.reason, seed.warnings)
+        # A block of stat results at a time: a million at once held 200 MB.
+        for start in range(0, len(names), _STAT_BLOCK):
+            found = list(map(stat, names[start : start + _STAT_BLOCK]))
+            mtimes += [info.st_mtime_ns for info in found]
+            sizes += [info.st_size for info in found]
+            inodes += [info.st_ino for info in found]
     except OSError:  # gone, or a dangling symlink: the full build reports it
-        return False
+        return None
     finally:
         os.close(descriptor)
-    return True
+    return listing_of(names, mtimes, sizes, inodes)
+
+
+def _recorded_problems(
+    expected: Expected, prefix: str, recorded: Mapping[str, object]
+) -> _Problems | None:
+    """The problems the cache recorded of seeds now known to be unchanged;
+    None when a record is malformed."""
+    problems = _Problems(expected.strict)
+    for key, problem in recorded.items():
+        if not (isinstance(problem, tuple) and len(problem) == 2):
+            return None
+        reason, warnings = problem
+        if not (reason is None or (isinstance(reason, str) and reason)):
+            return None
+        if not isinstance(warnings, tuple) or not all(isinstance(w, str) and w for w in warnings):
+            return None
+        problems.note(Path(prefix + key.replace("/", os.sep)), reason, warnings)
+    return problems
 
 
 def config_digest(config: Config) -> str:

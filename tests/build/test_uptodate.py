@@ -34,6 +34,8 @@ Change = Callable[[Path, Path], object]
 #: The catalog's fields (see `feeds.build.parsecache.ParseCache.save`).
 OUTPUTS_FIELD = 4
 SEEDS_FIELD = 5
+LISTINGS_FIELD = 7
+PROBLEMS_FIELD = 8
 
 
 @pytest.fixture
@@ -338,9 +340,10 @@ def test_a_malformed_seed_record_is_never_trusted(
     catalog = _catalog(config)
     catalog[SEEDS_FIELD]["a.txt"] = tamper(catalog[SEEDS_FIELD]["a.txt"])
     _save_catalog(config, catalog)
-    assert report_if_unchanged(config) is None
+    # The seed records are the full build's: it reads a.txt again.
+    (seeds / "b.txt").write_text(seed_text(title="Bravo, edited", link="https://e.org/b"))
     build(config)
-    assert _titles(output) == ["Alpha, edited", "Bravo", "Charlie"]
+    assert _titles(output) == ["Alpha, edited", "Bravo, edited", "Charlie"]
     assert _agreed(config) is not None
 
 
@@ -355,14 +358,78 @@ def test_a_malformed_seed_record_is_never_trusted(
     ],
 )
 def test_seed_records_of_another_shape_are_never_trusted(
-    records: object, config: Config, output: Path
+    records: object, config: Config, seeds: Path, output: Path
 ) -> None:
     catalog = _catalog(config)
     catalog[SEEDS_FIELD] = records
     _save_catalog(config, catalog)
+    # A build with nothing to do reads the folder listings, never the records.
+    assert _agreed(config) is not None
+    (seeds / "b.txt").write_text(seed_text(title="Bravo, edited", link="https://e.org/b"))
+    build(config)
+    assert _titles(output) == ["Alpha", "Bravo, edited", "Charlie"]
+    assert _agreed(config) is not None
+
+
+def _listing_of_another_count(listings: dict[str, Any]) -> object:
+    count, digest = listings[""]
+    return {**listings, "": (count + 1, digest)}
+
+
+def _listing_of_another_digest(listings: dict[str, Any]) -> object:
+    count, digest = listings[""]
+    return {**listings, "": (count, bytes(len(digest)))}
+
+
+def _listing_of_a_folder_that_is_gone(listings: dict[str, Any]) -> object:
+    return {**listings, "gone/": listings["sub/"]}
+
+
+def _without_the_listing_of_a_folder(listings: dict[str, Any]) -> object:
+    return {key: value for key, value in listings.items() if key != "sub/"}
+
+
+def _listings_as_a_list(listings: dict[str, Any]) -> object:
+    return [list(pair) for pair in listings.items()]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        _listing_of_another_count,
+        _listing_of_another_digest,
+        _listing_of_a_folder_that_is_gone,
+        _without_the_listing_of_a_folder,
+        _listings_as_a_list,
+    ],
+)
+def test_folder_listings_not_as_the_seeds_are_mean_a_full_build(
+    tamper: Callable[[dict[str, Any]], object], config: Config
+) -> None:
+    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
+    assert set(dict(catalog[LISTINGS_FIELD])) == {"", "sub/"}
+    tampered = tamper(dict(catalog[LISTINGS_FIELD]))
+    catalog[LISTINGS_FIELD] = tuple(tampered.items()) if isinstance(tampered, dict) else tampered
+    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
     assert report_if_unchanged(config) is None
     build(config)
-    assert _titles(output) == ["Alpha", "Bravo", "Charlie"]
+    assert _agreed(config) is not None
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [(42, ()), ("", ()), (None, "a warning"), (None, ("",)), (None,), "rejected"],
+)
+def test_recorded_problems_of_another_shape_mean_a_full_build(
+    problem: object, config: Config
+) -> None:
+    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
+    assert catalog[PROBLEMS_FIELD] == ()
+    catalog[PROBLEMS_FIELD] = (("a.txt", problem),)
+    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
+    assert report_if_unchanged(config) is None
+    build(config)
+    assert _agreed(config) is not None
 
 
 @pytest.mark.parametrize(
@@ -379,13 +446,6 @@ def test_seed_records_of_another_shape_are_never_trusted(
 def test_output_records_of_another_shape_are_never_trusted(outputs: object, config: Config) -> None:
     catalog = _catalog(config)
     catalog[OUTPUTS_FIELD] = outputs
-    _save_catalog(config, catalog)
-    assert report_if_unchanged(config) is None
-
-
-def test_a_record_of_a_file_that_is_gone_means_a_full_build(config: Config) -> None:
-    catalog = _catalog(config)
-    catalog[SEEDS_FIELD]["z.txt"] = catalog[SEEDS_FIELD]["a.txt"]
     _save_catalog(config, catalog)
     assert report_if_unchanged(config) is None
 
@@ -451,3 +511,12 @@ def test_a_build_with_nothing_to_do_imports_no_reader_renderer_or_writer(
         cwd=REPO,
     )
     assert done.stdout == "0 []\n"
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_alike(config: Config, seeds: Path) -> None:
+    name = os.fsencode(seeds) + b"/caf\xe9.txt"  # Latin-1, as an old tool may name it
+    with open(name, "wb") as stream:
+        stream.write(seed_text(title="Delta", link="https://e.org/d").encode())
+    assert report_if_unchanged(config) is None
+    build(config)
+    assert _agreed(config) is not None

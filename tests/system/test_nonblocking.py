@@ -20,7 +20,7 @@ import pytest
 
 from feeds.build import scanner, uptodate, writer
 from feeds.build.builder import Builder
-from feeds.build.parsecache import ParseCache
+from feeds.build.parsecache import CacheState, ParseCache
 from feeds.config import Config
 from feeds.errors import ArticleError
 from feeds.seeds import discovery, reader, seedfile
@@ -141,7 +141,9 @@ def test_a_folder_replaced_by_a_fifo_does_not_block_the_up_to_date_check(
     monkeypatch.setattr(uptodate, "walk", lambda *_: [(f"{fifo}{os.sep}", ["x.txt"])])
 
     expected = uptodate.Expected.of(config)
-    assert finishes(lambda: uptodate._problems_if_unchanged(expected, {}), [fifo]) is None
+    # A listing recorded for the folder: the check then opens it.
+    state = CacheState(listings={"sub/": (1, b"")})
+    assert finishes(lambda: uptodate._problems_if_unchanged(expected, state), [fifo]) is None
 
 
 def test_discovery_does_not_block_on_fifos(seeds: Path) -> None:

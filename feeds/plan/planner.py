@@ -50,8 +50,9 @@ class Planner:
         self._moment: datetime | None = None
         #: Every seed's article as last planned, and the seeds naming each id.
         self._at: dict[str, Article] = {}
-        #: (A tuple: one path nearly always, and a set costs four times as much.)
-        self._paths_by_id: dict[str, tuple[str, ...]] = {}
+        #: One path nearly always, kept as itself: a tuple per article was
+        #: 5% of the daemon's memory, and a set costs four times as much.
+        self._paths_by_id: dict[str, str | tuple[str, ...]] = {}
         #: The article kept for each id (the preferred of its duplicates).
         self._winners: dict[str, Article] = {}
         self._visible: dict[str, Article] = {}
@@ -68,15 +69,15 @@ class Planner:
         for path, article in changes:
             old = self._at.pop(path, None)
             if old is not None:
-                others = self._paths_by_id.get(old.id, ())
-                self._paths_by_id[old.id] = tuple(known for known in others if known != path)
+                others = self._paths(old.id)
+                self._set_paths(old.id, tuple(known for known in others if known != path))
                 touched.add(old.id)
             if article is not None:
                 self._at[path] = article
-                self._paths_by_id[article.id] = (*self._paths_by_id.get(article.id, ()), path)
+                self._set_paths(article.id, (*self._paths(article.id), path))
                 touched.add(article.id)
         for article_id in touched:
-            if len(self._paths_by_id.get(article_id, ())) > 1:
+            if len(self._paths(article_id)) > 1:
                 self._duplicated.add(article_id)
             else:
                 self._duplicated.discard(article_id)
@@ -99,15 +100,21 @@ class Planner:
             self._feeds.plans(), len(self._visible), self._duplicates(), embargo, embargoed
         )
 
+    def _paths(self, article_id: str) -> tuple[str, ...]:
+        """The seed files naming ``article_id``."""
+        paths = self._paths_by_id.get(article_id, ())
+        return (paths,) if isinstance(paths, str) else paths
+
+    def _set_paths(self, article_id: str, paths: tuple[str, ...]) -> None:
+        if not paths:
+            self._paths_by_id.pop(article_id, None)
+        else:
+            self._paths_by_id[article_id] = paths[0] if len(paths) == 1 else paths
+
     def _elect(self, article_id: str) -> None:
         """Keeps the preferred of the articles naming ``article_id``."""
-        paths = self._paths_by_id.get(article_id)
-        candidates = [self._at[path] for path in paths] if paths else []
-        if not candidates:
-            self._paths_by_id.pop(article_id, None)
-            winner = None
-        else:
-            winner = max(candidates, key=preference)
+        candidates = [self._at[path] for path in self._paths(article_id)]
+        winner = max(candidates, key=preference) if candidates else None
         previous = self._winners.get(article_id)
         if winner is previous:
             return
@@ -144,7 +151,7 @@ class Planner:
 
     def _duplicates(self) -> tuple[Duplicate, ...]:
         found = [
-            duplicate_of([self._at[path] for path in self._paths_by_id[article_id]])
+            duplicate_of([self._at[path] for path in self._paths(article_id)])
             for article_id in self._duplicated
         ]
         return tuple(sorted(found, key=lambda duplicate: duplicate.kept))

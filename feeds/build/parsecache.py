@@ -212,24 +212,31 @@ def listings_of(
     """The folder listings (by folder key) and the problems (by seed key)
     of ``records``, as `CacheState` keeps them; no listing for a folder
     where a fingerprint cannot have one."""
-    folders: dict[str, list[tuple[str, SeedRecord]]] = {}
+    # Columns, not a tuple per seed: made while a large build holds
+    # everything else, so they count toward its peak.
+    folders: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {}
     problems: dict[str, Any] = {}
     for key, record in records:
         folder, _, name = key.rpartition("/")
-        folders.setdefault(folder + "/" if folder else "", []).append((name, record))
+        columns = folders.get(folder)
+        if columns is None:
+            columns = folders[folder] = ([], [], [], [])
+        columns[0].append(name)
+        columns[1].append(record[0])
+        columns[2].append(record[1])
+        columns[3].append(record[2])
         problem = problem_of(record)
         if problem is not None:
             problems[key] = problem
     listings: dict[str, Any] = {}
-    for folder, files in folders.items():
-        files.sort(key=lambda item: item[0])
-        names = [name for name, _ in files]
-        mtimes = [record[0] for _, record in files]
-        sizes = [record[1] for _, record in files]
-        inodes = [record[2] for _, record in files]
-        listing = listing_of(names, mtimes, sizes, inodes)
+    for folder, (names, *fingerprints) in folders.items():
+        if any(names[i] > names[i + 1] for i in range(len(names) - 1)):
+            order = sorted(range(len(names)), key=names.__getitem__)
+            names = [names[i] for i in order]
+            fingerprints = [[column[i] for i in order] for column in fingerprints]
+        listing = listing_of(names, *fingerprints)
         if listing is not None:
-            listings[folder] = listing
+            listings[folder + "/" if folder else ""] = listing
     return listings, problems
 
 

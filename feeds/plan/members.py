@@ -8,7 +8,7 @@ is made again from its newest months, and an archive only for a period
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from feeds.config import Config
@@ -34,10 +34,13 @@ class Members:
     `sort_key`: months are what archives are made of, and a save changes one
     or two of them."""
 
-    __slots__ = ("_by_key", "_limits", "_months", "_periods", "_unsorted", "left")
+    __slots__ = ("_by_key", "_count", "_limits", "_months", "_periods", "_unsorted", "left")
 
-    def __init__(self) -> None:
-        self._by_key: dict[SortKey, Article] = {}
+    def __init__(self, by_key: Mapping[SortKey, Article]) -> None:
+        #: Every visible article by key, one mapping for all the feeds
+        #: (`FeedSet`'s): one per feed cost a tenth of the daemon's memory.
+        self._by_key = by_key
+        self._count = 0
         self._months: dict[str, list[SortKey]] = {}
         self._unsorted: set[str] = set()
         #: Each unchanged month's periods, cut with ``_limits``.
@@ -49,11 +52,12 @@ class Members:
         self.left: dict[str, list[SortKey]] = {}
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return self._count
 
     def add(self, article: Article, key: SortKey) -> None:
-        """``key`` is `sort_key(article)`, made once for all of the article's feeds."""
-        self._by_key[key] = article
+        """``key`` is `sort_key(article)`, made once for all of the article's
+        feeds; the article must be in the shared mapping while it is a member."""
+        self._count += 1
         month = archive_month(article.published)
         keys = self._months.setdefault(month, [])
         if keys and key < keys[-1]:
@@ -63,11 +67,15 @@ class Members:
 
     def remove(self, article: Article) -> None:
         key = sort_key(article)
-        if self._by_key.pop(key, None) is None:
-            return
         month = archive_month(article.published)
+        if month not in self._months:
+            return
         keys = self.month(month)
-        del keys[bisect_left(keys, key)]
+        index = bisect_left(keys, key)
+        if index == len(keys) or keys[index] != key:
+            return
+        del keys[index]
+        self._count -= 1
         if not keys:
             del self._months[month]
         self._periods.pop(month, None)

@@ -494,6 +494,33 @@ def test_feeds_stay_within_their_byte_budget_dropping_the_oldest(
     assert kept == [f"https://e.org/{day}" for day in range(28, 28 - len(kept), -1)]
 
 
+@pytest.mark.parametrize(
+    ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
+)
+def test_entries_the_main_document_has_no_room_for_are_archived_not_lost(
+    suffix: str,
+    links_of: Callable[[Path], dict[str, str]],
+    write_seed: SeedWriter,
+    output: Path,
+    make_config: ConfigFactory,
+) -> None:
+    words = " ".join(f"word{n}" for n in range(120))
+    for day in range(1, 29):
+        write_seed(
+            f"{day}.txt",
+            link=f"https://e.org/{day}",
+            published=f"2024-02-{day:02d}",
+            extra=f'excerpt: "{words}"\n',
+        )
+    build(make_config("max_bytes: 16384\nsummary_length: 400"))
+    pages = _chain(output, suffix, links_of)
+    assert len(pages) > 1  # fewer than 28 fit in the main document
+    seen = [entry.link for page in pages for entry in feedparser.parse(page.read_bytes()).entries]
+    assert sorted(seen) == sorted(f"https://e.org/{day}" for day in range(1, 29))
+    assert len(seen) == len(set(seen))
+    assert all(page.stat().st_size <= 16384 for page in pages)
+
+
 def test_one_enormous_article_still_gives_a_readable_feed(
     write_seed: SeedWriter, output: Path, make_config: ConfigFactory
 ) -> None:

@@ -118,13 +118,17 @@ def plan_members(
     """``main`` (a plan without entries) with its newest entries, then its
     archives: made again for the periods a change touched, ``previous`` ones
     (the feed's last plans) for the others."""
-    limit = config.max_items
     months = members.months()
-    newest, oldest_shown, boundary = _newest(members, months, limit)
-    entries = tuple(members.articles(newest))
-    if not config.archives or len(members) <= limit:
-        return [replace(main, entries=entries)]
     limits = PeriodLimits.of(config.archive_max_items, config.max_bytes)
+    # With archives, the main document takes no more entries than fit in
+    # max_bytes by their estimate: the ones it could not show are archived,
+    # so the chain still reaches every article. Without, rendering drops the
+    # oldest that do not fit.
+    budget = limits.max_weight if config.archives else None
+    newest, oldest_shown, boundary = _newest(members, months, config.max_items, budget)
+    entries = tuple(members.articles(newest))
+    if not config.archives or len(newest) == len(members):
+        return [replace(main, entries=entries)]
     archived = _archived(members, months, oldest_shown, boundary, limits)
     stems = [archive_stem(main.stem, period.name) for period, _ in archived]
     archives = _archives(main, members, archived, stems, previous)
@@ -132,22 +136,45 @@ def plan_members(
 
 
 def _newest(
-    members: Members, months: list[str], limit: int
+    members: Members, months: list[str], limit: int, budget: int | None
 ) -> tuple[list[SortKey], str, _Boundary | None]:
-    """The main document's keys, newest first; the oldest month among them;
+    """The main document's keys, newest first: at most ``limit``, and at most
+    ``budget`` by `entry_weight` (always one); the oldest month among them;
     and the month partly archived, if one is."""
     newest: list[SortKey] = []
     oldest_shown = ""
+    spent = 0
     for month in reversed(months):
         room = limit - len(newest)
         if room <= 0:
             break
         keys = members.month(month)
-        newest.extend(reversed(keys[-room:]))
+        taken = keys[-room:][::-1]
+        if budget is not None:
+            count, spent = _fitting(members, taken, budget, spent, first=not newest)
+            taken = taken[:count]
+        if not taken:
+            break
+        newest.extend(taken)
         oldest_shown = month
-        if len(keys) > room:
-            return newest, oldest_shown, (month, len(keys) - room)
+        if len(keys) > len(taken):
+            return newest, oldest_shown, (month, len(keys) - len(taken))
     return newest, oldest_shown, None
+
+
+def _fitting(
+    members: Members, keys: list[SortKey], budget: int, spent: int, *, first: bool
+) -> tuple[int, int]:
+    """How many of ``keys`` (newest first) fit in what is left of ``budget``
+    after ``spent``, at least one if ``first``; and the weight spent then."""
+    count = 0
+    for article in members.articles(keys):
+        weight = entry_weight(article)
+        if spent + weight > budget and (count or not first):
+            break
+        spent += weight
+        count += 1
+    return count, spent
 
 
 def _archived(

@@ -90,7 +90,8 @@ def _groups(ordered: list[Article], config: Config) -> list[_Group]:
 
 
 def _group_plans(group: _Group, config: Config) -> list[FeedPlan]:
-    entries = tuple(group.members[: config.max_items])
+    shown = _shown(group.members, config) if config.archives else config.max_items
+    entries = tuple(group.members[:shown])
     main = FeedPlan(
         group.stem,
         group.kind,
@@ -100,8 +101,19 @@ def _group_plans(group: _Group, config: Config) -> list[FeedPlan]:
         title=group.title,
         description=group.description,
     )
-    older = group.members[config.max_items :] if config.archives else []
+    older = group.members[shown:] if config.archives else []
     return _with_archives(main, group.members, older, config)
+
+
+def _shown(members: Sequence[Article], config: Config) -> int:
+    """How many of the newest ``members`` the main document shows: at most
+    max_items, and no more than fit in max_bytes by their weights (always one)."""
+    budget, spent = config.max_bytes - DOCUMENT_ALLOWANCE, 0
+    for count, article in enumerate(members[: config.max_items]):
+        spent += entry_weight(article)
+        if spent > budget and count:
+            return count
+    return min(len(members), config.max_items)
 
 
 def _grouped(

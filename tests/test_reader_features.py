@@ -473,9 +473,8 @@ def test_facet_feeds_are_off_by_default_and_on_when_asked(
 # --- size budget ----------------------------------------------------------------
 
 
-def test_feeds_stay_within_their_byte_budget_dropping_the_oldest(
-    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
-) -> None:
+def _a_large_article_a_day(write_seed: SeedWriter) -> None:
+    """February 2024, one article a day, each with a long excerpt."""
     words = " ".join(f"word{n}" for n in range(120))
     for day in range(1, 29):
         write_seed(
@@ -484,6 +483,12 @@ def test_feeds_stay_within_their_byte_budget_dropping_the_oldest(
             published=f"2024-02-{day:02d}",
             extra=f'excerpt: "{words}"\n',
         )
+
+
+def test_feeds_stay_within_their_byte_budget_showing_the_newest(
+    write_seed: SeedWriter, output: Path, make_config: ConfigFactory
+) -> None:
+    _a_large_article_a_day(write_seed)
     build(make_config("max_bytes: 16384\nsummary_length: 400"))
     for path in output.rglob("*.*"):
         if path.is_file() and path.suffix in (".xml", ".json"):
@@ -504,14 +509,7 @@ def test_entries_the_main_document_has_no_room_for_are_archived_not_lost(
     output: Path,
     make_config: ConfigFactory,
 ) -> None:
-    words = " ".join(f"word{n}" for n in range(120))
-    for day in range(1, 29):
-        write_seed(
-            f"{day}.txt",
-            link=f"https://e.org/{day}",
-            published=f"2024-02-{day:02d}",
-            extra=f'excerpt: "{words}"\n',
-        )
+    _a_large_article_a_day(write_seed)
     build(make_config("max_bytes: 16384\nsummary_length: 400"))
     pages = _chain(output, suffix, links_of)
     assert len(pages) > 1  # fewer than 28 fit in the main document

@@ -406,11 +406,11 @@ def _listings_as_a_list(listings: dict[str, Any]) -> object:
 def test_folder_listings_not_as_the_seeds_are_mean_a_full_build(
     tamper: Callable[[dict[str, Any]], object], config: Config
 ) -> None:
-    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
+    catalog = _catalog(config)
     assert set(dict(catalog[LISTINGS_FIELD])) == {"", "sub/"}
     tampered = tamper(dict(catalog[LISTINGS_FIELD]))
     catalog[LISTINGS_FIELD] = tuple(tampered.items()) if isinstance(tampered, dict) else tampered
-    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
+    _save_catalog(config, catalog)
     assert report_if_unchanged(config) is None
     build(config)
     assert _agreed(config) is not None
@@ -423,10 +423,10 @@ def test_folder_listings_not_as_the_seeds_are_mean_a_full_build(
 def test_recorded_problems_of_another_shape_mean_a_full_build(
     problem: object, config: Config
 ) -> None:
-    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
+    catalog = _catalog(config)
     assert catalog[PROBLEMS_FIELD] == ()
     catalog[PROBLEMS_FIELD] = (("a.txt", problem),)
-    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
+    _save_catalog(config, catalog)
     assert report_if_unchanged(config) is None
     build(config)
     assert _agreed(config) is not None

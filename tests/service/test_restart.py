@@ -5,6 +5,7 @@ the background, and nothing asked meanwhile is lost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -92,6 +93,13 @@ def _first_run(site: Path) -> None:
 def restarted(site: Path) -> Iterator[RunningDaemon]:
     """The daemon started again after a first run, its load slowed down."""
     _first_run(site)
+    with _restarted_slowly(site) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _restarted_slowly(site: Path) -> Iterator[RunningDaemon]:
+    """The daemon started again after a first run, its load slowed down."""
     running = RunningDaemon(
         site / "feeds.yaml",
         env={"FEEDS_TEST_UNPACK_DELAY": UNPACK_DELAY},
@@ -214,14 +222,7 @@ def test_the_hubs_hear_only_of_what_changed_during_the_load(site: Path, hub: Hub
     (site / "feeds.yaml").write_text(CONFIG + f'websub:\n  hubs: ["{hub_url}"]\n')
     _first_run(site)
     received.clear()
-    running = RunningDaemon(
-        site / "feeds.yaml",
-        env={"FEEDS_TEST_UNPACK_DELAY": UNPACK_DELAY},
-        wrapper=[sys.executable, str(SLOW_LOAD)],
-    )
-    try:
-        running.wait_ready()
-        assert PROVEN in running.log
+    with _restarted_slowly(site) as running:
         _write(site, "robots.txt", title="Robots", link="https://e.org/r", topics=("Robots",))
         assert _health(running)["loading"] is True, "the load ended too soon to test"
         base = "http://127.0.0.1:8080/"
@@ -236,5 +237,3 @@ def test_the_hubs_hear_only_of_what_changed_during_the_load(site: Path, hub: Hub
 
         wait_for(lambda: expected <= told(), timeout=60, what="the hub told of the save")
         assert told() == expected
-    finally:
-        running.stop()

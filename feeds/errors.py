@@ -92,6 +92,11 @@ class OutputError(FeedsError):
     """The output folder could not be written; the last good files stay."""
 
 
+class CacheError(FeedsError):
+    """The cache folder failed a build that relied on it (an article's text
+    kept there could not be read back); the last good files stay."""
+
+
 def kind_of(value: object) -> str:
     """Names a YAML value's type for an error message without echoing the value.
 

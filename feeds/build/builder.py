@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from feeds.build.bodies import BodyStore
 from feeds.build.cachesession import CacheSession
 from feeds.build.parsecache import ParseCache
 from feeds.build.publisher import Publisher, files_of
@@ -70,7 +71,9 @@ class Builder:
     def __init__(self, config: Config, cache: ParseCache | None = None) -> None:
         self.config = config
         #: Strictness is decided as each seed is recorded: another needs another Builder.
-        self._seeds = SeedSet(config.strict)
+        #: With a parse cache, the bodies of the articles kept go to its folder.
+        bodies = BodyStore(cache.folder) if cache is not None else None
+        self._seeds = SeedSet(config.strict, bodies)
         self._scanner = Scanner(config, self._seeds)
         self._cache = CacheSession(cache, config.seeds)
         written, outputs = self._cache.take_written()

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from feeds.build.bodies import BodyStore
 from feeds.build.records import (
     CachedSeed,
     SeedRecord,
@@ -48,6 +50,12 @@ class _Seed:
     retry: bool = False
 
 
+def _all_kept(seeds: dict[str, _Seed]) -> Iterator[Article]:
+    """Every article a seed set keeps (a rejected file's last good one, a held one)."""
+    for seed in seeds.values():
+        yield from (article for article in (seed.article, seed.held) if article is not None)
+
+
 def listed_version(path: str) -> Version | None:
     """The version of ``path`` as it is now, without reading it; None when gone."""
     try:
@@ -61,8 +69,10 @@ class SeedSet:
     """Every seed file known, by name; decides each one's state as it is
     recorded (strictness is fixed for the set's life)."""
 
-    def __init__(self, strict: bool) -> None:
+    def __init__(self, strict: bool, bodies: BodyStore | None = None) -> None:
         self._strict = strict
+        #: Where the bodies of the articles kept go (by default: memory).
+        self._bodies = bodies if bodies is not None else BodyStore(None)
         self._seeds: dict[str, _Seed] = {}
         #: Seed files whose current version is rejected (reported every publish).
         self._failing: set[str] = set()
@@ -85,13 +95,14 @@ class SeedSet:
     ) -> None:
         """Records what reading one version of ``path`` found."""
         self._changed.add(path)
+        article = self._bodies.kept(article)
         if reason is None and not (warnings and self._strict):
             self._failing.discard(path)
             if warnings:
                 self._warned.add(path)
             else:
                 self._warned.discard(path)
-            self._seeds[path] = _Seed(version, article, None, warnings=warnings)
+            self._replace(path, _Seed(version, article, None, warnings=warnings))
             return
         if reason is None:
             error, held = strict_rejection(path, warnings), article
@@ -102,7 +113,7 @@ class SeedSet:
         self._warned.discard(path)
         previous = self._seeds.get(path)
         kept = previous.article if previous else None
-        self._seeds[path] = _Seed(version, kept, error, warnings=warnings, held=held, retry=retry)
+        self._replace(path, _Seed(version, kept, error, warnings=warnings, held=held, retry=retry))
 
     def record_unread(self, path: str, listed: Version | None, reason: str | None) -> bool:
         """Records a read of ``path`` that failed before any byte was read
@@ -142,6 +153,7 @@ class SeedSet:
         seed.awaiting = False
         if article is None:
             return
+        article = self._bodies.kept(article)
         if seed.error is not None:  # only strict mode rejects a file with an article
             seed.held = article
         else:
@@ -150,7 +162,7 @@ class SeedSet:
 
     def forget(self, path: str) -> bool:
         """Forgets a file that is gone; returns whether it was known."""
-        if self._seeds.pop(path, None) is None:
+        if self._replace(path, None) is None:
             return False
         self._changed.add(path)
         self._failing.discard(path)
@@ -163,6 +175,17 @@ class SeedSet:
         for path in gone:
             self.forget(path)
         return gone
+
+    def _replace(self, path: str, seed: _Seed | None) -> _Seed | None:
+        """Makes ``seed`` the state of ``path`` (None: forgets it); returns the state replaced."""
+        previous = self._seeds.pop(path, None) if seed is None else self._seeds.get(path)
+        if seed is not None:
+            self._seeds[path] = seed
+        if previous is not None:
+            now = (seed.article, seed.held) if seed else ()
+            kept = partial(_all_kept, self._seeds)
+            self._bodies.replaced((previous.article, previous.held), now, kept)
+        return previous
 
     # --- what is known -------------------------------------------------
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple, Protocol
 
 #: What no text a feed carries may hold: XML 1.0 allows TAB, LF, CR and
 #: everything from U+0020 but the surrogates and U+FFFE/U+FFFF.
@@ -64,39 +65,134 @@ class RelatedArticle:
 from feeds.model import compact  # noqa: E402
 
 
-@dataclass(frozen=True, slots=True)
-class Article:
-    """One seed file, validated. Holds only what may be published.
+class BodySizes(NamedTuple):
+    """What a body's size is made of, known without reading it back."""
 
-    ``source`` is the seed's path as the user named it: for messages and for
-    breaking ties between duplicates, never for output.
+    #: Bytes of the title and the summary, as UTF-8.
+    text: int
+    images: int
+    related: int
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """The parts of an article only rendering reads: the most of its bytes.
+
+    A daemon over a large seeds folder keeps them out of memory
+    (`feeds.build.bodies`); an `Article` holds either a Body or a stand-in
+    for one kept elsewhere, and reads through ``value()`` alike.
     """
 
-    id: str
-    #: The title as UTF-8 (``title`` gives it as text; `compact` says why).
+    #: The title as UTF-8 (`compact` says why not text).
     title_utf8: bytes
-    link: str
-    original_link: str | None
-    published: datetime
-    updated: datetime
-    #: The summary's HTML as UTF-8 (``summary_html`` gives it as text).
+    #: The summary's HTML as UTF-8.
     summary_utf8: bytes
-    category: str | None
-    topics: tuple[str, ...]
-    provider: Provider | None
     #: Given as any sequence (a tuple), kept compact (see `compact.Compact`).
     images: Sequence[Image]
     related: Sequence[RelatedArticle]
-    quality: float | None
-    heat: float | None
-    is_published: bool
-    source: str
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, compact.Images):
             object.__setattr__(self, "images", compact.Images(self.images))
         if not isinstance(self.related, compact.Related):
             object.__setattr__(self, "related", compact.Related(self.related))
+
+    def value(self) -> Body:
+        return self
+
+    def sizes(self) -> BodySizes:
+        text = len(self.title_utf8) + len(self.summary_utf8)
+        return BodySizes(text, len(self.images), len(self.related))
+
+
+class KeptBody(Protocol):
+    """A body kept elsewhere: equal to the Body it stands for, hashed alike."""
+
+    def value(self) -> Body: ...
+
+    def sizes(self) -> BodySizes: ...
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Article:
+    """One seed file, validated. Holds only what may be published.
+
+    ``source`` is the seed's path as the user named it: for messages and for
+    breaking ties between duplicates, never for output. The title, summary,
+    images and related articles are its `Body`, read through the properties
+    of the same names wherever the body is kept.
+    """
+
+    id: str
+    link: str
+    original_link: str | None
+    published: datetime
+    updated: datetime
+    category: str | None
+    topics: tuple[str, ...]
+    provider: Provider | None
+    quality: float | None
+    heat: float | None
+    is_published: bool
+    source: str
+    body: Body | KeptBody
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        link: str,
+        original_link: str | None,
+        published: datetime,
+        updated: datetime,
+        category: str | None,
+        topics: tuple[str, ...],
+        provider: Provider | None,
+        quality: float | None,
+        heat: float | None,
+        is_published: bool,
+        source: str,
+        body: Body | KeptBody | None = None,
+        title_utf8: bytes | None = None,
+        summary_utf8: bytes | None = None,
+        images: Sequence[Image] | None = None,
+        related: Sequence[RelatedArticle] | None = None,
+    ) -> None:
+        """Takes the body whole (``body``), or in parts; parts given with a
+        body replace its own (as `dataclasses.replace` passes them)."""
+        setattr_ = object.__setattr__
+        for name, value in (
+            ("id", id), ("link", link), ("original_link", original_link),
+            ("published", published), ("updated", updated), ("category", category),
+            ("topics", topics), ("provider", provider), ("quality", quality),
+            ("heat", heat), ("is_published", is_published), ("source", source),
+        ):  # fmt: skip
+            setattr_(self, name, value)
+        parts = (title_utf8, summary_utf8, images, related)
+        if body is None or any(part is not None for part in parts):
+            setattr_(self, "body", _body_of(body, title_utf8, summary_utf8, images, related))
+        else:
+            setattr_(self, "body", body)
+
+    @property
+    def title_utf8(self) -> bytes:
+        return self.body.value().title_utf8
+
+    @property
+    def summary_utf8(self) -> bytes:
+        return self.body.value().summary_utf8
+
+    @property
+    def images(self) -> Sequence[Image]:
+        return self.body.value().images
+
+    @property
+    def related(self) -> Sequence[RelatedArticle]:
+        return self.body.value().related
+
+    def sizes(self) -> BodySizes:
+        """The body's sizes, without reading it back from where it is kept."""
+        return self.body.sizes()
 
     @property
     def title(self) -> str:
@@ -112,3 +208,23 @@ class Article:
         if self.original_link and self.original_link != self.link:
             return self.original_link
         return None
+
+
+def _body_of(
+    body: Body | KeptBody | None,
+    title_utf8: bytes | None,
+    summary_utf8: bytes | None,
+    images: Sequence[Image] | None,
+    related: Sequence[RelatedArticle] | None,
+) -> Body:
+    if body is None:
+        if title_utf8 is None or summary_utf8 is None:
+            raise TypeError("an article needs a body, or its title and summary")
+        return Body(title_utf8, summary_utf8, images or (), related or ())
+    old = body.value()
+    return Body(
+        old.title_utf8 if title_utf8 is None else title_utf8,
+        old.summary_utf8 if summary_utf8 is None else summary_utf8,
+        old.images if images is None else images,
+        old.related if related is None else related,
+    )

@@ -116,6 +116,14 @@ class Compact(Sequence[_Item], Generic[_Item]):
         compact._blob, compact._length = blob, len(fields)
         return compact
 
+    @classmethod
+    def own_blob(cls, blob: bytes, length: int) -> Any:
+        """From a blob of ours as ``blob`` gave it, with its length: for a
+        store only this process writes (`feeds.build.bodies`), not checked."""
+        compact = object.__new__(cls)
+        compact._blob, compact._length = blob, length
+        return compact
+
     @property
     def blob(self) -> bytes:
         return self._blob

@@ -86,9 +86,10 @@ def entry_weight(article: Article) -> int:
     """An estimate of the bytes of the article's entry in the largest format,
     from what it costs nothing to measure (lengths, counts): about twice
     what the formats write for the bench corpus and the real samples."""
-    text = len(article.title_utf8) + len(article.summary_utf8) + 2 * len(article.link)
-    allowances = LABEL_ALLOWANCE * len(article.topics) + RELATED_ALLOWANCE * len(article.related)
-    allowances += IMAGE_ALLOWANCE * len(article.images)
+    sizes = article.sizes()  # a body kept out of memory is not read back
+    text = sizes.text + 2 * len(article.link)
+    allowances = LABEL_ALLOWANCE * len(article.topics) + RELATED_ALLOWANCE * sizes.related
+    allowances += IMAGE_ALLOWANCE * sizes.images
     return ENTRY_ALLOWANCE + TEXT_FACTOR * text + allowances
 
 

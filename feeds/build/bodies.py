@@ -22,6 +22,7 @@ replaced) keep it open until they are gone.
 
 from __future__ import annotations
 
+import errno
 import logging
 import marshal
 import os
@@ -72,6 +73,8 @@ class _File:
         start, view = self.end, memoryview(data)
         while view:
             written = os.pwrite(self._stream.fileno(), view, start + len(data) - len(view))
+            if not written:
+                raise OSError(errno.ENOSPC, "nothing written")
             view = view[written:]
         self.end += len(data)
         return start
@@ -79,26 +82,27 @@ class _File:
     def raw(self, offset: int, length: int) -> bytes:
         data = os.pread(self._stream.fileno(), length, offset)
         if len(data) != length:
-            raise OSError("the file is shorter than written")
+            raise OSError(errno.EIO, "the file is shorter than written")
         return data
 
     def body(self, where: int) -> Body:
         at_hand = self._at_hand
         body = at_hand.get(where)
         if body is None:
-            body = _body_of(self._read(where))
+            body = self._read(where)
             if len(at_hand) >= _AT_HAND:
                 at_hand.clear()
             at_hand[where] = body
         return body
 
-    def _read(self, where: int) -> bytes:
+    def _read(self, where: int) -> Body:
         try:
-            return self.raw(where >> 32, where & _LOW)
+            return _body_of(self.raw(where >> 32, where & _LOW))
         except OSError as error:
-            raise CacheError(
-                f"cannot read back an article's text from the cache folder ({_reason(error)})"
-            ) from None
+            reason = _reason(error)
+        except (ValueError, TypeError, EOFError):  # our own bytes, so a disk's fault
+            reason = "damaged"
+        raise CacheError(f"cannot read back an article's text from the cache folder ({reason})")
 
 
 class StoredBody:

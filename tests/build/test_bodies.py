@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,19 +156,29 @@ def test_a_cache_folder_that_cannot_be_written_keeps_bodies_in_memory(
     ]
 
 
+def _failing_read(_descriptor: int, _length: int, _offset: int) -> bytes:
+    raise OSError(5, "Input/output error")
+
+
+def _damaged_read(_descriptor: int, length: int, _offset: int) -> bytes:
+    return b"\xff" * length
+
+
+@pytest.mark.parametrize(
+    ("read", "reason"), [(_failing_read, "Input/output error"), (_damaged_read, "damaged")]
+)
 def test_a_body_that_cannot_be_read_back_is_a_cache_error_in_our_words(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    read: Callable[[int, int, int], bytes],
+    reason: str,
 ) -> None:
     stored = BodyStore(tmp_path).kept(_article(1, "first"))
-
-    def failing(*_args: object) -> bytes:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(os, "pread", failing)
+    monkeypatch.setattr(os, "pread", read)
     with pytest.raises(CacheError) as raised:
         _ = stored.title
     assert str(raised.value) == (
-        "cannot read back an article's text from the cache folder (Input/output error)"
+        f"cannot read back an article's text from the cache folder ({reason})"
     )
 
 

@@ -124,7 +124,7 @@ class CacheSession:
         counts = last_publish(state, config_digest(config), config.output, now)
         if counts is None:
             return None
-        if listings_of(self._records(seeds)) != (state.listings, state.problems):
+        if listings_of(partial(self._records, seeds)) != (state.listings, state.problems):
             return None  # damaged: the publish that follows saves them right
         return BuildReport(
             articles=counts[0],
@@ -152,7 +152,7 @@ class CacheSession:
             except OSError:
                 continue
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
-        state.listings, state.problems = listings_of(self._records(seeds))
+        state.listings, state.problems = listings_of(partial(self._records, seeds))
         written_now = _written_of(state)
         if self._in_sync and written_now == self._on_disk:
             # A restart over its own output: the cache already says all this,

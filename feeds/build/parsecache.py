@@ -15,16 +15,18 @@ import hashlib
 import io
 import marshal
 import os
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from feeds import __version__
-from feeds.build.records import listing_of, problem_of
-from feeds.system.regular import open_regular, read_regular
+from feeds.build.records import Listing, problem_of
+from feeds.system.regular import open_regular
 
 if TYPE_CHECKING:  # names only
     import logging
@@ -42,7 +44,7 @@ def _log() -> logging.Logger:
 
 #: Bump when the layout of the catalog or of a cached article changes
 #: (`feeds.build.records`).
-FORMAT = 11
+FORMAT = 12
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: packing and marshalling the whole
 #: file at once made most of a large build's peak memory.
@@ -100,7 +102,10 @@ class CacheState:
 class ParseCache:
     """Two files: a small catalog (fingerprints, what was written) read by
     every build, and the packed articles, read only when something must be
-    rebuilt. A build with nothing to do never pays for the articles."""
+    rebuilt. A build with nothing to do never pays for the articles, nor
+    for the seed records: the catalog is a header (what was written, the
+    folder listings) followed by the seed records in chunks and an end mark,
+    each written and read one at a time."""
 
     def __init__(self, folder: Path, identity: str) -> None:
         digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:20]
@@ -115,7 +120,10 @@ class ParseCache:
         logged unless ``quiet``. Without ``records``, the seed records are
         left undecoded (a build with nothing to do reads the listings)."""
         try:
-            raw = read_regular(self.catalog_path)
+            with os.fdopen(open_regular(self.catalog_path)[0], "rb") as stream:
+                state = _decode(marshal.load(stream), self.identity)  # noqa: S302 - checked
+                if records:
+                    state.records = _seed_records(stream)
         except FileNotFoundError:
             return CacheState()
         except OSError as error:
@@ -126,8 +134,6 @@ class ParseCache:
                     error.strerror,
                 )
             return CacheState()
-        try:
-            state = _decode(marshal.loads(raw), self.identity, records=records)  # noqa: S302
         except (ValueError, TypeError, EOFError, KeyError, IndexError) as error:
             if not quiet:
                 _log().info("discarding the cache %s: %s", self.catalog_path, error or "unreadable")
@@ -171,22 +177,28 @@ class ParseCache:
             while record := tuple(islice(items, ARTICLES_PER_RECORD)):
                 marshal.dump(marshal.dumps(record), stream)
 
-        catalog = marshal.dumps(
-            (
-                _MAGIC,
-                self.identity,
-                token,
-                state.publish_key,
-                tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
-                tuple(_chunks(seeds, SEEDS_PER_CHUNK)),
-                tuple(state.plans.items()),
-                tuple(state.listings.items()),
-                tuple(state.problems.items()),
-            )
+        header = (
+            _MAGIC,
+            self.identity,
+            token,
+            state.publish_key,
+            tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
+            tuple(state.plans.items()),
+            tuple(state.listings.items()),
+            tuple(state.problems.items()),
         )
+
+        def write_catalog(stream: IO[bytes]) -> None:
+            # The seed records a chunk at a time after the header, and an
+            # end: the whole catalog at once was a large build's peak.
+            marshal.dump(header, stream)
+            for chunk in _chunks(seeds, SEEDS_PER_CHUNK):
+                marshal.dump(chunk, stream)
+            marshal.dump(None, stream)
+
         # Articles first: a catalog is only ever next to the articles it names.
         if self._write(self.articles_path, write_articles):
-            self._write(self.catalog_path, lambda stream: stream.write(catalog))
+            self._write(self.catalog_path, write_catalog)
 
     def _write(self, path: Path, write: Callable[[IO[bytes]], object]) -> bool:
         import tempfile  # only a build that read something writes the cache
@@ -207,37 +219,90 @@ class ParseCache:
 
 
 def listings_of(
-    records: Iterable[tuple[str, SeedRecord]],
+    records: Callable[[], Iterable[tuple[str, SeedRecord]]],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The folder listings (by folder key) and the problems (by seed key)
-    of ``records``, as `CacheState` keeps them; no listing for a folder
-    where a fingerprint cannot have one."""
-    # Columns, not a tuple per seed: made while a large build holds
-    # everything else, so they count toward its peak.
-    folders: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {}
+    of the seed records ``records()`` gives, as `CacheState` keeps them; no
+    listing for a folder where a fingerprint cannot have one."""
+    # Made while a large build holds everything else, so it counts toward
+    # its peak: the records come in name order (as discovered), and a folder
+    # so listed is digested as it goes, no name kept. One listed otherwise
+    # (seeds added while the daemon ran) is listed again, its names sorted.
+    folders: dict[str, _Listing] = {}
     problems: dict[str, Any] = {}
-    for key, record in records:
+    for key, record in records():
         folder, _, name = key.rpartition("/")
-        columns = folders.get(folder)
-        if columns is None:
-            columns = folders[folder] = ([], [], [], [])
-        columns[0].append(name)
-        columns[1].append(record[0])
-        columns[2].append(record[1])
-        columns[3].append(record[2])
+        listing = folders.get(folder)
+        if listing is None:
+            listing = folders[folder] = _Listing()
+        listing.add(name, record)
         problem = problem_of(record)
         if problem is not None:
             problems[key] = problem
+    unordered = {folder for folder, listing in folders.items() if not listing.ordered}
+    if unordered:
+        for folder, listing in _sorted_listings(records(), unordered).items():
+            folders[folder] = listing
     listings: dict[str, Any] = {}
-    for folder, (names, *fingerprints) in folders.items():
-        if any(names[i] > names[i + 1] for i in range(len(names) - 1)):
-            order = sorted(range(len(names)), key=names.__getitem__)
-            names = [names[i] for i in order]
-            fingerprints = [[column[i] for i in order] for column in fingerprints]
-        listing = listing_of(names, *fingerprints)
-        if listing is not None:
-            listings[folder + "/" if folder else ""] = listing
+    for folder, listing in folders.items():
+        made = listing.made()
+        if made is not None:
+            listings[folder + "/" if folder else ""] = made
     return listings, problems
+
+
+class _Listing:
+    """`records.listing_of` made one name at a time, while names come in order."""
+
+    __slots__ = ("_digest", "_fingerprints", "_fits", "_last", "count", "ordered")
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._fingerprints = (array("q"), array("Q"), array("Q"))
+        self._last: str | None = None
+        self.count = 0
+        self.ordered = True
+        self._fits = True
+
+    def add(self, name: str, record: SeedRecord) -> None:
+        last, self._last = self._last, name
+        if not self.ordered:
+            return
+        if last is not None and name <= last:
+            self.ordered = False  # listed again, sorted (`_sorted_listings`)
+            return
+        separator = "" if last is None else "\0"
+        self._digest.update((separator + name).encode("utf-8", "surrogateescape"))
+        self.count += 1
+        try:
+            for column, value in zip(self._fingerprints, record[:3], strict=True):
+                column.append(value)
+        except OverflowError:
+            self._fits = False
+
+    def made(self) -> Listing | None:
+        if not self._fits:
+            return None
+        for column in self._fingerprints:
+            self._digest.update(column.tobytes())
+        return self.count, self._digest.digest()
+
+
+def _sorted_listings(
+    records: Iterable[tuple[str, SeedRecord]], folders: set[str]
+) -> dict[str, _Listing]:
+    """The listings of ``folders``, their records gathered and sorted by name."""
+    gathered: dict[str, list[tuple[str, SeedRecord]]] = {folder: [] for folder in folders}
+    for key, record in records:
+        folder, _, name = key.rpartition("/")
+        if folder in gathered:
+            gathered[folder].append((name, record))
+    listings = {}
+    for folder, items in gathered.items():
+        listing = listings[folder] = _Listing()
+        for name, record in sorted(items, key=itemgetter(0)):
+            listing.add(name, record)
+    return listings
 
 
 def _chunks(items: Iterable[tuple[str, SeedRecord]], size: int) -> Iterator[bytes]:
@@ -258,10 +323,11 @@ def _next_record(stream: io.BufferedReader) -> bytes | None:
     return record
 
 
-def _decode(data: object, identity: str, *, records: bool = True) -> CacheState:
-    if not (isinstance(data, tuple) and len(data) == 9):
+def _decode(data: object, identity: str) -> CacheState:
+    """The catalog's header, checked; the seed records follow it (`_seed_records`)."""
+    if not (isinstance(data, tuple) and len(data) == 8):
         raise ValueError("not a feeds cache")
-    magic, stored_identity, token, publish_key, outputs, seeds, plans, listings, problems = data
+    magic, stored_identity, token, publish_key, outputs, plans, listings, problems = data
     if magic != _MAGIC:
         raise ValueError(f"written by another version ({magic!r})")
     if stored_identity != identity or not isinstance(publish_key, str):
@@ -272,7 +338,6 @@ def _decode(data: object, identity: str, *, records: bool = True) -> CacheState:
     if not (isinstance(listings, tuple) and isinstance(problems, tuple)):
         raise TypeError("bad listings")
     return CacheState(
-        records=_seed_records(seeds) if records else {},
         listings=_pairs(listings),
         problems=_pairs(problems),
         publish_key=publish_key,
@@ -294,15 +359,19 @@ def _output_records(outputs: object) -> dict[str, tuple[int, int]]:
     return dict(zip(names, zip(sizes, mtimes, strict=True), strict=True))
 
 
-def _seed_records(chunks: object) -> dict[str, object]:
-    if not isinstance(chunks, tuple):
-        raise TypeError("bad seed records")
+def _seed_records(stream: IO[bytes]) -> dict[str, object]:
+    """The seed records after the header, chunk by chunk up to the end
+    (a catalog cut short raises EOFError)."""
     records: dict[str, object] = {}
-    for chunk in chunks:
+    while (chunk := marshal.load(stream)) is not None:  # noqa: S302 - checked to be bytes
+        if not isinstance(chunk, bytes):
+            raise TypeError("bad seed records")
         loaded = marshal.loads(chunk)  # noqa: S302 - each record checked where used
         if not isinstance(loaded, dict):
             raise TypeError("bad seed records")
         records.update(loaded)
+    if stream.read(1):
+        raise ValueError("more after the end")
     return records
 
 

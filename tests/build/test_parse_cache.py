@@ -23,7 +23,11 @@ from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.formats import Format
 from feeds.plan.plans import FeedPlan
-from tests.build.test_uptodate import replace_with_the_same_size_and_mtime
+from tests.build.test_uptodate import (
+    read_catalog,
+    replace_with_the_same_size_and_mtime,
+    write_catalog,
+)
 from tests.conftest import SeedWriter
 
 ConfigFactory = Callable[..., Config]
@@ -124,9 +128,9 @@ def test_a_missing_articles_file_means_reading_the_files_again(
 def _forget_last_publish(config: Config) -> None:
     """Makes the next build need the cached articles (not only the catalog)."""
     path = parse_cache(config).catalog_path
-    catalog = list(marshal.loads(path.read_bytes()))
+    catalog = read_catalog(path)
     catalog[3] = ""
-    path.write_bytes(marshal.dumps(tuple(catalog)))
+    write_catalog(path, catalog)
 
 
 def _article_records(config: Config) -> tuple[Any, list[bytes]]:
@@ -400,3 +404,51 @@ def test_a_restart_over_its_own_output_writes_no_cache_and_a_change_does(
     # The edit and what it wrote are in the cache: a build has nothing to do.
     assert build(config).written == []
     assert _titles(output) == ["Alpha, edited", "Bravo"]
+
+
+def _reference_listings(
+    items: list[tuple[str, records.SeedRecord]],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each folder's names sorted, then `records.listing_of`: the simple way."""
+    folders: dict[str, list[tuple[str, records.SeedRecord]]] = {}
+    for key, record in items:
+        folder, _, name = key.rpartition("/")
+        folders.setdefault(folder, []).append((name, record))
+    listings: dict[str, Any] = {}
+    for folder, entries in folders.items():
+        entries.sort()
+        names = [name for name, _ in entries]
+        mtimes = [record[0] for _, record in entries]
+        sizes = [record[1] for _, record in entries]
+        inodes = [record[2] for _, record in entries]
+        listing = records.listing_of(names, mtimes, sizes, inodes)
+        if listing is not None:
+            listings[folder + "/" if folder else ""] = listing
+    problems = {
+        key: problem for key, record in items if (problem := records.problem_of(record)) is not None
+    }
+    return listings, problems
+
+
+_names = st.sampled_from(["a.md", "b.md", "é.md", "z/c.md", "z/a.md", "z/y/b.md", "B.md"])
+_records = st.builds(
+    lambda mtime, size, inode, reason: (
+        records.rejection_record((mtime, size, inode), reason)
+        if reason
+        else records.article_record((mtime, size, inode))
+    ),
+    st.integers(-(2**63), 2**64),
+    st.integers(0, 2**64),
+    st.integers(0, 2**64),
+    st.sampled_from(["", "no title"]),
+)
+
+
+@given(st.dictionaries(_names, _records), st.booleans())
+def test_listings_are_made_in_one_pass_as_the_simple_way_makes_them(
+    seeds: dict[str, records.SeedRecord], shuffled: bool
+) -> None:
+    items = sorted(seeds.items())
+    if shuffled:
+        items.reverse()
+    assert cache_module.listings_of(lambda: iter(items)) == _reference_listings(items)

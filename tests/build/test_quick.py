@@ -27,6 +27,7 @@ from feeds.build import quick, stamp
 from feeds.build.stamp import Invocation
 from feeds.cli import cli
 from feeds.config import DEFAULT_CONFIG_PATH, load_config
+from tests.build.test_uptodate import read_catalog, write_catalog
 from tests.conftest import SeedWriter
 
 #: `feeds`, as its entry point runs it; then which of the heavy imports it made.
@@ -184,10 +185,10 @@ def _remove_the_marker(project: Project) -> None:
 def _let_an_embargo_come_due(project: Project) -> None:
     """The last publish waits for an embargo that is now past."""
     catalog_path = next(project.cache.glob("parse-*.cache"))
-    catalog = list(marshal.loads(catalog_path.read_bytes()))
+    catalog = read_catalog(catalog_path)
     digest, _embargo, articles, feeds = catalog[3].split("|")
     catalog[3] = f"{digest}|2000-01-01T00:00:00+00:00|{articles}|{feeds}"
-    catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
+    write_catalog(catalog_path, catalog)
 
 
 @pytest.mark.parametrize(

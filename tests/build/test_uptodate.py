@@ -249,21 +249,33 @@ def test_a_dangling_symlink_is_reported_by_every_build(
         assert report_if_unchanged(config) is None
 
 
+def read_catalog(path: Path) -> list[Any]:
+    """A catalog's fields, its seed records (saved in chunks after the
+    header) as one dict in the place `SEEDS_FIELD` names."""
+    with path.open("rb") as stream:
+        header = list(marshal.load(stream))
+        records: dict[str, Any] = {}
+        while (chunk := marshal.load(stream)) is not None:
+            records.update(marshal.loads(chunk))
+    return [*header[:SEEDS_FIELD], records, *header[SEEDS_FIELD:]]
+
+
+def write_catalog(path: Path, catalog: list[Any]) -> None:
+    """Saves ``catalog``: seed records given as a dict as one chunk, and
+    given as a tuple, each item as one chunk as it is."""
+    records = catalog[SEEDS_FIELD]
+    header = (*catalog[:SEEDS_FIELD], *catalog[SEEDS_FIELD + 1 :])
+    chunks = (marshal.dumps(records),) if isinstance(records, dict) else records
+    items = chunks if isinstance(chunks, tuple) else (chunks,)
+    path.write_bytes(b"".join(map(marshal.dumps, (header, *items, None))))
+
+
 def _catalog(config: Config) -> list[Any]:
-    """The catalog, its seed records (saved in chunks) as one dict."""
-    catalog = list(marshal.loads(parse_cache(config).catalog_path.read_bytes()))
-    catalog[SEEDS_FIELD] = {
-        k: v for chunk in catalog[SEEDS_FIELD] for k, v in marshal.loads(chunk).items()
-    }
-    return catalog
+    return read_catalog(parse_cache(config).catalog_path)
 
 
 def _save_catalog(config: Config, catalog: list[Any]) -> None:
-    """Saves ``catalog``; seed records given as a dict are saved as one chunk."""
-    records = catalog[SEEDS_FIELD]
-    if isinstance(records, dict):
-        catalog = [*catalog[:SEEDS_FIELD], (marshal.dumps(records),), *catalog[SEEDS_FIELD + 1 :]]
-    parse_cache(config).catalog_path.write_bytes(marshal.dumps(tuple(catalog)))
+    write_catalog(parse_cache(config).catalog_path, catalog)
 
 
 @pytest.mark.parametrize(
@@ -279,6 +291,19 @@ def test_a_corrupt_or_foreign_catalog_means_a_full_build(damage: bytes, config: 
     parse_cache(config).catalog_path.write_bytes(damage)
     assert report_if_unchanged(config) is None
     build(config)
+    assert _agreed(config) is not None
+
+
+@pytest.mark.parametrize("cut", [1, 2], ids=["the end", "into the records"])
+def test_a_catalog_cut_short_is_read_again_from_the_seeds(
+    cut: int, config: Config, seeds: Path, output: Path, reads: list[str]
+) -> None:
+    path = parse_cache(config).catalog_path
+    path.write_bytes(path.read_bytes()[:-cut])
+    (seeds / "b.txt").write_text(seed_text(title="Bravo, edited", link="https://e.org/b"))
+    build(config)
+    assert sorted(Path(name).name for name in reads) == ["a.txt", "b.txt", "c.txt"]
+    assert _titles(output) == ["Alpha", "Bravo, edited", "Charlie"]
     assert _agreed(config) is not None
 
 

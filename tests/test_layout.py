@@ -226,3 +226,18 @@ def test_the_checks_find_imports_in_an_init_and_long_code(tmp_path: Path) -> Non
     for number in range(MAX_TOP_MODULES):
         (pkg / f"m{number}.py").touch()
     assert len(top_modules(pkg)) > MAX_TOP_MODULES
+
+
+def test_every_spec_file_is_collected_by_a_plain_pytest() -> None:
+    # pytest skips folders named like build output ("build", "dist") unless
+    # told otherwise, and tests/build/ specifies feeds/build/.
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    collected = {line.split("::")[0] for line in listed.splitlines() if "::" in line}
+    on_disk = {str(path.relative_to(REPO)) for path in (REPO / "tests").rglob("test_*.py")}
+    assert on_disk - collected == set()

@@ -209,6 +209,13 @@ class Builder:
         that nothing changed since the last build; else None."""
         return self._cache.up_to_date(self.config, now, self._seeds)
 
+    def forget_plans(self) -> None:
+        """Lets go of the planner and the plans (a one-shot build, before it
+        saves the cache: with the articles, they are most of what it holds,
+        and a save needs neither). The next publish plans every feed again."""
+        self._planner = None
+        self._publisher.forget_plans()
+
     def save_cache(self, report: BuildReport) -> None:
         """Records what was read and written, for the next build to skip."""
         self._fill()
@@ -238,6 +245,7 @@ def rebuild(
     report = builder.up_to_date(now)
     if report is None:
         report = builder.publish(now, workers=os.cpu_count() or 1)
+        builder.forget_plans()  # the save then fits in the memory they held
         builder.save_cache(report)
     report.seconds = time.monotonic() - started
     return report

@@ -75,6 +75,11 @@ class Publisher:
         self._digests.clear()
         self._swept_stems = None
 
+    def forget_plans(self) -> None:
+        """Lets go of the plans last digested (what was written is kept: the
+        next publish digests each plan again, and renders only what changed)."""
+        self._digests.clear()
+
     def publish(
         self, plans: list[FeedPlan], report: BuildReport, *, force: bool = False, workers: int = 1
     ) -> None:

@@ -127,3 +127,21 @@ def test_a_resume_cut_short_goes_on_at_the_next_call(config: Config, cut_at: int
     assert resumed is not None
     assert resumed.current
     assert resumed.report.articles == 3
+
+
+def test_a_builder_that_let_go_of_its_plans_publishes_only_what_changed(
+    config: Config, write_seed: SeedWriter
+) -> None:
+    builder, _ = _resumed(config)
+    builder.forget_plans()
+    output = _identities(config.output)
+    unchanged = builder.publish(NOW)
+    assert unchanged.rendered == 2  # the index and OPML alone, as every publish renders them
+    assert unchanged.written == []
+    assert _identities(config.output) == output
+    write_seed("b.txt", title="Bravo, edited", link="https://e.org/b")
+    builder.scan_all()
+    builder.forget_plans()
+    report = builder.publish(NOW)
+    assert "Bravo, edited" in _titles(config)
+    assert 2 < report.rendered < len(report.files)

@@ -76,8 +76,7 @@ class Publisher:
         self._swept_stems = None
 
     def forget_plans(self) -> None:
-        """Lets go of the plans last digested (what was written is kept: the
-        next publish digests each plan again, and renders only what changed)."""
+        """Lets go of the plans last digested; what was written is kept."""
         self._digests.clear()
 
     def publish(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -189,6 +189,18 @@ class Article:
     @property
     def related(self) -> Sequence[RelatedArticle]:
         return self.body.value().related
+
+    def rewritten(
+        self,
+        *,
+        title_utf8: bytes | None = None,
+        summary_utf8: bytes | None = None,
+        images: Sequence[Image] | None = None,
+        related: Sequence[RelatedArticle] | None = None,
+    ) -> Article:
+        """This article with the parts of its body given replaced."""
+        body = _body_of(self.body, title_utf8, summary_utf8, images, related)
+        return replace(self, body=body)
 
     def sizes(self) -> BodySizes:
         """The body's sizes, without reading it back from where it is kept."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -121,7 +120,7 @@ def test_an_article_keeps_its_lists_compact_and_gives_plain_values(
     kept = _article(Images(images), Related(related))  # as the parse cache gives them
     assert kept == article
     assert hash(kept) == hash(article)
-    assert replace(article, images=tuple(images)) == article
+    assert article.rewritten(images=tuple(images)) == article
 
 
 def test_an_article_gives_its_text_as_text() -> None:

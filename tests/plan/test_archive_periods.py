@@ -6,7 +6,6 @@ the RFC 5005 chain still reaches every article once."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def test_bucketed_archives_equal_the_reference_after_any_changes(
             if value not in seeds:
                 continue
             number = value
-            seeds[number] = replace(seeds[number], title_utf8=b"Retitled")
+            seeds[number] = seeds[number].rewritten(title_utf8=b"Retitled")
         planner.update([(seeds[number].source, seeds[number])])
 
 

@@ -185,7 +185,7 @@ def _change(planner: Planner, seeds: dict[str, Article], action: str, value: obj
     elif path not in seeds:
         return
     elif action == "retitle":  # the same file saved again with only its title changed
-        seeds[path] = replace(seeds[path], title_utf8=f"Retitled {value[1]}".encode())
+        seeds[path] = seeds[path].rewritten(title_utf8=f"Retitled {value[1]}".encode())
     else:  # "redate": saved again with another date
         old = seeds[path]
         published = START + timedelta(days=value[1], hours=old.published.hour)
@@ -259,7 +259,7 @@ def test_an_edit_deep_in_the_archives_reaches_its_months_archive(tmp_path: Path)
     moment = datetime(2025, 1, 1, tzinfo=UTC)
     planner.plans_at(moment)
     oldest = "/seeds/1.md"
-    planner.update([(oldest, replace(articles[oldest], title_utf8=b"Edited"))])
+    planner.update([(oldest, articles[oldest].rewritten(title_utf8=b"Edited"))])
     plans = {plan.stem: plan for plan in planner.plans_at(moment).plans}
     assert [a.title for a in plans["archive/all/2024-01"].entries] == ["Edited"]
     assert [a.title for a in plans["archive/topics/space/2024-01"].entries] == ["Edited"]

@@ -28,7 +28,6 @@ Six things changed on purpose since (issues 12, 13 and 14):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -135,7 +134,7 @@ def _as_xml_allows(article: Article) -> Article:
     allowed = text.strip_forbidden(summary).strip()
     if allowed == summary:
         return article
-    return dataclasses.replace(article, summary_utf8=allowed.encode())
+    return article.rewritten(summary_utf8=allowed.encode())
 
 
 def _reference_yaml_crashes_on(raw: bytes) -> bool:

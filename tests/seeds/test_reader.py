@@ -9,7 +9,6 @@ secret back.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import os
@@ -1456,7 +1455,7 @@ _REQUIRED_FIELDS = ("title", "webUrl", "originalUrl", "publishedDateTime")
 def test_property_helpers_can_fail() -> None:
     # Guards the guards: check_outcome must reject an Article that breaks the rules.
     good = parse(seed_text())
-    broken = dataclasses.replace(good, title_utf8=b"")
+    broken = good.rewritten(title_utf8=b"")
     with pytest.raises(AssertionError):
         check_outcome(broken)
     assert isinstance(article_or_error(b"nope"), ArticleError)

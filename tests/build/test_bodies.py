@@ -28,6 +28,7 @@ from feeds.errors import CacheError
 from feeds.model import Article
 from feeds.render.common import entry_html
 from feeds.render.entries import atom_entry, rss_item
+from tests.plan.test_archive_periods import numbered_article
 from tests.render.test_entries import articles
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -70,24 +71,7 @@ def _seed_set(tmp_path: Path, count: int) -> tuple[SeedSet, BodyStore, list[Arti
 
 
 def _article(number: int, version: str) -> Article:
-    return Article(
-        id=f"urn:x:{number}",
-        title_utf8=f"Title {number} {version}".encode(),
-        link=f"https://example.org/{number}",
-        original_link=None,
-        published=NOW,
-        updated=NOW,
-        summary_utf8=(f"<p>{version} " + "words " * 200 + "</p>").encode(),
-        category=None,
-        topics=("Space",),
-        provider=None,
-        images=(),
-        related=(),
-        quality=None,
-        heat=None,
-        is_published=True,
-        source=f"s{number}.md",
-    )
+    return numbered_article(number, NOW, summary=1000, title=f"Title {number} {version}")
 
 
 def test_the_seed_set_keeps_its_articles_bodies_in_the_store(tmp_path: Path) -> None:

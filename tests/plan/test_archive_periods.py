@@ -38,7 +38,10 @@ def _config(tmp_path: Path, max_items: int = 2, archive_max_items: int = 2) -> C
     return load_config(path, seeds=tmp_path / "seeds", output=tmp_path / "output")
 
 
-def _article(number: int, published: datetime, summary: int = 0, title: str = "T") -> Article:
+def numbered_article(
+    number: int, published: datetime, summary: int = 0, title: str = "T"
+) -> Article:
+    """Article ``number`` at /seeds/<number>.md, its summary ``summary`` bytes long."""
     return Article(
         id=f"urn:uuid:{number:08d}-0000-0000-0000-000000000000",
         title_utf8=title.encode(),
@@ -81,7 +84,7 @@ def _saves(draw: st.DrawFn) -> list[tuple[str, object]]:
         if action == "save":
             published = START + draw(st.sampled_from(_OFFSETS))
             summary = draw(st.sampled_from([0, 0, 700, 3000]))  # 3000: one to a period
-            steps.append(("save", _article(number, published, summary)))
+            steps.append(("save", numbered_article(number, published, summary)))
         else:
             steps.append((action, number))
     steps.append(("plan", None))
@@ -134,7 +137,7 @@ def test_every_bucket_is_within_both_limits_unless_it_holds_one_entry(
     offsets: list[int], summaries: list[int], max_items: int
 ) -> None:
     articles = [
-        _article(number, START + timedelta(microseconds=offset // 1000 * 1000), summary)
+        numbered_article(number, START + timedelta(microseconds=offset // 1000 * 1000), summary)
         for number, (offset, summary) in enumerate(zip(offsets, summaries * 120, strict=False))
     ]
     by_key = {sort_key(article): article for article in articles}
@@ -161,7 +164,7 @@ def test_a_month_within_the_limit_keeps_its_name(tmp_path: Path) -> None:
     config = _config(tmp_path, max_items=1, archive_max_items=5)
     planner = Planner(config)
     planner.update(
-        [(a.source, a) for a in (_article(n, START + timedelta(days=n)) for n in range(4))]
+        [(a.source, a) for a in (numbered_article(n, START + timedelta(days=n)) for n in range(4))]
     )
     stems = [plan.stem for plan in _archives(planner.plans_at(LATE).plans, "all")]
     assert stems == ["archive/all/2025-03"]
@@ -174,7 +177,7 @@ def test_a_busy_month_is_cut_into_halves_of_its_span(tmp_path: Path) -> None:
     planner.update(
         [
             (a.source, a)
-            for a in (_article(n, START + timedelta(days=d)) for n, d in enumerate(days))
+            for a in (numbered_article(n, START + timedelta(days=d)) for n, d in enumerate(days))
         ]
     )
     archives = _archives(planner.plans_at(LATE).plans, "all")
@@ -186,7 +189,7 @@ def test_a_busy_month_is_cut_into_halves_of_its_span(tmp_path: Path) -> None:
 
 def test_the_chain_from_the_main_document_reaches_every_article_once(tmp_path: Path) -> None:
     config = _config(tmp_path, max_items=3, archive_max_items=4)
-    articles = [_article(n, START + timedelta(hours=7 * n)) for n in range(300)]
+    articles = [numbered_article(n, START + timedelta(hours=7 * n)) for n in range(300)]
     planner = Planner(config)
     planner.update([(a.source, a) for a in articles])
     plans = {plan.stem: plan for plan in planner.plans_at(LATE).plans}
@@ -210,11 +213,11 @@ def test_an_article_backdated_into_a_busy_month_rewrites_three_buckets_worth_at_
 ) -> None:
     config = _config(tmp_path, max_items=10, archive_max_items=20)
     month = timedelta(days=31) / size
-    articles = [_article(n, START + n * month) for n in range(size)]
+    articles = [numbered_article(n, START + n * month) for n in range(size)]
     planner = Planner(config)
     planner.update([(a.source, a) for a in articles])
     before = list(planner.plans_at(LATE).plans)
-    late_comer = _article(size, START + timedelta(days=9, minutes=7))
+    late_comer = numbered_article(size, START + timedelta(days=9, minutes=7))
     planner.update([(late_comer.source, late_comer)])
     after = list(planner.plans_at(LATE).plans)
     combined = [plan for plan in _changed_archives(before, after) if plan.archive_of == "all"]
@@ -225,11 +228,11 @@ def test_an_article_backdated_into_a_busy_month_rewrites_three_buckets_worth_at_
 
 def test_archives_older_than_a_new_article_do_not_change(tmp_path: Path) -> None:
     config = _config(tmp_path, max_items=10, archive_max_items=20)
-    articles = [_article(n, START + timedelta(hours=5 * n)) for n in range(1000)]
+    articles = [numbered_article(n, START + timedelta(hours=5 * n)) for n in range(1000)]
     planner = Planner(config)
     planner.update([(a.source, a) for a in articles])
     before = [p for p in planner.plans_at(LATE).plans if p.archive_of == "all"]
-    newest = _article(5000, START + timedelta(hours=5 * 1000))
+    newest = numbered_article(5000, START + timedelta(hours=5 * 1000))
     planner.update([(newest.source, newest)])
     after = {p.stem: p for p in planner.plans_at(LATE).plans if p.archive_of == "all"}
     changed = [plan.stem for plan in before if after.get(plan.stem) != plan]

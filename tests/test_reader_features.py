@@ -47,9 +47,13 @@ def _seven_years(write_seed: SeedWriter) -> None:
 # --- complete history (RFC 5005) -----------------------------------------
 
 
-@pytest.mark.parametrize(
+#: Each test so marked walks the archive chain of both XML formats.
+_ATOM_AND_RSS_CHAINS = pytest.mark.parametrize(
     ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
 )
+
+
+@_ATOM_AND_RSS_CHAINS
 def test_the_archive_chain_leads_from_the_current_feed_to_the_first_article(
     suffix: str,
     links_of: Callable[[Path], dict[str, str]],
@@ -180,9 +184,7 @@ def _busy_month(write_seed: SeedWriter, excerpt: str = "") -> list[str]:
     return links
 
 
-@pytest.mark.parametrize(
-    ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
-)
+@_ATOM_AND_RSS_CHAINS
 def test_a_busy_month_is_archived_in_bounded_parts_that_chain_to_every_article(
     suffix: str,
     links_of: Callable[[Path], dict[str, str]],
@@ -499,9 +501,7 @@ def test_feeds_stay_within_their_byte_budget_showing_the_newest(
     assert kept == [f"https://e.org/{day}" for day in range(28, 28 - len(kept), -1)]
 
 
-@pytest.mark.parametrize(
-    ("suffix", "links_of"), [(".atom.xml", _atom_links), (".rss.xml", _rss_links)]
-)
+@_ATOM_AND_RSS_CHAINS
 def test_entries_the_main_document_has_no_room_for_are_archived_not_lost(
     suffix: str,
     links_of: Callable[[Path], dict[str, str]],

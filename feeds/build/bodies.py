@@ -187,7 +187,7 @@ class BodyStore:
         self._live += len(data)
         packed = (sizes.text << 32) | (sizes.images << 16) | sizes.related
         stored = StoredBody(file, (offset << 32) | len(data), packed)
-        return _with_body(article, stored)
+        return replace(article, body=stored)
 
     def replaced(
         self,
@@ -251,10 +251,6 @@ def _body_of(data: bytes) -> Body:
     title, summary, images, image_count, related, related_count = fields
     images = Images.own_blob(images, image_count)
     return Body(title, summary, images, Related.own_blob(related, related_count))
-
-
-def _with_body(article: Article, body: StoredBody) -> Article:
-    return replace(article, body=body)
 
 
 def _reason(error: OSError) -> str:

@@ -15,7 +15,6 @@ import hashlib
 import io
 import marshal
 import os
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from feeds import __version__
-from feeds.build.records import Listing, problem_of
+from feeds.build.records import Listing, ListingMaker, problem_of
 from feeds.system.regular import open_regular
 
 if TYPE_CHECKING:  # names only
@@ -51,6 +50,8 @@ FORMAT = 12
 ARTICLES_PER_RECORD = 1000
 #: Seed records per chunk of the catalog, for the same reason.
 SEEDS_PER_CHUNK = 10_000
+#: Seeds added to a folder's listing at a time, for the same reason.
+_LISTING_BLOCK = 4096
 _MAGIC = f"feeds-parse-cache/{FORMAT}/{__version__}"
 
 
@@ -84,7 +85,7 @@ class CacheState:
     #: `records.cached_seed`, where it is used (checking every record up front
     #: would be much of the time of a build with nothing to do).
     records: dict[str, object] = field(default_factory=dict)
-    #: Each seed folder's listing (`records.listing_of`) by its key, and the
+    #: Each seed folder's listing (`records.ListingMaker`) by its key, and the
     #: problems of its seeds by seed key (`records.problem_of`), unchecked:
     #: what a build with nothing to do needs of the seeds, without `records`.
     listings: dict[str, Any] = field(default_factory=dict)
@@ -252,17 +253,15 @@ def listings_of(
 
 
 class _Listing:
-    """`records.listing_of` made one name at a time, while names come in order."""
+    """A `ListingMaker` given records one at a time, while names come in order."""
 
-    __slots__ = ("_digest", "_fingerprints", "_fits", "_last", "count", "ordered")
+    __slots__ = ("_block", "_last", "_maker", "ordered")
 
     def __init__(self) -> None:
-        self._digest = hashlib.sha256()
-        self._fingerprints = (array("q"), array("Q"), array("Q"))
+        self._maker = ListingMaker()
+        self._block: list[tuple[str, int, int, int]] = []
         self._last: str | None = None
-        self.count = 0
         self.ordered = True
-        self._fits = True
 
     def add(self, name: str, record: SeedRecord) -> None:
         last, self._last = self._last, name
@@ -271,21 +270,19 @@ class _Listing:
         if last is not None and name <= last:
             self.ordered = False  # listed again, sorted (`_sorted_listings`)
             return
-        separator = "" if last is None else "\0"
-        self._digest.update((separator + name).encode("utf-8", "surrogateescape"))
-        self.count += 1
-        try:
-            for column, value in zip(self._fingerprints, record[:3], strict=True):
-                column.append(value)
-        except OverflowError:
-            self._fits = False
+        self._block.append((name, record[0], record[1], record[2]))
+        if len(self._block) >= _LISTING_BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._block:
+            names, mtimes, sizes, inodes = zip(*self._block, strict=True)
+            self._maker.add(names, mtimes, sizes, inodes)
+            self._block = []
 
     def made(self) -> Listing | None:
-        if not self._fits:
-            return None
-        for column in self._fingerprints:
-            self._digest.update(column.tobytes())
-        return self.count, self._digest.digest()
+        self._flush()
+        return self._maker.made()
 
 
 def _sorted_listings(

@@ -90,20 +90,49 @@ def cached_seed(raw: object) -> CachedSeed | None:
 Listing = tuple[int, bytes]
 
 
-def listing_of(
-    names: Sequence[str], mtimes: Sequence[int], sizes: Sequence[int], inodes: Sequence[int]
-) -> Listing | None:
-    """The listing of a folder's files, ``names`` sorted and the fingerprints
-    in their order; None when a fingerprint does not fit 64 bits (a file
-    dated past 2262: no build with nothing to do, then)."""
-    digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape"))
-    try:
-        digest.update(array("q", mtimes).tobytes())
-        digest.update(array("Q", sizes).tobytes())
-        digest.update(array("Q", inodes).tobytes())
-    except OverflowError:
-        return None
-    return len(names), digest.digest()
+class ListingMaker:
+    """A folder's `Listing`, made from its files given in name order, a
+    block at a time: the digest of the names joined by NUL, then of the
+    mtimes, sizes and inodes as 64-bit arrays."""
+
+    __slots__ = ("_digest", "_fingerprints", "_fits", "count")
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._fingerprints = (array("q"), array("Q"), array("Q"))
+        self._fits = True
+        self.count = 0
+
+    def add(
+        self,
+        names: Sequence[str],
+        mtimes: Sequence[int],
+        sizes: Sequence[int],
+        inodes: Sequence[int],
+    ) -> None:
+        """The next ``names`` (after any given before) and their fingerprints."""
+        if not names:
+            return
+        text = "\0".join(names)
+        if self.count:
+            text = "\0" + text
+        self._digest.update(text.encode("utf-8", "surrogateescape"))
+        self.count += len(names)
+        try:
+            for column, values in zip(self._fingerprints, (mtimes, sizes, inodes), strict=True):
+                column.extend(values)
+        except OverflowError:
+            self._fits = False
+
+    def made(self) -> Listing | None:
+        """The listing; None when a fingerprint does not fit 64 bits (a file
+        dated past 2262: no build with nothing to do, then)."""
+        if not self._fits:
+            return None
+        digest = self._digest.copy()
+        for column in self._fingerprints:
+            digest.update(column.tobytes())
+        return self.count, digest.digest()
 
 
 def problem_of(record: SeedRecord) -> tuple[str | None, tuple[str, ...]] | None:

@@ -30,7 +30,7 @@ from feeds.build.parsecache import (
     key_prefix,
     seed_key,
 )
-from feeds.build.records import LastPublish, Listing, listing_of
+from feeds.build.records import LastPublish, Listing, ListingMaker
 from feeds.build.report import BuildReport
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.seeds.discovery import walk
@@ -185,7 +185,7 @@ def _problems_if_unchanged(expected: Expected, state: CacheState) -> _Problems |
 
 
 def _listing_now(folder: str, names: list[str]) -> Listing | None:
-    """The listing (`records.listing_of`) of ``names`` in ``folder`` as they
+    """The listing (`records.ListingMaker`) of ``names`` in ``folder`` as they
     are now; None when one cannot be looked at."""
     try:
         # Names looked up in an open folder: no path walk per file.
@@ -193,22 +193,24 @@ def _listing_now(folder: str, names: list[str]) -> Listing | None:
     except OSError:
         return None
     names.sort()
-    mtimes: list[int] = []
-    sizes: list[int] = []
-    inodes: list[int] = []
+    maker = ListingMaker()
     stat = partial(os.stat, dir_fd=descriptor)
     try:
         # A block of stat results at a time: a million at once held 200 MB.
         for start in range(0, len(names), _STAT_BLOCK):
-            found = list(map(stat, names[start : start + _STAT_BLOCK]))
-            mtimes += [info.st_mtime_ns for info in found]
-            sizes += [info.st_size for info in found]
-            inodes += [info.st_ino for info in found]
+            block = names[start : start + _STAT_BLOCK]
+            found = list(map(stat, block))
+            maker.add(
+                block,
+                [info.st_mtime_ns for info in found],
+                [info.st_size for info in found],
+                [info.st_ino for info in found],
+            )
     except OSError:  # gone, or a dangling symlink: the full build reports it
         return None
     finally:
         os.close(descriptor)
-    return listing_of(names, mtimes, sizes, inodes)
+    return maker.made()
 
 
 def _recorded_problems(

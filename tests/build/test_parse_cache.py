@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
 import marshal
 import zlib
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -409,7 +412,7 @@ def test_a_restart_over_its_own_output_writes_no_cache_and_a_change_does(
 def _reference_listings(
     items: list[tuple[str, records.SeedRecord]],
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Each folder's names sorted, then `records.listing_of`: the simple way."""
+    """Each folder's names sorted, then one digest of them all: the simple way."""
     folders: dict[str, list[tuple[str, records.SeedRecord]]] = {}
     for key, record in items:
         folder, _, name = key.rpartition("/")
@@ -421,9 +424,13 @@ def _reference_listings(
         mtimes = [record[0] for _, record in entries]
         sizes = [record[1] for _, record in entries]
         inodes = [record[2] for _, record in entries]
-        listing = records.listing_of(names, mtimes, sizes, inodes)
-        if listing is not None:
-            listings[folder + "/" if folder else ""] = listing
+        digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape"))
+        try:
+            for code, column in (("q", mtimes), ("Q", sizes), ("Q", inodes)):
+                digest.update(array(code, column).tobytes())
+        except OverflowError:
+            continue  # no listing for this folder
+        listings[folder + "/" if folder else ""] = (len(names), digest.digest())
     problems = {
         key: problem for key, record in items if (problem := records.problem_of(record)) is not None
     }
@@ -452,3 +459,21 @@ def test_listings_are_made_in_one_pass_as_the_simple_way_makes_them(
     if shuffled:
         items.reverse()
     assert cache_module.listings_of(lambda: iter(items)) == _reference_listings(items)
+
+
+@given(
+    st.lists(st.text("abcé.", min_size=1, max_size=8), unique=True, min_size=1, max_size=12),
+    st.lists(st.integers(0, 12), max_size=4),
+)
+def test_a_listing_made_in_blocks_is_the_listing_made_at_once(
+    names: list[str], cuts: list[int]
+) -> None:
+    names.sort()
+    numbers = list(range(len(names)))
+    maker = records.ListingMaker()
+    edges = [0, *sorted(min(cut, len(names)) for cut in cuts), len(names)]
+    for start, end in itertools.pairwise(edges):
+        block = slice(start, end)
+        maker.add(names[block], numbers[block], numbers[block], numbers[block])
+    seeds = [(name, records.article_record((n, n, n))) for n, name in enumerate(names)]
+    assert maker.made() == _reference_listings(seeds)[0][""]

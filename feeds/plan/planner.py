@@ -53,9 +53,10 @@ class Planner:
         #: One path nearly always, kept as itself: a tuple per article was
         #: 5% of the daemon's memory, and a set costs four times as much.
         self._paths_by_id: dict[str, str | tuple[str, ...]] = {}
-        #: The article kept for each id (the preferred of its duplicates).
+        #: The article kept for each id (the preferred of its duplicates):
+        #: each is in its feeds unless it is waiting. No map of the visible
+        #: ones: at a million articles, each map by id costs 40 MB.
         self._winners: dict[str, Article] = {}
-        self._visible: dict[str, Article] = {}
         #: Winners not visible yet: embargoed (or unpublished, with published_only).
         self._waiting: dict[str, Article] = {}
         #: Ids named by more than one seed file.
@@ -85,6 +86,7 @@ class Planner:
 
     def plans_at(self, moment: datetime) -> Plans:
         """The plans of every feed at ``moment``, re-planning only what changed."""
+        waited = len(self._waiting)
         if self._moment is not None and moment < self._moment:
             # The clock went back: an article shown may be embargoed again.
             for winner in list(self._winners.values()):
@@ -93,12 +95,15 @@ class Planner:
             for winner in list(self._waiting.values()):
                 self._show(winner, moment)
         self._moment = moment
+        if len(self._waiting) * 4 < waited:
+            # A dict keeps the room of its largest size, and before the first
+            # plan every article waits: the room of the visible ones goes.
+            self._waiting = dict(self._waiting)
         waiting, published_only = self._waiting.values(), self.config.published_only
         embargo = next_embargo(waiting, moment, published_only)
         embargoed = embargoed_count(waiting, moment, published_only)
-        return Plans(
-            self._feeds.plans(), len(self._visible), self._duplicates(), embargo, embargoed
-        )
+        visible = len(self._winners) - len(self._waiting)
+        return Plans(self._feeds.plans(), visible, self._duplicates(), embargo, embargoed)
 
     def _paths(self, article_id: str) -> tuple[str, ...]:
         """The seed files naming ``article_id``."""
@@ -119,35 +124,26 @@ class Planner:
         if winner is previous:
             return
         if previous is not None:
+            if self._waiting.pop(article_id, None) is None:
+                self._feeds.remove(previous)
             del self._winners[article_id]
-            self._waiting.pop(article_id, None)
-            self._hide(previous)
         if winner is not None:
-            self._winners[article_id] = winner
-            if self._moment is None:  # not planned yet: the first plan decides
-                self._waiting[article_id] = winner
-            else:
+            # Waiting until shown: the first plan decides, or the moment planned.
+            self._winners[article_id] = self._waiting[article_id] = winner
+            if self._moment is not None:
                 self._show(winner, self._moment)
 
     def _show(self, article: Article, moment: datetime) -> None:
-        """Adds the article to its feeds if it is visible at ``moment``, or
+        """Adds a winner to its feeds if it is visible at ``moment``, or
         removes it if it no longer is."""
-        shown = self._visible.get(article.id) is article
+        shown = article.id not in self._waiting
         if is_visible(article, moment, self.config.published_only):
-            self._waiting.pop(article.id, None)
             if not shown:
-                self._visible[article.id] = article
+                del self._waiting[article.id]
                 self._feeds.add(article)
-        else:
+        elif shown:
             self._waiting[article.id] = article
-            if shown:
-                self._hide(article)
-
-    def _hide(self, article: Article) -> None:
-        if self._visible.get(article.id) is not article:
-            return
-        del self._visible[article.id]
-        self._feeds.remove(article)
+            self._feeds.remove(article)
 
     def _duplicates(self) -> tuple[Duplicate, ...]:
         found = [

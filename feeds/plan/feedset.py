@@ -12,7 +12,7 @@ from feeds.config import Config
 from feeds.model import Article
 from feeds.plan.filters import selects
 from feeds.plan.members import Members, plan_members
-from feeds.plan.plans import FeedKind, FeedPlan, SortKey, feed_stem, provider_keys, sort_key
+from feeds.plan.plans import FeedKind, FeedPlan, feed_stem, provider_keys
 from feeds.plan.slugs import assign_slugs
 
 #: A feed's identity before slugs: its kind and what it is about.
@@ -25,21 +25,17 @@ class FeedSet:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._members: dict[FeedKey, Members] = {}
-        #: Every member of any feed, by its sort key (shared by all `Members`).
-        self._articles: dict[SortKey, Article] = {}
         #: Feeds whose members changed since they were last planned.
         self._dirty: set[FeedKey] = set()
         self._plans: dict[FeedKey, list[FeedPlan]] = {}
         self._slugs: dict[FeedKind, dict[str, str]] = {}
 
     def add(self, article: Article) -> None:
-        key = sort_key(article)
-        self._articles[key] = article
         for feed in self._keys_of(article):
             members = self._members.get(feed)
             if members is None:  # (not setdefault: it would make one per call)
-                members = self._members[feed] = Members(self._articles)
-            members.add(article, key)
+                members = self._members[feed] = Members()
+            members.add(article)
             self._dirty.add(feed)
 
     def remove(self, article: Article) -> None:
@@ -48,9 +44,6 @@ class FeedSet:
             if members is not None:
                 members.remove(article)
                 self._dirty.add(feed)
-        key = sort_key(article)
-        if self._articles.get(key) is article:
-            del self._articles[key]
 
     def plans(self) -> list[FeedPlan]:
         """Every feed's plans: the combined feed, topics, custom feeds,
@@ -110,7 +103,7 @@ class FeedSet:
             return cached
         members = self._members.get(feed)
         if members is None:
-            members = Members(self._articles)
+            members = Members()
         plans = plan_members(self._main(feed, len(members)), members, cached or [], self._config)
         self._plans[feed] = plans
         members.left.clear()

@@ -8,20 +8,14 @@ is made again from its newest months, and an archive only for a period
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from feeds.config import Config
 from feeds.model import Article
 from feeds.plan.periods import Period, PeriodLimits, entry_weight, periods
-from feeds.plan.plans import (
-    FeedPlan,
-    SortKey,
-    archive_links,
-    archive_month,
-    archive_stem,
-    sort_key,
-)
+from feeds.plan.plans import FeedPlan, archive_links, archive_month, archive_stem, sort_key
 
 #: A month partly in the main document, and how many of its oldest are archived.
 _Boundary = tuple[str, int]
@@ -32,64 +26,64 @@ _Archived = tuple[Period, int]
 class Members:
     """One feed's articles by UTC month, each month sorted oldest first by
     `sort_key`: months are what archives are made of, and a save changes one
-    or two of them."""
+    or two of them. The months hold the articles themselves: a sort key
+    kept per article, and a map from keys back to articles, cost a tenth
+    of the daemon's memory."""
 
-    __slots__ = ("_by_key", "_count", "_limits", "_months", "_periods", "_unsorted", "left")
+    __slots__ = ("_count", "_limits", "_months", "_periods", "_unsorted", "left")
 
-    def __init__(self, by_key: Mapping[SortKey, Article]) -> None:
-        #: Every visible article by key, one mapping for all the feeds
-        #: (`FeedSet`'s): one per feed cost a tenth of the daemon's memory.
-        self._by_key = by_key
+    def __init__(self) -> None:
         self._count = 0
-        self._months: dict[str, list[SortKey]] = {}
+        self._months: dict[str, list[Article]] = {}
         self._unsorted: set[str] = set()
         #: Each unchanged month's periods, cut with ``_limits``.
         self._periods: dict[str, list[Period]] = {}
         self._limits: PeriodLimits | None = None
-        #: The keys that left since the feed was last planned, by month.
-        #: Arrivals need no mark: a period that only gained articles holds
-        #: more than its last archive's total, which `_archives` compares.
-        self.left: dict[str, list[SortKey]] = {}
+        #: When the articles that left since the feed was last planned were
+        #: published, by month. Arrivals need no mark: a period that only
+        #: gained articles holds more than its last archive's total, which
+        #: `_archives` compares.
+        self.left: dict[str, list[datetime]] = {}
 
     def __len__(self) -> int:
         return self._count
 
-    def add(self, article: Article, key: SortKey) -> None:
-        """``key`` is `sort_key(article)`, made once for all of the article's
-        feeds; the article must be in the shared mapping while it is a member."""
+    def add(self, article: Article) -> None:
+        """``article`` joins; no other member may have its `sort_key`."""
         self._count += 1
         month = archive_month(article.published)
-        keys = self._months.setdefault(month, [])
-        if keys and key < keys[-1]:
+        articles = self._months.setdefault(month, [])
+        if articles and sort_key(article) < sort_key(articles[-1]):
             self._unsorted.add(month)  # sorted when first read: bulk loads sort once
-        keys.append(key)
+        articles.append(article)
         self._periods.pop(month, None)
 
     def remove(self, article: Article) -> None:
+        """The member with ``article``'s `sort_key` leaves, if there is one."""
         key = sort_key(article)
         month = archive_month(article.published)
         if month not in self._months:
             return
-        keys = self.month(month)
-        index = bisect_left(keys, key)
-        if index == len(keys) or keys[index] != key:
+        articles = self.month(month)
+        index = bisect_left(articles, key, key=sort_key)
+        if index == len(articles) or sort_key(articles[index]) != key:
             return
-        del keys[index]
+        del articles[index]
         self._count -= 1
-        if not keys:
+        if not articles:
             del self._months[month]
         self._periods.pop(month, None)
-        self.left.setdefault(month, []).append(key)
+        self.left.setdefault(month, []).append(article.published)
 
     def months(self) -> list[str]:
         return sorted(self._months)
 
-    def month(self, month: str) -> list[SortKey]:
-        keys = self._months[month]
+    def month(self, month: str) -> list[Article]:
+        articles = self._months[month]
         if month in self._unsorted:
-            keys.sort()
+            articles.sort(key=sort_key)
             self._unsorted.discard(month)
-        return keys
+        return articles
 
     def periods(self, month: str, limits: PeriodLimits) -> list[Period]:
         """The month's periods, cut again only after the month changed."""
@@ -98,18 +92,12 @@ class Members:
             self._limits = limits
         found = self._periods.get(month)
         if found is None:
-            by_key = self._by_key
-            found = periods(month, self.month(month), lambda key: entry_weight(by_key[key]), limits)
-            self._periods[month] = found
+            found = self._periods[month] = periods(month, self.month(month), limits)
         return found
 
     def left_from(self, period: Period) -> bool:
         """Whether an article left the period's span since the last plan."""
-        return any(period.holds(key[0]) for key in self.left.get(period.month, ()))
-
-    def articles(self, keys: Iterable[SortKey]) -> list[Article]:
-        by_key = self._by_key
-        return [by_key[key] for key in keys]
+        return any(period.holds(moment) for moment in self.left.get(period.month, ()))
 
 
 def plan_members(
@@ -126,7 +114,7 @@ def plan_members(
     # oldest that do not fit.
     budget = limits.max_weight if config.archives else None
     newest, oldest_shown, boundary = _newest(members, months, config.max_items, budget)
-    entries = tuple(members.articles(newest))
+    entries = tuple(newest)
     if not config.archives or len(newest) == len(members):
         return [replace(main, entries=entries)]
     archived = _archived(members, months, oldest_shown, boundary, limits)
@@ -137,38 +125,37 @@ def plan_members(
 
 def _newest(
     members: Members, months: list[str], limit: int, budget: int | None
-) -> tuple[list[SortKey], str, _Boundary | None]:
-    """The main document's keys, newest first: at most ``limit``, and at most
-    ``budget`` by `entry_weight` (always one); the oldest month among them;
-    and the month partly archived, if one is."""
-    newest: list[SortKey] = []
+) -> tuple[list[Article], str, _Boundary | None]:
+    """The main document's entries, newest first: at most ``limit``, and at
+    most ``budget`` by `entry_weight` (always one); the oldest month among
+    them; and the month partly archived, if one is."""
+    newest: list[Article] = []
     oldest_shown = ""
     spent = 0
     for month in reversed(months):
         room = limit - len(newest)
         if room <= 0:
             break
-        keys = members.month(month)
-        taken = keys[-room:][::-1]
+        articles = members.month(month)
+        taken = articles[-room:][::-1]
         if budget is not None:
-            count, spent = _fitting(members, taken, budget, spent, first=not newest)
+            count, spent = _fitting(taken, budget, spent, first=not newest)
             taken = taken[:count]
         if not taken:
             break
         newest.extend(taken)
         oldest_shown = month
-        if len(keys) > len(taken):
-            return newest, oldest_shown, (month, len(keys) - len(taken))
+        if len(articles) > len(taken):
+            return newest, oldest_shown, (month, len(articles) - len(taken))
     return newest, oldest_shown, None
 
 
-def _fitting(
-    members: Members, keys: list[SortKey], budget: int, spent: int, *, first: bool
-) -> tuple[int, int]:
-    """How many of ``keys`` (newest first) fit in what is left of ``budget``
-    after ``spent``, at least one if ``first``; and the weight spent then."""
+def _fitting(articles: list[Article], budget: int, spent: int, *, first: bool) -> tuple[int, int]:
+    """How many of ``articles`` (newest first) fit in what is left of
+    ``budget`` after ``spent``, at least one if ``first``; and the weight
+    spent then."""
     count = 0
-    for article in members.articles(keys):
+    for article in articles:
         weight = entry_weight(article)
         if spent + weight > budget and (count or not first):
             break
@@ -188,12 +175,14 @@ def _archived(
     found: list[_Archived] = []
     for month in months:
         if month < oldest_shown:
-            found.extend((period, len(period.keys)) for period in members.periods(month, limits))
+            found.extend(
+                (period, len(period.articles)) for period in members.periods(month, limits)
+            )
             continue
         if month == oldest_shown and boundary is not None:
-            first_shown = members.month(month)[boundary[1]]
+            first_shown = sort_key(members.month(month)[boundary[1]])
             for period in members.periods(month, limits):
-                count = bisect_left(period.keys, first_shown)
+                count = bisect_left(period.articles, first_shown, key=sort_key)
                 if count:
                     found.append((period, count))
         break
@@ -215,7 +204,7 @@ def _archives(
         plan = old.get(stem)
         if (  # reused only for a whole period no article came to or left
             plan is None
-            or count < len(period.keys)
+            or count < len(period.articles)
             or plan.total != count
             or plan.archive_of != main.stem
             or members.left_from(period)
@@ -223,7 +212,7 @@ def _archives(
             plan = replace(
                 template,
                 stem=stem,
-                entries=tuple(members.articles(reversed(period.keys[:count]))),
+                entries=tuple(reversed(period.articles[:count])),
                 total=count,
                 prev_archive=links[0],
                 next_archive=links[1],

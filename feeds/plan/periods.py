@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from feeds.model import Article
-from feeds.plan.plans import SortKey
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -51,12 +50,13 @@ LABEL_ALLOWANCE = 64
 
 @dataclass(frozen=True, slots=True)
 class Period:
-    """One archive document's span: its name and its keys, oldest first."""
+    """One archive document's span: its name and its articles, oldest
+    first by `plans.sort_key`."""
 
     #: The month, then (when cut) ``_`` and the halves taken, ``0`` the older
     #: and ``1`` the newer, then (within one microsecond) ``h`` and hash bits.
     name: str
-    keys: Sequence[SortKey]
+    articles: Sequence[Article]
     #: The span in microseconds since 1970: ``first <= published < end``.
     first: int
     end: int
@@ -87,7 +87,7 @@ def entry_weight(article: Article) -> int:
     from what it costs nothing to measure (lengths, counts): about twice
     what the formats write for the bench corpus and the real samples."""
     sizes = article.sizes()  # a body kept out of memory is not read back
-    text = sizes.text + 2 * len(article.link)
+    text = sizes.text + 2 * sizes.link
     allowances = LABEL_ALLOWANCE * len(article.topics) + RELATED_ALLOWANCE * sizes.related
     allowances += IMAGE_ALLOWANCE * sizes.images
     return ENTRY_ALLOWANCE + TEXT_FACTOR * text + allowances
@@ -109,39 +109,33 @@ def month_span(month: str) -> tuple[int, int]:
     return micros(start), micros(following)
 
 
-def periods(
-    month: str,
-    keys: Sequence[SortKey],
-    weight: Callable[[SortKey], int],
-    limits: PeriodLimits,
-) -> list[Period]:
-    """The periods of one month's ``keys`` (sorted, oldest first), oldest first."""
+def periods(month: str, articles: Sequence[Article], limits: PeriodLimits) -> list[Period]:
+    """The periods of one month's ``articles`` (oldest first by
+    `plans.sort_key`), oldest first."""
     first, end = month_span(month)
     found: list[Period] = []
-    _cut(Period(month, keys, first, end), weight, limits, found)
+    _cut(Period(month, articles, first, end), limits, found)
     return found
 
 
-def _cut(
-    period: Period, weight: Callable[[SortKey], int], limits: PeriodLimits, found: list[Period]
-) -> None:
-    if _fits(period.keys, weight, limits):
+def _cut(period: Period, limits: PeriodLimits, found: list[Period]) -> None:
+    if _fits(period.articles, limits):
         found.append(period)
     elif period.end - period.first > 1:
         for half in _halves(period):
-            _cut(half, weight, limits, found)
+            _cut(half, limits, found)
     else:
-        _cut_by_hash(period, weight, limits, found, 0)
+        _cut_by_hash(period, limits, found, 0)
 
 
-def _fits(keys: Sequence[SortKey], weight: Callable[[SortKey], int], limits: PeriodLimits) -> bool:
-    if len(keys) <= 1:
+def _fits(articles: Sequence[Article], limits: PeriodLimits) -> bool:
+    if len(articles) <= 1:
         return True  # one entry is one document, however large
-    if len(keys) > limits.max_items:
+    if len(articles) > limits.max_items:
         return False
     total = 0
-    for key in keys:
-        total += weight(key)
+    for article in articles:
+        total += entry_weight(article)
         if total > limits.max_weight:
             return False
     return True
@@ -150,30 +144,28 @@ def _fits(keys: Sequence[SortKey], weight: Callable[[SortKey], int], limits: Per
 def _halves(period: Period) -> list[Period]:
     """The non-empty halves of the period's span, older first."""
     middle = (period.first + period.end) // 2
-    split = bisect_left(period.keys, (_EPOCH + middle * _MICROSECOND, ""))
+    split = bisect_left(period.articles, _EPOCH + middle * _MICROSECOND, key=_published)
     prefix = period.name if _HALVES in period.name else period.name + _HALVES
-    older = Period(prefix + "0", period.keys[:split], period.first, middle)
-    newer = Period(prefix + "1", period.keys[split:], middle, period.end)
-    return [half for half in (older, newer) if half.keys]
+    older = Period(prefix + "0", period.articles[:split], period.first, middle)
+    newer = Period(prefix + "1", period.articles[split:], middle, period.end)
+    return [half for half in (older, newer) if half.articles]
 
 
-def _cut_by_hash(
-    period: Period,
-    weight: Callable[[SortKey], int],
-    limits: PeriodLimits,
-    found: list[Period],
-    bit: int,
-) -> None:
+def _published(article: Article) -> datetime:
+    return article.published
+
+
+def _cut_by_hash(period: Period, limits: PeriodLimits, found: list[Period], bit: int) -> None:
     """Entries of one microsecond, cut by bit ``bit`` of their ids' hashes."""
-    if bit >= _MAX_HASH_BITS or _fits(period.keys, weight, limits):
+    if bit >= _MAX_HASH_BITS or _fits(period.articles, limits):
         found.append(period)
         return
     prefix = period.name if bit else period.name + _HASH_BITS
     for value in "01":
-        keys = [key for key in period.keys if _hash_bit(key[1], bit) == value]
-        if keys:
-            part = Period(prefix + value, keys, period.first, period.end)
-            _cut_by_hash(part, weight, limits, found, bit + 1)
+        part = [article for article in period.articles if _hash_bit(article.id, bit) == value]
+        if part:
+            cut = Period(prefix + value, part, period.first, period.end)
+            _cut_by_hash(cut, limits, found, bit + 1)
 
 
 def _hash_bit(entry_id: str, bit: int) -> str:

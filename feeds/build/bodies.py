@@ -45,6 +45,9 @@ MIN_GARBAGE = 64 * 1024 * 1024
 _AT_HAND = 64
 _LOW = (1 << 32) - 1
 _COUNT = (1 << 16) - 1
+#: A StoredBody's sizes: link << 64 | text << 32 | images << 16 | related.
+_SIZES_BITS = 96
+_SIZES = (1 << _SIZES_BITS) - 1
 #: The version of marshal written; the file lives only as long as this process.
 _MARSHAL_VERSION = 4
 
@@ -112,27 +115,28 @@ class StoredBody:
 
     def __init__(self, file: _File, where: int, sizes: int) -> None:
         self._file = file
-        #: Where (offset << 32 | length) and the sizes (text << 32 | images
-        #: << 16 | related), as one int: a daemon holds one per article.
-        self._at = (where << 64) | sizes
+        #: Where (offset << 32 | length) and the sizes (`_SIZES_BITS`), as
+        #: one int: a daemon holds one per article.
+        self._at = (where << _SIZES_BITS) | sizes
 
     def value(self) -> Body:
-        return self._file.body(self._at >> 64)
+        return self._file.body(self._at >> _SIZES_BITS)
 
     def sizes(self) -> BodySizes:
-        sizes = self._at & ((1 << 64) - 1)
-        return BodySizes(sizes >> 32, (sizes >> 16) & _COUNT, sizes & _COUNT)
+        sizes = self._at
+        text, images, related = (sizes >> 32) & _LOW, (sizes >> 16) & _COUNT, sizes & _COUNT
+        return BodySizes(text, images, related, (sizes >> 64) & _LOW)
 
     @property
     def length(self) -> int:
-        return (self._at >> 64) & _LOW
+        return (self._at >> _SIZES_BITS) & _LOW
 
     def moved(self, file: _File, where: int) -> None:
         """Now in ``file`` at ``where`` (the same bytes: `BodyStore.tidy`)."""
-        self._file, self._at = file, (where << 64) | (self._at & ((1 << 64) - 1))
+        self._file, self._at = file, (where << _SIZES_BITS) | (self._at & _SIZES)
 
     def raw(self) -> bytes:
-        where = self._at >> 64
+        where = self._at >> _SIZES_BITS
         return self._file.raw(where >> 32, where & _LOW)
 
     def kept_in(self, file: _File) -> bool:
@@ -175,7 +179,7 @@ class BodyStore:
         if not isinstance(body, Body):
             return article
         sizes = body.sizes()
-        if sizes.images > _COUNT or sizes.related > _COUNT or sizes.text > _LOW:
+        if max(sizes.images, sizes.related) > _COUNT or max(sizes.text, sizes.link) > _LOW:
             return article
         data = _data_of(body)
         try:
@@ -185,7 +189,7 @@ class BodyStore:
             self._give_up(error)
             return article
         self._live += len(data)
-        packed = (sizes.text << 32) | (sizes.images << 16) | sizes.related
+        packed = (sizes.link << 64) | (sizes.text << 32) | (sizes.images << 16) | sizes.related
         stored = StoredBody(file, (offset << 32) | len(data), packed)
         return replace(article, body=stored)
 
@@ -240,17 +244,16 @@ def _data_of(body: Body) -> bytes:
     # A Body keeps both compact (its __post_init__): these only tell mypy so.
     images = body.images if isinstance(body.images, Images) else Images(body.images)
     related = body.related if isinstance(body.related, Related) else Related(body.related)
-    return marshal.dumps(
-        (body.title_utf8, body.summary_utf8, images.blob, len(images), related.blob, len(related)),
-        _MARSHAL_VERSION,
-    )
+    fields = (body.title_utf8, body.summary_utf8, images.blob, len(images), related.blob)
+    return marshal.dumps((*fields, len(related), body.link, body.original_link), _MARSHAL_VERSION)
 
 
 def _body_of(data: bytes) -> Body:
     fields = marshal.loads(data)  # noqa: S302 - our own file
-    title, summary, images, image_count, related, related_count = fields
+    title, summary, images, image_count, related, related_count, link, original = fields
     images = Images.own_blob(images, image_count)
-    return Body(title, summary, images, Related.own_blob(related, related_count))
+    related = Related.own_blob(related, related_count)
+    return Body(title, summary, images, related, link, original)
 
 
 def _reason(error: OSError) -> str:

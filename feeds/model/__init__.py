@@ -6,6 +6,7 @@ small in memory is `feeds.model.compact`'s business.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -72,11 +73,14 @@ class BodySizes(NamedTuple):
     text: int
     images: int
     related: int
+    #: Characters of the link.
+    link: int
 
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """The parts of an article only rendering reads: the most of its bytes.
+    """The parts of an article only rendering reads: the most of its bytes
+    (planning reads their `sizes`).
 
     A daemon over a large seeds folder keeps them out of memory
     (`feeds.build.bodies`); an `Article` holds either a Body or a stand-in
@@ -90,6 +94,8 @@ class Body:
     #: Given as any sequence (a tuple), kept compact (see `compact.Compact`).
     images: Sequence[Image]
     related: Sequence[RelatedArticle]
+    link: str
+    original_link: str | None
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, compact.Images):
@@ -102,7 +108,16 @@ class Body:
 
     def sizes(self) -> BodySizes:
         text = len(self.title_utf8) + len(self.summary_utf8)
-        return BodySizes(text, len(self.images), len(self.related))
+        return BodySizes(text, len(self.images), len(self.related), len(self.link))
+
+
+class _Unset(enum.Enum):
+    """An original link not given (None is an article without one)."""
+
+    UNSET = enum.auto()
+
+
+_UNSET = _Unset.UNSET
 
 
 class KeptBody(Protocol):
@@ -119,13 +134,11 @@ class Article:
 
     ``source`` is the seed's path as the user named it: for messages and for
     breaking ties between duplicates, never for output. The title, summary,
-    images and related articles are its `Body`, read through the properties
-    of the same names wherever the body is kept.
+    images, related articles and links are its `Body`, read through the
+    properties of the same names wherever the body is kept.
     """
 
     id: str
-    link: str
-    original_link: str | None
     published: datetime
     updated: datetime
     category: str | None
@@ -141,8 +154,6 @@ class Article:
         self,
         *,
         id: str,
-        link: str,
-        original_link: str | None,
         published: datetime,
         updated: datetime,
         category: str | None,
@@ -157,22 +168,20 @@ class Article:
         summary_utf8: bytes | None = None,
         images: Sequence[Image] | None = None,
         related: Sequence[RelatedArticle] | None = None,
+        link: str | None = None,
+        original_link: str | _Unset | None = _UNSET,
     ) -> None:
         """Takes the body whole (``body``), or in parts; parts given with a
         body replace its own (as `dataclasses.replace` passes them)."""
         setattr_ = object.__setattr__
         for name, value in (
-            ("id", id), ("link", link), ("original_link", original_link),
-            ("published", published), ("updated", updated), ("category", category),
-            ("topics", topics), ("provider", provider), ("quality", quality),
-            ("heat", heat), ("is_published", is_published), ("source", source),
+            ("id", id), ("published", published), ("updated", updated), ("category", category),
+            ("topics", topics), ("provider", provider), ("quality", _shared(quality)),
+            ("heat", _shared(heat)), ("is_published", is_published), ("source", source),
         ):  # fmt: skip
             setattr_(self, name, value)
-        parts = (title_utf8, summary_utf8, images, related)
-        if body is None or any(part is not None for part in parts):
-            setattr_(self, "body", _body_of(body, title_utf8, summary_utf8, images, related))
-        else:
-            setattr_(self, "body", body)
+        parts = _Parts(title_utf8, summary_utf8, images, related, link, original_link)
+        setattr_(self, "body", body if body is not None and parts.none() else _body_of(body, parts))
 
     @property
     def title_utf8(self) -> bytes:
@@ -190,6 +199,14 @@ class Article:
     def related(self) -> Sequence[RelatedArticle]:
         return self.body.value().related
 
+    @property
+    def link(self) -> str:
+        return self.body.value().link
+
+    @property
+    def original_link(self) -> str | None:
+        return self.body.value().original_link
+
     def rewritten(
         self,
         *,
@@ -197,10 +214,12 @@ class Article:
         summary_utf8: bytes | None = None,
         images: Sequence[Image] | None = None,
         related: Sequence[RelatedArticle] | None = None,
+        link: str | None = None,
+        original_link: str | _Unset | None = _UNSET,
     ) -> Article:
         """This article with the parts of its body given replaced."""
-        body = _body_of(self.body, title_utf8, summary_utf8, images, related)
-        return replace(self, body=body)
+        parts = _Parts(title_utf8, summary_utf8, images, related, link, original_link)
+        return replace(self, body=_body_of(self.body, parts))
 
     def sizes(self) -> BodySizes:
         """The body's sizes, without reading it back from where it is kept."""
@@ -222,21 +241,47 @@ class Article:
         return None
 
 
-def _body_of(
-    body: Body | KeptBody | None,
-    title_utf8: bytes | None,
-    summary_utf8: bytes | None,
-    images: Sequence[Image] | None,
-    related: Sequence[RelatedArticle] | None,
-) -> Body:
+#: Aggregators score articles in whole numbers of a small range: one float
+#: object per score, not one per article (24 bytes each, twice an article).
+_SCORES = {float(number): float(number) for number in range(-100, 1001)}
+
+
+def _shared(score: float | None) -> float | None:
+    """The shared float equal to ``score``, if there is one. Zeros are kept
+    as they are: -0.0 equals 0.0."""
+    return _SCORES.get(score, score) if score else score
+
+
+class _Parts(NamedTuple):
+    """Parts of a body given apart (None, or for the original link
+    `_UNSET`: not given)."""
+
+    title_utf8: bytes | None
+    summary_utf8: bytes | None
+    images: Sequence[Image] | None
+    related: Sequence[RelatedArticle] | None
+    link: str | None
+    original_link: str | _Unset | None
+
+    def none(self) -> bool:
+        return self.original_link is _UNSET and all(part is None for part in self[:5])
+
+
+def _body_of(body: Body | KeptBody | None, parts: _Parts) -> Body:
     if body is None:
-        if title_utf8 is None or summary_utf8 is None:
-            raise TypeError("an article needs a body, or its title and summary")
-        return Body(title_utf8, summary_utf8, images or (), related or ())
+        if parts.title_utf8 is None or parts.summary_utf8 is None or parts.link is None:
+            raise TypeError("an article needs a body, or its title, summary and link")
+        original = None if isinstance(parts.original_link, _Unset) else parts.original_link
+        return Body(
+            parts.title_utf8, parts.summary_utf8, parts.images or (), parts.related or (),
+            parts.link, original,
+        )  # fmt: skip
     old = body.value()
     return Body(
-        old.title_utf8 if title_utf8 is None else title_utf8,
-        old.summary_utf8 if summary_utf8 is None else summary_utf8,
-        old.images if images is None else images,
-        old.related if related is None else related,
+        old.title_utf8 if parts.title_utf8 is None else parts.title_utf8,
+        old.summary_utf8 if parts.summary_utf8 is None else parts.summary_utf8,
+        old.images if parts.images is None else parts.images,
+        old.related if parts.related is None else parts.related,
+        old.link if parts.link is None else parts.link,
+        old.original_link if isinstance(parts.original_link, _Unset) else parts.original_link,
     )

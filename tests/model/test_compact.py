@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -142,3 +143,15 @@ def test_the_encodings_import_before_the_model() -> None:
     code = "import feeds.model.compact, feeds.model; print(feeds.model.Article)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-200, 2000).map(float))
+def test_articles_share_one_float_per_whole_score_and_keep_every_score_exactly(
+    score: float,
+) -> None:
+    first = replace(_article((), ()), quality=score, heat=score)
+    second = replace(_article((), ()), quality=float(str(score)), heat=None)
+    assert first.quality == first.heat == second.quality == score
+    assert str(first.quality) == str(score)  # -0.0 stays -0.0
+    if score and score.is_integer() and -100 <= score <= 1000:
+        assert first.quality is first.heat is second.quality

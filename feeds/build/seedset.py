@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds.build.bodies import BodyStore
 from feeds.build.records import (
@@ -30,24 +30,87 @@ from feeds.model import Article
 from feeds.seeds.discovery import path_order
 
 
-@dataclass(slots=True)
-class _Seed:
-    version: Version | None
-    article: Article | None  # the last good version, kept while the file is invalid
+class _Rare(NamedTuple):
+    """What few seed files have besides a version and an article."""
+
     error: ArticleError | None
     #: The article is in the parse cache's articles file, not yet loaded.
-    awaiting: bool = False
+    awaiting: bool
     #: Why each field this version's article was published without was dropped.
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...]
     #: This version's article when strict mode rejects it for its warnings:
     #: the parse cache keeps it as read, so another strictness reads nothing again.
-    held: Article | None = None
+    held: Article | None
     #: The last read failed before any byte was read (the file went away and
     #: came back, was swapped for a FIFO, an OS error): that is no verdict on
     #: what the file holds, so every scan reads it again and the parse cache
     #: never keeps it. ``version`` is then the file as listed, so a failure
     #: that repeats on an unchanged file is reported once.
-    retry: bool = False
+    retry: bool
+
+    def plain(self) -> bool:
+        return (
+            self.error is None
+            and not (self.awaiting or self.warnings or self.retry)
+            and (self.held is None)
+        )
+
+
+class _Seed:
+    """One seed file's state: its version and its article (the last good
+    version, kept while the file is invalid), and `_Rare`'s fields. A
+    daemon keeps one per file: the rare ones apart, most are two fields."""
+
+    __slots__ = ("_rare", "article", "version")
+
+    def __init__(
+        self,
+        version: Version | None,
+        article: Article | None,
+        error: ArticleError | None,
+        awaiting: bool = False,
+        warnings: tuple[str, ...] = (),
+        held: Article | None = None,
+        retry: bool = False,
+    ) -> None:
+        self.version = version
+        self.article = article
+        self._rare: _Rare | None = None
+        self._set(_Rare(error, awaiting, warnings, held, retry))
+
+    def _set(self, rare: _Rare) -> None:
+        self._rare = None if rare.plain() else rare
+
+    @property
+    def error(self) -> ArticleError | None:
+        return self._rare.error if self._rare else None
+
+    @property
+    def awaiting(self) -> bool:
+        return self._rare.awaiting if self._rare else False
+
+    @awaiting.setter
+    def awaiting(self, value: bool) -> None:
+        self._set((self._rare or _PLAIN)._replace(awaiting=value))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self._rare.warnings if self._rare else ()
+
+    @property
+    def held(self) -> Article | None:
+        return self._rare.held if self._rare else None
+
+    @held.setter
+    def held(self, value: Article | None) -> None:
+        self._set((self._rare or _PLAIN)._replace(held=value))
+
+    @property
+    def retry(self) -> bool:
+        return self._rare.retry if self._rare else False
+
+
+_PLAIN = _Rare(None, False, (), None, False)
 
 
 def _all_kept(seeds: dict[str, _Seed]) -> Iterator[Article]:

@@ -48,15 +48,14 @@ class Planner:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._moment: datetime | None = None
-        #: Every seed's article as last planned, and the seeds naming each id.
+        #: Every seed's article as last planned.
         self._at: dict[str, Article] = {}
-        #: One path nearly always, kept as itself: a tuple per article was
-        #: 5% of the daemon's memory, and a set costs four times as much.
-        self._paths_by_id: dict[str, str | tuple[str, ...]] = {}
-        #: The article kept for each id (the preferred of its duplicates):
-        #: each is in its feeds unless it is waiting. No map of the visible
-        #: ones: at a million articles, each map by id costs 40 MB.
-        self._winners: dict[str, Article] = {}
+        #: The articles naming each id: one nearly always, kept as itself (a
+        #: tuple per article was 5% of the daemon's memory). The id's winner
+        #: is the preferred of them, and is in its feeds unless it waits.
+        #: No map of the winners or of the visible ones: at a million
+        #: articles, each map by id costs 40 MB.
+        self._named: dict[str, Article | tuple[Article, ...]] = {}
         #: Winners not visible yet: embargoed (or unpublished, with published_only).
         self._waiting: dict[str, Article] = {}
         #: Ids named by more than one seed file.
@@ -66,31 +65,31 @@ class Planner:
     def update(self, changes: Iterable[tuple[str, Article | None]]) -> None:
         """Seed files (by name) whose article changed (None: gone or invalid
         with no last good)."""
-        touched: set[str] = set()
+        before: dict[str, Article | None] = {}  # each id touched, and its winner before
         for path, article in changes:
             old = self._at.pop(path, None)
             if old is not None:
-                others = self._paths(old.id)
-                self._set_paths(old.id, tuple(known for known in others if known != path))
-                touched.add(old.id)
+                before.setdefault(old.id, self._winner(old.id))
+                self._set_named(old.id, tuple(a for a in self._naming(old.id) if a is not old))
             if article is not None:
+                before.setdefault(article.id, self._winner(article.id))
                 self._at[path] = article
-                self._set_paths(article.id, (*self._paths(article.id), path))
-                touched.add(article.id)
-        for article_id in touched:
-            if len(self._paths(article_id)) > 1:
+                self._set_named(article.id, (*self._naming(article.id), article))
+        for article_id, previous in before.items():
+            if len(self._naming(article_id)) > 1:
                 self._duplicated.add(article_id)
             else:
                 self._duplicated.discard(article_id)
-            self._elect(article_id)
+            self._elect(article_id, previous)
 
     def plans_at(self, moment: datetime) -> Plans:
         """The plans of every feed at ``moment``, re-planning only what changed."""
         waited = len(self._waiting)
         if self._moment is not None and moment < self._moment:
             # The clock went back: an article shown may be embargoed again.
-            for winner in list(self._winners.values()):
-                self._show(winner, moment)
+            for winner in [self._winner(article_id) for article_id in self._named]:
+                if winner is not None:
+                    self._show(winner, moment)
         else:
             for winner in list(self._waiting.values()):
                 self._show(winner, moment)
@@ -102,34 +101,37 @@ class Planner:
         waiting, published_only = self._waiting.values(), self.config.published_only
         embargo = next_embargo(waiting, moment, published_only)
         embargoed = embargoed_count(waiting, moment, published_only)
-        visible = len(self._winners) - len(self._waiting)
+        visible = len(self._named) - len(self._waiting)
         return Plans(self._feeds.plans(), visible, self._duplicates(), embargo, embargoed)
 
-    def _paths(self, article_id: str) -> tuple[str, ...]:
-        """The seed files naming ``article_id``."""
-        paths = self._paths_by_id.get(article_id, ())
-        return (paths,) if isinstance(paths, str) else paths
+    def _naming(self, article_id: str) -> tuple[Article, ...]:
+        """The articles naming ``article_id``, as last planned."""
+        named = self._named.get(article_id, ())
+        return named if isinstance(named, tuple) else (named,)
 
-    def _set_paths(self, article_id: str, paths: tuple[str, ...]) -> None:
-        if not paths:
-            self._paths_by_id.pop(article_id, None)
+    def _set_named(self, article_id: str, articles: tuple[Article, ...]) -> None:
+        if not articles:
+            self._named.pop(article_id, None)
         else:
-            self._paths_by_id[article_id] = paths[0] if len(paths) == 1 else paths
+            self._named[article_id] = articles[0] if len(articles) == 1 else articles
 
-    def _elect(self, article_id: str) -> None:
-        """Keeps the preferred of the articles naming ``article_id``."""
-        candidates = [self._at[path] for path in self._paths(article_id)]
-        winner = max(candidates, key=preference) if candidates else None
-        previous = self._winners.get(article_id)
+    def _winner(self, article_id: str) -> Article | None:
+        """The preferred of the articles naming ``article_id``."""
+        named = self._named.get(article_id)
+        if isinstance(named, tuple):
+            return max(named, key=preference)
+        return named
+
+    def _elect(self, article_id: str, previous: Article | None) -> None:
+        """Shows the id's winner now in place of ``previous``, its winner before."""
+        winner = self._winner(article_id)
         if winner is previous:
             return
-        if previous is not None:
-            if self._waiting.pop(article_id, None) is None:
-                self._feeds.remove(previous)
-            del self._winners[article_id]
+        if previous is not None and self._waiting.pop(article_id, None) is None:
+            self._feeds.remove(previous)
         if winner is not None:
             # Waiting until shown: the first plan decides, or the moment planned.
-            self._winners[article_id] = self._waiting[article_id] = winner
+            self._waiting[article_id] = winner
             if self._moment is not None:
                 self._show(winner, self._moment)
 
@@ -146,8 +148,5 @@ class Planner:
             self._feeds.remove(article)
 
     def _duplicates(self) -> tuple[Duplicate, ...]:
-        found = [
-            duplicate_of([self._at[path] for path in self._paths(article_id)])
-            for article_id in self._duplicated
-        ]
+        found = [duplicate_of(self._naming(article_id)) for article_id in self._duplicated]
         return tuple(sorted(found, key=lambda duplicate: duplicate.kept))

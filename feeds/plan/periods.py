@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import islice
+from typing import overload
 
 from feeds.model import Article
 
@@ -146,9 +148,48 @@ def _halves(period: Period) -> list[Period]:
     middle = (period.first + period.end) // 2
     split = bisect_left(period.articles, _EPOCH + middle * _MICROSECOND, key=_published)
     prefix = period.name if _HALVES in period.name else period.name + _HALVES
-    older = Period(prefix + "0", period.articles[:split], period.first, middle)
-    newer = Period(prefix + "1", period.articles[split:], middle, period.end)
+    older = Period(prefix + "0", _Run.of(period.articles, 0, split), period.first, middle)
+    newer = Period(prefix + "1", _Run.of(period.articles, split, None), middle, period.end)
     return [half for half in (older, newer) if half.articles]
+
+
+class _Run(Sequence[Article]):
+    """Articles ``start`` to ``stop`` of a month's list, not copied: a
+    busy month's periods would otherwise hold every article of it again.
+    The month's periods are cut again whenever the list changes
+    (`members.Members`), so a run never outlives the order it was cut from."""
+
+    __slots__ = ("_items", "_start", "_stop")
+
+    def __init__(self, items: list[Article], start: int, stop: int) -> None:
+        self._items, self._start, self._stop = items, start, stop
+
+    @classmethod
+    def of(cls, articles: Sequence[Article], start: int, stop: int | None) -> Sequence[Article]:
+        """``articles[start:stop]``, a run of the month's list when ``articles`` is one."""
+        stop = len(articles) if stop is None else stop
+        if isinstance(articles, _Run):
+            return cls(articles._items, articles._start + start, articles._start + stop)
+        if isinstance(articles, list):
+            return cls(articles, start, stop)
+        return articles[start:stop]
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Article: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Article]: ...
+    def __getitem__(self, index: int | slice) -> Article | Sequence[Article]:
+        if isinstance(index, slice):
+            return self._items[self._start : self._stop][index]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        return self._items[self._start + index % len(self)]
+
+    def __iter__(self) -> Iterator[Article]:
+        return islice(self._items, self._start, self._stop)
 
 
 def _published(article: Article) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -41,6 +42,8 @@ class CacheSession:
         #: read, changed or gone since it was loaded or last saved), and what
         #: it records of the output: a save that would write the same is skipped.
         self._in_sync = self._as_cached
+        #: A digest of what the cache on disk records: the records themselves
+        #: (a name and size per output file) are a daemon's to let go.
         self._on_disk = _written_of(self._state) if self._state is not None else None
         #: Some restored file's article is in the articles file, not yet loaded.
         self._has_packed = False
@@ -154,6 +157,9 @@ class CacheSession:
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
         state.listings, state.problems = listings_of(partial(self._records, seeds))
         written_now = _written_of(state)
+        # The state as loaded is now the last build's, or what was just
+        # written: no proof stands on it, and a daemon need not hold it.
+        self._state = None
         if self._in_sync and written_now == self._on_disk:
             # A restart over its own output: the cache already says all this,
             # and rewriting every article would only delay readiness.
@@ -174,16 +180,15 @@ class CacheSession:
         return seed_key(self._prefix, path)
 
 
-def _written_of(state: CacheState) -> tuple[object, ...]:
-    """What a cache state records of the last publish, its outputs and plans,
-    and of the seeds for a build with nothing to do."""
-    return (
-        state.publish_key,
-        dict(state.outputs),
-        dict(state.plans),
-        dict(state.listings),
-        dict(state.problems),
-    )
+def _written_of(state: CacheState) -> bytes:
+    """A digest of what a cache state records of the last publish, its
+    outputs and plans, and of the seeds for a build with nothing to do:
+    equal records, in any order, give equal digests."""
+    parts = (state.outputs, state.plans, state.listings, state.problems)
+    # Keys are unique, so sorting never compares the values. repr, not
+    # marshal: marshal's bytes depend on which equal values are one object.
+    text = repr((state.publish_key, *(sorted(part.items()) for part in parts)))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
 
 
 def _unpacked(packed: Packed, path: str) -> Article | None:

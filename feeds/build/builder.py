@@ -176,6 +176,7 @@ class Builder:
             return None
         report = self._report_of(planned)
         current = self._publisher.current(planned.plans)
+        self._cache.let_go()  # taken up: the seeds restored, the outputs adopted
         report.owned = partial(files_of, planned.plans, self.config)
         report.unchanged = len(report.files) if current else 0
         report.seconds = time.monotonic() - started

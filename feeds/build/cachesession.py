@@ -157,9 +157,7 @@ class CacheSession:
             state.outputs[name] = (info.st_size, info.st_mtime_ns)
         state.listings, state.problems = listings_of(partial(self._records, seeds))
         written_now = _written_of(state)
-        # The state as loaded is now the last build's, or what was just
-        # written: no proof stands on it, and a daemon need not hold it.
-        self._state = None
+        self.let_go()
         if self._in_sync and written_now == self._on_disk:
             # A restart over its own output: the cache already says all this,
             # and rewriting every article would only delay readiness.
@@ -167,6 +165,12 @@ class CacheSession:
         # Both made one at a time as the cache writes them, never all at once.
         self._cache.save(state, self._records(seeds), self._articles(seeds))
         self._in_sync, self._on_disk = True, written_now
+
+    def let_go(self) -> None:
+        """Lets go of the state as loaded, once taken up (a daemon's load, a
+        save): it is a name and a size per output file, and no proof stands
+        on it after. The digest of what the cache on disk says stays."""
+        self._state = None
 
     def _records(self, seeds: SeedSet) -> Iterator[tuple[str, SeedRecord]]:
         for path, record in seeds.saved_records():

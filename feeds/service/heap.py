@@ -12,7 +12,8 @@ reference cycles, but never visited by a collection again.
 
 Each settling unfreezes first, so one full collection then finds any cycle
 that died among the frozen objects: nothing leaks for longer than one
-rescan interval.
+rescan interval. Then what the start or the rebuild freed is given back to
+the system (`feeds.system.memory`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
+
+from feeds.system.memory import give_back
 
 log = logging.getLogger("feeds.service")
 
@@ -30,6 +33,7 @@ def settle() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    give_back()
     log.debug(
         "heap settled: %d objects frozen in %.3f s",
         gc.get_freeze_count(),

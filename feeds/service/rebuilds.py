@@ -84,8 +84,7 @@ class Rebuilds:
                 heap.settle()
             else:
                 self._build_and_publish(paths, full)
-                if full:
-                    heap.settle()
+                heap.after_rebuild(full)
         finally:
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.

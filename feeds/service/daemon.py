@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from feeds.config import Config
 from feeds.errors import ConfigError
+from feeds.service import heap
 from feeds.service.frontend import Frontend
 from feeds.service.metrics import Metrics
 from feeds.service.publishing import Publishing
@@ -129,8 +130,7 @@ class Daemon:
         return 0
 
     def _first_build(self, wake: SignalWakeup) -> bool:
-        """Waits for the first build, or the proof that none is needed; False
-        when stopped before."""
+        """Waits for the first build, or the proof none is needed; False when stopped before."""
         while not self._rebuilds.status.started:
             if self._requests.stop:
                 return False
@@ -156,6 +156,7 @@ class Daemon:
 
     def _check_health(self) -> None:
         self._watch.check()
+        heap.quiet_tick(self._rebuilds.status.count, self._scheduler.running_for() is not None)
         save_counts(self.subscribers, self.config)  # here: never on the request path
         self._rebuilds.check_output(self.config.output)
         self._scheduler.check_clock()

@@ -13,7 +13,8 @@ reference cycles, but never visited by a collection again.
 Each settling unfreezes first, so one full collection then finds any cycle
 that died among the frozen objects: nothing leaks for longer than one
 rescan interval. Then what the start or the rebuild freed is given back to
-the system (`feeds.system.memory`).
+the system (`feeds.system.memory`); what other rebuilds free, once they
+pause (`QuietTrim`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 
 from feeds.system.memory import give_back
 
@@ -41,10 +43,37 @@ def settle() -> None:
     )
 
 
-def after_rebuild(full: bool) -> None:
-    """`settle` after a full rebuild; after any other, what rendering freed
-    is given back (a call that costs well under a millisecond)."""
-    if full:
-        settle()
-    else:
-        give_back()
+#: Seconds without a rebuild before what the last ones freed is given back:
+#: a save that came during the trim would wait for it, so it waits for a pause.
+QUIET = 2.0
+
+
+class QuietTrim:
+    """Gives back what rebuilds freed (rendering's documents and buffers go
+    through malloc) once they pause: told on the daemon's health tick."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._count = 0  # rebuilds ended, as last told
+        self._since = clock()  # when that count was first told
+        self._trimmed = 0  # rebuilds ended at the last trim
+
+    def tick(self, ended: int, running: bool) -> bool:
+        """``ended`` rebuilds so far, one ``running`` or not; whether it trimmed."""
+        now = self._clock()
+        if ended != self._count:
+            self._count, self._since = ended, now
+            return False
+        if running or ended == self._trimmed or now - self._since < QUIET:
+            return False
+        self._trimmed = ended
+        return give_back()
+
+
+#: The C heap is the process's: one trim for the process.
+_QUIET_TRIM = QuietTrim()
+
+
+def quiet_tick(ended: int, running: bool) -> bool:
+    """`QuietTrim.tick` of the process's trim (the daemon's health tick)."""
+    return _QUIET_TRIM.tick(ended, running)

@@ -84,7 +84,8 @@ class Rebuilds:
                 heap.settle()
             else:
                 self._build_and_publish(paths, full)
-                heap.after_rebuild(full)
+                if full:
+                    heap.settle()
         finally:
             # Counted when done, embargo armed: /healthz then tells a watcher
             # (a test, a probe) that this rebuild is over.

@@ -39,14 +39,20 @@ $(UV): requirements/uv.txt
 
 # One venv, synced exactly to one lock file: the app's (main) or the app's with
 # the test and bench tools (dev). feeds itself is built by the backend inside uv.
+# Bytecode is compiled here, once, as pip would: uv leaves it to the first
+# import, which never writes it where PYTHONDONTWRITEBYTECODE is set or
+# site-packages is read-only, and then every start of feeds and of each of
+# its worker processes compiles its imports again.
 LOCK_main := requirements.txt
 LOCK_dev  := requirements-dev.txt
 .SECONDEXPANSION:
 $(VENV)/.installed-%: $$(LOCK_$$*) requirements/build.txt pyproject.toml $(UV)
 	rm -f $(VENV)/.installed-*
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(BUILD_FLAGS) $(LOCK_$*)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(BUILD_FLAGS) \
+		--compile-bytecode $(LOCK_$*)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps $(BUILD_FLAGS) -e .
+	$(BIN)/python -m compileall -q feeds
 	touch $@
 
 test: lint typecheck

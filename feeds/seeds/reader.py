@@ -418,8 +418,10 @@ def read_many(
     """Reads the files ``names``, in order, on every core when there are many.
 
     Parsing YAML is most of a cold build's time and is CPU-bound, so large
-    batches go to worker processes (not forked: the daemon already runs
-    threads). Results come back in the order of ``names``.
+    batches go to worker processes. They are forked when this process has no
+    other thread (a one-shot build), which spares starting an interpreter
+    and importing the reader again; beside the daemon's threads they come
+    from a forkserver. Results come back in the order of ``names``.
     """
     workers = min(os.cpu_count() or 1, 8)
     if workers < 2 or len(names) < PARALLEL_THRESHOLD:
@@ -428,8 +430,10 @@ def read_many(
         return
     batches = [list(names[i : i + _BATCH]) for i in range(0, len(names), _BATCH)]
     read_batch = partial(_read_batch, tz=tz, options=options)
+    inherit = processes.can_fork()
+    preload = () if inherit else ["feeds.seeds.reader"]
     with processes.spread(
-        read_batch, batches, workers=workers, preload=["feeds.seeds.reader"]
+        read_batch, batches, workers=workers, inherit=inherit, preload=preload
     ) as results:
         for batch, outcomes in zip(batches, results, strict=True):
             for name, (packed, reason, warnings, fingerprint) in zip(batch, outcomes, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from bench.corpus import write_corpus
 from feeds.seeds import reader
 from feeds.seeds.discovery import discover_names
 from feeds.seeds.reader import ReadOptions, read_many
+from feeds.system import processes
 from tests.conftest import seed_text
 
 
@@ -28,8 +30,9 @@ def corpus(tmp_path: Path) -> list[str]:
     return discover_names(seeds, ["*.txt"])
 
 
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "from-a-forkserver"])
 def test_workers_return_the_same_articles_reasons_and_warnings(
-    corpus: list[str], monkeypatch: pytest.MonkeyPatch
+    corpus: list[str], monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
     from zoneinfo import ZoneInfo
 
@@ -38,7 +41,9 @@ def test_workers_return_the_same_articles_reasons_and_warnings(
     alone = list(read_many(corpus, tz, options))
     monkeypatch.setattr(reader, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(reader, "_BATCH", 7)  # several batches, a short last one
+    started = _started_children(monkeypatch, forked=forked)
     parallel = list(read_many(corpus, tz, options))
+    assert started == [forked]
     assert [path for path, *_ in parallel] == corpus
     assert parallel == alone
     assert all(fingerprint is not None for *_, fingerprint in parallel)
@@ -50,3 +55,20 @@ def test_workers_return_the_same_articles_reasons_and_warnings(
     assert [warnings for _, _, _, warnings, _ in parallel if warnings] == [
         ("images[0]: expected a mapping with a url",)
     ]
+
+
+def _started_children(monkeypatch: pytest.MonkeyPatch, *, forked: bool) -> list[bool]:
+    """Makes this process look threaded unless ``forked`` (so the reader
+    must not fork), and notes whether each `spread` forks its children."""
+    if not forked:
+        monkeypatch.setattr(processes, "can_fork", lambda: False)
+    assert processes.can_fork() is forked  # no other thread runs in this test
+    started: list[bool] = []
+    spread = processes.spread
+
+    def noted(*args: Any, **kwargs: Any) -> Any:
+        started.append(bool(kwargs.get("inherit")))
+        return spread(*args, **kwargs)
+
+    monkeypatch.setattr(processes, "spread", noted)
+    return started

@@ -43,7 +43,7 @@ def _log() -> logging.Logger:
 
 #: Bump when the layout of the catalog or of a cached article changes
 #: (`feeds.build.records`).
-FORMAT = 12
+FORMAT = 13
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: packing and marshalling the whole
 #: file at once made most of a large build's peak memory.
@@ -122,7 +122,7 @@ class ParseCache:
         left undecoded (a build with nothing to do reads the listings)."""
         try:
             with os.fdopen(open_regular(self.catalog_path)[0], "rb") as stream:
-                state = _decode(marshal.load(stream), self.identity)  # noqa: S302 - checked
+                state = _decode(_header(marshal.load(stream)), self.identity)  # noqa: S302 - checked
                 if records:
                     state.records = _seed_records(stream)
         except FileNotFoundError:
@@ -192,7 +192,9 @@ class ParseCache:
         def write_catalog(stream: IO[bytes]) -> None:
             # The seed records a chunk at a time after the header, and an
             # end: the whole catalog at once was a large build's peak.
-            marshal.dump(header, stream)
+            # The header as one bytes object: marshal reads a file an object
+            # at a time, and a million articles' header is 250,000 of them.
+            marshal.dump(marshal.dumps(header), stream)
             for chunk in _chunks(seeds, SEEDS_PER_CHUNK):
                 marshal.dump(chunk, stream)
             marshal.dump(None, stream)
@@ -318,6 +320,12 @@ def _next_record(stream: io.BufferedReader) -> bytes | None:
     if not isinstance(record, bytes):
         raise TypeError("bad articles record")
     return record
+
+
+def _header(data: object) -> object:
+    """The catalog's header from its first object, as `ParseCache.save` wraps it."""
+    # An older version's header is not wrapped: `_decode` then names its version.
+    return marshal.loads(data) if isinstance(data, bytes) else data  # noqa: S302 - checked
 
 
 def _decode(data: object, identity: str) -> CacheState:

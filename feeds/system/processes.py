@@ -12,6 +12,9 @@ How the children start is decided here, by what the work needs:
   the function must be importable and its shares plain values, as both are
   pickled.
 
+`feeds.system.aside` runs one function in one forked child, for paths that
+cannot pay for importing a pool.
+
 A child's exception is raised where its result is taken, as the child
 raised it; a child that died raises ``BrokenProcessPool``. A child whose
 caller died (``kill -9``, a timer's SIGKILL) ends too: waiting for work that
@@ -34,6 +37,8 @@ from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
+from feeds.system.aside import can_fork as can_fork
+
 _Share = TypeVar("_Share")
 _Result = TypeVar("_Result")
 
@@ -45,10 +50,6 @@ CALLER_CHECK = 0.5
 #: find it here, in the memory they inherit.
 _inherited: dict[int, tuple[Callable[[Any], Any], Sequence[Any]]] = {}
 _keys = itertools.count()
-
-
-def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 @contextmanager

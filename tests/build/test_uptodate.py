@@ -7,6 +7,7 @@ nothing and report the same articles, feeds, rejected files and warnings.
 
 from __future__ import annotations
 
+import functools
 import json
 import marshal
 import os
@@ -19,13 +20,14 @@ from typing import Any
 
 import pytest
 
-from feeds.build import builder
+from feeds.build import builder, uptodate
 from feeds.build.builder import rebuild
 from feeds.build.oneshot import build
 from feeds.build.report import BuildReport
 from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main
 from feeds.config import Config
+from feeds.system.aside import aside
 from tests.conftest import REPO, SeedWriter, seed_text
 
 ConfigFactory = Callable[..., Config]
@@ -73,6 +75,32 @@ def test_nothing_changed_is_known_without_a_full_build(config: Config) -> None:
     report = _agreed(config)
     assert report is not None
     assert (report.articles, report.written, report.rejected) == (3, [], ())
+
+
+def test_children_that_look_at_shares_of_the_files_find_the_same(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    children = _children(monkeypatch)
+    report = _agreed(config)
+    assert report is not None
+    assert (report.articles, report.written, report.rejected) == (3, [], ())
+    # The output files, and the second half of each folder's seeds.
+    assert children == ["_output_intact", "_fingerprints", "_fingerprints"]
+
+
+def _children(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Makes the check give every share of its files to a forked child, and
+    notes the function each child ran."""
+    monkeypatch.setattr(uptodate, "ASIDE_FILES", 1)
+    started: list[str] = []
+
+    def noted(function: Callable[[], Any]) -> Any:
+        assert isinstance(function, functools.partial)
+        started.append(function.func.__name__)
+        return aside(function)
+
+    monkeypatch.setattr(uptodate, "aside", noted)
+    return started
 
 
 def _edit(seeds: Path, _output: Path) -> None:
@@ -154,11 +182,20 @@ def _replace_an_output_file_with_the_same_size(_seeds: Path, output: Path) -> No
         (_move_into_a_subfolder, False),
     ],
 )
+@pytest.mark.parametrize("looked_at", ["here", "in-children"])
 def test_a_change_means_a_full_build(
-    change: Change, writes: bool, config: Config, seeds: Path, output: Path
+    change: Change,
+    writes: bool,
+    config: Config,
+    seeds: Path,
+    output: Path,
+    looked_at: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     change(seeds, output)
+    children = _children(monkeypatch) if looked_at == "in-children" else None
     assert report_if_unchanged(config) is None
+    assert children is None or children
     assert bool(build(config).written) == writes
     assert _agreed(config) is not None  # the cache knows the new state
 
@@ -253,7 +290,7 @@ def read_catalog(path: Path) -> list[Any]:
     """A catalog's fields, its seed records (saved in chunks after the
     header) as one dict in the place `SEEDS_FIELD` names."""
     with path.open("rb") as stream:
-        header = list(marshal.load(stream))
+        header = list(marshal.loads(marshal.load(stream)))  # the header, as bytes
         records: dict[str, Any] = {}
         while (chunk := marshal.load(stream)) is not None:
             records.update(marshal.loads(chunk))
@@ -267,7 +304,7 @@ def write_catalog(path: Path, catalog: list[Any]) -> None:
     header = (*catalog[:SEEDS_FIELD], *catalog[SEEDS_FIELD + 1 :])
     chunks = (marshal.dumps(records),) if isinstance(records, dict) else records
     items = chunks if isinstance(chunks, tuple) else (chunks,)
-    path.write_bytes(b"".join(map(marshal.dumps, (header, *items, None))))
+    path.write_bytes(b"".join(map(marshal.dumps, (marshal.dumps(header), *items, None))))
 
 
 def _catalog(config: Config) -> list[Any]:
@@ -520,6 +557,7 @@ def test_a_build_with_nothing_to_do_imports_no_reader_renderer_or_writer(
     ]
     heavy += ["feeds.seeds.text", "frontmatter", "jinja2", "lxml", "feedgen", "ftfy", "nh3"]
     heavy += ["feeds.remote.store", "boto3", "botocore"]  # only a push needs them
+    heavy += ["multiprocessing", "concurrent.futures"]  # a pool costs more than the check
     script = (
         "import sys\n"
         "from feeds.cli import main\n"

@@ -43,7 +43,7 @@ def _log() -> logging.Logger:
 
 #: Bump when the layout of the catalog or of a cached article changes
 #: (`feeds.build.records`).
-FORMAT = 13
+FORMAT = 14
 #: Articles per record of the articles file. Saving and loading hold one
 #: record's packed articles at a time: packing and marshalling the whole
 #: file at once made most of a large build's peak memory.
@@ -183,7 +183,7 @@ class ParseCache:
             self.identity,
             token,
             state.publish_key,
-            tuple((name, size, mtime) for name, (size, mtime) in state.outputs.items()),
+            _output_columns(state.outputs),
             tuple(state.plans.items()),
             tuple(state.listings.items()),
             tuple(state.problems.items()),
@@ -352,14 +352,23 @@ def _decode(data: object, identity: str) -> CacheState:
     )
 
 
+def _output_columns(
+    outputs: dict[str, tuple[int, int]],
+) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    """The output records as the catalog keeps them: names, sizes, mtimes."""
+    names = tuple(outputs)
+    sizes, mtimes = zip(*outputs.values(), strict=True) if outputs else ((), ())
+    return names, sizes, mtimes
+
+
 def _output_records(outputs: object) -> dict[str, tuple[int, int]]:
     # Checked column by column, in C: thousands of files, read by every build.
-    if not (isinstance(outputs, tuple) and set(map(type, outputs)) <= {tuple}):
+    if not (isinstance(outputs, tuple) and len(outputs) == 3):
         raise TypeError("bad output records")
-    if not set(map(len, outputs)) <= {3}:
-        raise TypeError("bad output record")
-    names, sizes, mtimes = zip(*outputs, strict=True) if outputs else ((), (), ())
-    if not (set(map(type, names)) <= {str} and set(map(type, (*sizes, *mtimes))) <= {int}):
+    names, sizes, mtimes = outputs
+    if not (isinstance(names, tuple) and isinstance(sizes, tuple) and isinstance(mtimes, tuple)):
+        raise TypeError("bad output records")
+    if not (set(map(type, names)) <= {str} and set(map(type, sizes + mtimes)) <= {int}):
         raise TypeError("bad output record")
     return dict(zip(names, zip(sizes, mtimes, strict=True), strict=True))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping
@@ -45,6 +46,8 @@ if TYPE_CHECKING:  # the config brings pydantic and PyYAML; the check needs plai
 
 #: Files looked at (stat) at a time by a build with nothing to do.
 _STAT_BLOCK = 4096
+#: The bits of a mode that give the type (`stat.S_IFMT`), read in a comprehension.
+_TYPE_BITS = 0o170000
 #: From this many files to look at, a share goes to a forked child (`_beside`).
 ASIDE_FILES = 50_000
 
@@ -194,24 +197,45 @@ def _problems_if_unchanged(expected: Expected, state: CacheState) -> _Problems |
     """The rejected files' errors and the published files' warnings, as the
     full build reports them, when the seed files are exactly those the cache
     knows and each is unchanged; None at the first difference."""
+    # Names alone first (the stat of each says its type); with types when
+    # a name that matches is not a regular file.
+    same = _same_listings(expected, state, typed=False)
+    if same is None:
+        same = _same_listings(expected, state, typed=True)
+    if not same:
+        return None
+    return _recorded_problems(expected, key_prefix(expected.seeds), state.problems)
+
+
+def _same_listings(expected: Expected, state: CacheState, *, typed: bool) -> bool | None:
+    """Whether each seed folder's listing is as the cache recorded it; None
+    when, not ``typed``, a name turned out not to be a regular file."""
     prefix = key_prefix(expected.seeds)
     listings = dict(state.listings)
     try:
-        found = walk(expected.seeds, expected.patterns)
+        found = walk(expected.seeds, expected.patterns, typed=typed)
     except OSError:  # the full build says why
-        return None
+        return False
     for folder, names in found:
         listing = listings.pop(seed_key(prefix, folder), None)
-        if names and (listing is None or listing != _listing_now(folder, names)):
+        if not names:
+            continue
+        try:
+            if listing is None or listing != _listing_now(folder, names, files=not typed):
+                return False
+        except _NotAFile:
             return None
-    if listings:
-        return None  # a folder the cache knew is gone, or left without seeds
-    return _recorded_problems(expected, prefix, state.problems)
+    return not listings  # else a folder the cache knew is gone, or left without seeds
 
 
-def _listing_now(folder: str, names: list[str]) -> Listing | None:
+class _NotAFile(Exception):
+    """A name listed as a file that is not a regular file."""
+
+
+def _listing_now(folder: str, names: list[str], *, files: bool) -> Listing | None:
     """The listing (`records.ListingMaker`) of ``names`` in ``folder`` as they
-    are now; None when one cannot be looked at."""
+    are now; None when one cannot be looked at. With ``files``, raises
+    `_NotAFile` where a name is not a regular file."""
     try:
         # Names looked up in an open folder: no path walk per file.
         descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -222,9 +246,10 @@ def _listing_now(folder: str, names: list[str]) -> Listing | None:
     # arrays, and pickling them costs next to nothing.
     half = len(names) // 2
     mine, theirs = names[:half], names[half:]
+    look = partial(_fingerprints, descriptor, files=files)
     try:
-        with _beside(partial(_fingerprints, descriptor, theirs), len(theirs)) as their_fingerprints:
-            fingerprints = [_fingerprints(descriptor, mine), their_fingerprints()]
+        with _beside(partial(look, theirs), len(theirs)) as their_fingerprints:
+            fingerprints = [look(mine), their_fingerprints()]
     except (OSError, OverflowError, ChildLost):
         # Gone, a dangling symlink (the full build reports it), dated past
         # 2262, or the child lost: not proven unchanged.
@@ -240,15 +265,18 @@ def _listing_now(folder: str, names: list[str]) -> Listing | None:
 _Fingerprints = tuple["array[int]", "array[int]", "array[int]"]
 
 
-def _fingerprints(descriptor: int, names: list[str]) -> _Fingerprints:
+def _fingerprints(descriptor: int, names: list[str], *, files: bool) -> _Fingerprints:
     """The (mtime_ns, size, inode) columns of ``names`` in the folder open as
-    ``descriptor``, as `ListingMaker` takes them."""
+    ``descriptor``, as `ListingMaker` takes them. With ``files``, raises
+    `_NotAFile` where a name is not a regular file."""
     columns: _Fingerprints = (array("q"), array("Q"), array("Q"))
     mtimes, sizes, inodes = columns
-    stat = partial(os.stat, dir_fd=descriptor)
+    look = partial(os.stat, dir_fd=descriptor)
     # A block of stat results at a time: a million at once held 200 MB.
     for start in range(0, len(names), _STAT_BLOCK):
-        found = list(map(stat, names[start : start + _STAT_BLOCK]))
+        found = list(map(look, names[start : start + _STAT_BLOCK]))
+        if files and {info.st_mode & _TYPE_BITS for info in found} != {stat.S_IFREG}:
+            raise _NotAFile
         mtimes.extend([info.st_mtime_ns for info in found])
         sizes.extend([info.st_size for info in found])
         inodes.extend([info.st_ino for info in found])

@@ -10,6 +10,7 @@ import errno
 import fnmatch
 import os
 import re
+import stat
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -44,48 +45,83 @@ def _matcher(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"(?!\.|{_LITTER_ALTERNATIVES})(?:{wanted})")
 
 
-def walk(seeds: Path, patterns: Sequence[str]) -> list[tuple[str, list[str]]]:
+def walk(
+    seeds: Path, patterns: Sequence[str], *, typed: bool = True
+) -> list[tuple[str, list[str]]]:
     """Each folder under ``seeds`` (following symlinks but not loops) ending in
     a separator, with the names of its article files; in no particular order.
     Raises OSError (naming the folder) when a folder could not be listed for
     a reason that may pass.
 
     scandir's entries know their type without a stat per file, which matters
-    at a hundred thousand files.
+    at a hundred thousand files. Not ``typed``, names alone are listed, and
+    only those that do not match are looked at (for subfolders): each name
+    that matches is taken for a file. That is for a caller that looks at
+    every such name anyway, and must then find each a regular file: where
+    one is not (a folder, a FIFO, a dangling link), ``typed`` lists otherwise.
     """
     matcher = _matcher(tuple(patterns))
+    lister = _typed if typed else _untyped
     found: list[tuple[str, list[str]]] = []
     visited: set[tuple[int, int]] = set()
     root = os.fspath(seeds)
     folders = [root]
     while folders:
         folder = folders.pop()
+        # The prefix scandir gives its entries' paths ("/" stays "/").
+        prefix = folder if folder.endswith(os.sep) else folder + os.sep
         try:
             info = os.stat(folder)
             if (info.st_dev, info.st_ino) in visited:  # a symlink loop or a second way in
                 continue
             visited.add((info.st_dev, info.st_ino))
-            entries = list(os.scandir(folder))
+            names, subfolders = lister(folder, prefix, matcher)
         except OSError as error:
             if folder != root and error.errno in _NEVER_LISTED:
                 continue
             # Out of descriptors, a disk error: the folder's files are still
             # there, and a listing without them would unpublish them.
             raise OSError(error.errno, error.strerror, folder) from None
-        names: list[str] = []
-        for entry in entries:
-            name = entry.name
-            try:
-                if entry.is_dir():
-                    if not is_litter(name):
-                        folders.append(entry.path)
-                elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
-                    names.append(name)
-            except OSError:  # vanished, or a symlink loop: not an article
-                continue
-        # The prefix scandir gives its entries' paths ("/" stays "/").
-        found.append((folder if folder.endswith(os.sep) else folder + os.sep, names))
+        folders.extend(subfolders)
+        found.append((prefix, names))
     return found
+
+
+def _typed(folder: str, prefix: str, matcher: re.Pattern[str]) -> tuple[list[str], list[str]]:
+    """A folder's article files and subfolders, by the types scandir gives."""
+    names: list[str] = []
+    subfolders: list[str] = []
+    for entry in list(os.scandir(folder)):
+        name = entry.name
+        try:
+            if entry.is_dir():
+                if not is_litter(name):
+                    subfolders.append(entry.path)
+            elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
+                names.append(name)
+        except OSError:  # vanished, or a symlink loop: not an article
+            continue
+    return names, subfolders
+
+
+def _untyped(folder: str, prefix: str, matcher: re.Pattern[str]) -> tuple[list[str], list[str]]:
+    """A folder's names that match, and its subfolders among the others."""
+    listed = os.listdir(folder)
+    match = matcher.match
+    names = [name for name in listed if match(name)]
+    subfolders: list[str] = []
+    if len(names) == len(listed):
+        return names, subfolders
+    matching = set(names)
+    for name in listed:
+        if name in matching or is_litter(name):
+            continue
+        try:
+            if stat.S_ISDIR(os.stat(prefix + name).st_mode):
+                subfolders.append(prefix + name)
+        except OSError:  # vanished, dangling, or a symlink loop: not a folder
+            continue
+    return names, subfolders
 
 
 def discover(seeds: Path, patterns: Sequence[str]) -> list[Path]:

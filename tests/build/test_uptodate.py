@@ -218,6 +218,26 @@ def test_a_symlink_loop_in_the_seeds_changes_nothing(config: Config, seeds: Path
     assert _agreed(config) is not None
 
 
+@pytest.mark.parametrize("looked_at", ["here", "in-children"])
+def test_names_like_seeds_that_are_not_files_are_listed_as_a_full_build_lists_them(
+    config: Config, seeds: Path, looked_at: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check lists names alone first, taking each that matches for a
+    file; a folder or a FIFO so named must not make every build a full one,
+    and a change in such a folder must still be seen."""
+    (seeds / "folder.txt").mkdir()
+    (seeds / "folder.txt" / "d.txt").write_text(seed_text(title="Delta", link="https://e.org/d"))
+    os.mkfifo(seeds / "pipe.txt")
+    (seeds / "link.txt").symlink_to("sub", target_is_directory=True)
+    build(config)
+    if looked_at == "in-children":
+        _children(monkeypatch)
+    assert _agreed(config) is not None
+    edited = seeds / "folder.txt" / "d.txt"
+    edited.write_text(edited.read_text().replace("Delta", "Delta, edited"))
+    assert report_if_unchanged(config) is None
+
+
 def test_a_config_change_means_a_full_build(config: Config, make_config: ConfigFactory) -> None:
     changed = make_config(f"cache_dir: {config.cache_dir}\ntitle: Another title\n")
     assert report_if_unchanged(changed) is None
@@ -497,11 +517,15 @@ def test_recorded_problems_of_another_shape_mean_a_full_build(
 @pytest.mark.parametrize(
     "outputs",
     [
-        (("all.atom.xml", 1),),
-        (("all.atom.xml", 1, 2, 3),),
-        (("all.atom.xml", "1", 2),),
-        ((1, 1, 2),),
-        (["all.atom.xml", 1, 2],),
+        # As the catalog keeps them: names, sizes, mtimes.
+        (("all.atom.xml",), (1,)),
+        (("all.atom.xml",), (1,), (2,), (3,)),
+        (("all.atom.xml",), ("1",), (2,)),
+        ((1,), (1,), (2,)),
+        (["all.atom.xml"], (1,), (2,)),
+        (("all.atom.xml", "all.rss.xml"), (1,), (2,)),  # a size missing
+        (("all.atom.xml",), (1, 2), (3, 4)),
+        ((("all.atom.xml", 1, 2),),),  # one record per file, as FORMAT 12 had them
         "all.atom.xml",
     ],
 )

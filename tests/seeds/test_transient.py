@@ -241,16 +241,19 @@ def listing_fails(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path, int], None
     descriptors (EMFILE) or a flaky disk (EIO) would."""
 
     def fail(folder: Path, number: int) -> None:
-        scandir = os.scandir
-
-        def failing(path: Any) -> Any:
-            if os.fspath(path).rstrip(os.sep) == os.fspath(folder):
-                raise OSError(number, os.strerror(number))
-            return scandir(path)
-
-        monkeypatch.setattr(os, "scandir", failing)
+        for lister in ("scandir", "listdir"):  # with types, and names alone
+            monkeypatch.setattr(os, lister, _failing(getattr(os, lister), folder, number))
 
     return fail
+
+
+def _failing(lister: Callable[[Any], Any], folder: Path, number: int) -> Callable[[Any], Any]:
+    def failing(path: Any) -> Any:
+        if os.fspath(path).rstrip(os.sep) == os.fspath(folder):
+            raise OSError(number, os.strerror(number))
+        return lister(path)
+
+    return failing
 
 
 @pytest.mark.parametrize("number", [errno.EMFILE, errno.EIO], ids=["EMFILE", "EIO"])

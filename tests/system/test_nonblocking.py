@@ -138,7 +138,7 @@ def test_a_folder_replaced_by_a_fifo_does_not_block_the_up_to_date_check(
     config = make_config()
     fifo = seeds / "sub"
     os.mkfifo(fifo)
-    monkeypatch.setattr(uptodate, "walk", lambda *_: [(f"{fifo}{os.sep}", ["x.txt"])])
+    monkeypatch.setattr(uptodate, "walk", lambda *_, **__: [(f"{fifo}{os.sep}", ["x.txt"])])
 
     expected = uptodate.Expected.of(config)
     # A listing recorded for the folder: the check then opens it.

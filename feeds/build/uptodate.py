@@ -18,7 +18,7 @@ import stat
 import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -287,11 +287,16 @@ def _fingerprints(descriptor: int, names: list[str], *, files: bool) -> _Fingerp
 def _beside(function: Callable[[], _T], work: int) -> Iterator[Callable[[], _T]]:
     """``function``, run in a forked child from now on when ``work`` (files
     to look at) is large enough to pay for the fork and this process may
-    fork; else run in this process when its result is asked for."""
+    fork (and a child can be started); else run in this process when its
+    result is asked for."""
     if work < ASIDE_FILES or not can_fork():
         yield function
         return
-    with aside(function) as result:
+    with ExitStack() as stack:
+        try:
+            result = stack.enter_context(aside(function))
+        except OSError:  # no memory or process left for a child: here, then
+            result = function
         yield result
 
 

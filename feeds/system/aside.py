@@ -43,12 +43,18 @@ def aside(function: Callable[[], _Result]) -> Iterator[Callable[[], _Result]]:
     waits for its result, or raises what the child raised (`ChildLost`
     when it died). Leaving the block ends the child if it still runs.
 
-    Raises RuntimeError in a process with other threads (`can_fork`).
+    Raises RuntimeError in a process with other threads (`can_fork`), and
+    OSError when no child can be started.
     """
     if not can_fork():
         raise RuntimeError("a process with threads cannot fork")
     reading, writing = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no memory or process left for a child
+        os.close(reading)
+        os.close(writing)
+        raise
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         os.close(reading)
         _serve(function, writing)

@@ -7,6 +7,7 @@ nothing and report the same articles, feeds, rejected files and warnings.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import marshal
@@ -86,6 +87,20 @@ def test_children_that_look_at_shares_of_the_files_find_the_same(
     assert (report.articles, report.written, report.rejected) == (3, [], ())
     # The output files, and the second half of each folder's seeds.
     assert children == ["_output_intact", "_fingerprints", "_fingerprints"]
+
+
+def test_no_child_to_be_had_means_looking_here(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise OSError(errno.ENOMEM, os.strerror(errno.ENOMEM))
+
+    children = _children(monkeypatch)
+    monkeypatch.setattr(os, "fork", no_fork)
+    report = _agreed(config)
+    assert report is not None
+    assert report.articles == 3
+    assert children == ["_output_intact", "_fingerprints", "_fingerprints"]  # each tried
 
 
 def _children(monkeypatch: pytest.MonkeyPatch) -> list[str]:

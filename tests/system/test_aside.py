@@ -3,6 +3,7 @@ error comes back, and no child outlives the block that started it."""
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -83,3 +84,15 @@ def test_a_process_with_threads_never_forks() -> None:
     finally:
         release.set()
         thread.join()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts /proc/self/fd")
+def test_a_fork_refused_raises_and_leaves_no_pipe_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused() -> int:
+        raise OSError(errno.EAGAIN, "no process left")
+
+    monkeypatch.setattr(os, "fork", refused)
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError, match="no process left"), aside(lambda: None):
+        pass
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import textwrap
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,3 +137,16 @@ def mark_output(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_bytes(MARKER_TEXT)
     return folder
+
+
+def alone_in_process(timeout: float = 15.0) -> None:
+    """Waits until no other thread runs in this process, as forking needs
+    (`feeds.system.aside.can_fork`): an idle AnyIO worker that a server
+    test left ends within ten seconds. Fails, naming them, if any stay."""
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    others = [
+        thread.name for thread in threading.enumerate() if thread is not threading.main_thread()
+    ]
+    assert not others, f"threads other tests left running: {others}"

@@ -29,7 +29,7 @@ from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main
 from feeds.config import Config
 from feeds.system.aside import aside
-from tests.conftest import REPO, SeedWriter, seed_text
+from tests.conftest import REPO, SeedWriter, alone_in_process, seed_text
 
 ConfigFactory = Callable[..., Config]
 Change = Callable[[Path, Path], object]
@@ -106,6 +106,7 @@ def test_no_child_to_be_had_means_looking_here(
 def _children(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Makes the check give every share of its files to a forked child, and
     notes the function each child ran."""
+    alone_in_process()
     monkeypatch.setattr(uptodate, "ASIDE_FILES", 1)
     started: list[str] = []
 

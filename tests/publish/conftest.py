@@ -36,10 +36,11 @@ def aws_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Credentials:
     return TEST_CREDENTIALS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def moto_s3_session() -> Iterator[S3Server]:
-    """One server for the session: starting is cheap, but a stop takes half a
-    second, so tests share it (each in its own bucket)."""
+    """One server for these tests: starting is cheap, but a stop takes half a
+    second, so they share it (each in its own bucket). Stopped after them:
+    its thread would forbid the forks that later tests make."""
     # werkzeug logs a line per request at INFO; keep its warnings and errors.
     werkzeug = logging.getLogger("werkzeug")
     level = werkzeug.level

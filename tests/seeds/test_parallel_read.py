@@ -12,7 +12,7 @@ from feeds.seeds import reader
 from feeds.seeds.discovery import discover_names
 from feeds.seeds.reader import ReadOptions, read_many
 from feeds.system import processes
-from tests.conftest import seed_text
+from tests.conftest import alone_in_process, seed_text
 
 
 @pytest.fixture
@@ -60,9 +60,11 @@ def test_workers_return_the_same_articles_reasons_and_warnings(
 def _started_children(monkeypatch: pytest.MonkeyPatch, *, forked: bool) -> list[bool]:
     """Makes this process look threaded unless ``forked`` (so the reader
     must not fork), and notes whether each `spread` forks its children."""
-    if not forked:
+    if forked:
+        alone_in_process()
+    else:
         monkeypatch.setattr(processes, "can_fork", lambda: False)
-    assert processes.can_fork() is forked  # no other thread runs in this test
+    assert processes.can_fork() is forked
     started: list[bool] = []
     spread = processes.spread
 

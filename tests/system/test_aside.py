@@ -12,6 +12,13 @@ from pathlib import Path
 import pytest
 
 from feeds.system.aside import ChildLost, aside
+from tests.conftest import alone_in_process
+
+
+@pytest.fixture(autouse=True)
+def _alone() -> None:
+    alone_in_process()
+
 
 #: Memory the child inherits: nothing is pickled on the way in.
 INHERITED = [f"name-{n}" for n in range(10_000)]

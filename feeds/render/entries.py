@@ -179,6 +179,8 @@ class _Built:
     html: str
     atom: Serialised | None = None
     rss: Serialised | None = None
+    #: The JSON Feed item's text (`render.jsonfeed`), as it stands in a document.
+    json: str | None = None
 
 
 class EntryCache:
@@ -215,6 +217,13 @@ class EntryCache:
     def html(self, article: Article) -> str:
         """The article's entry HTML (`common.entry_html`), built once for every format."""
         return self._slot(article).html
+
+    def json_item(self, article: Article, make: Callable[[Article], str]) -> str:
+        """The article's JSON Feed item as ``make`` writes it, made once."""
+        built = self._slot(article)
+        if built.json is None:
+            built.json = make(article)
+        return built.json
 
     def _serialise(self, entry: Any, flavour: Flavour) -> Serialised:
         root = self._contexts(flavour)

@@ -42,8 +42,30 @@ def render(plan: FeedPlan, config: Config) -> bytes:
         document["next_url"] = stem_url(plan.prev_archive, config, FORMAT.suffix)
     if config.websub.hubs:
         document["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.websub.hubs]
-    document["items"] = [_item(article) for article in plan.entries]
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    document["items"] = []
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if plan.entries:
+        # Each item's text is the same in every document (indented by its
+        # depth alone), so it is written once per article and spliced in;
+        # "items" is the last key, so the text ends with its empty list.
+        items = [ENTRIES.json_item(article, _item_text) for article in plan.entries]
+        text = text[: -len(_NO_ITEMS)] + _ITEMS_OPEN + _ITEMS_BETWEEN.join(items) + _ITEMS_CLOSE
+    return (text + "\n").encode("utf-8")
+
+
+#: How `json.dumps` with ``indent=2`` ends a document whose last key is an
+#: empty "items", and lays out a list of objects at that depth.
+_NO_ITEMS = "[]\n}"
+_ITEMS_OPEN = "[\n    "
+_ITEMS_BETWEEN = ",\n    "
+_ITEMS_CLOSE = "\n  ]\n}"
+
+
+def _item_text(article: Article) -> str:
+    """The item as `json.dumps` with ``indent=2`` writes it inside "items":
+    only its line breaks are structural (a string's are escaped), and each
+    is indented two levels more."""
+    return json.dumps(_item(article), ensure_ascii=False, indent=2).replace("\n", "\n    ")
 
 
 def _item(article: Article) -> dict[str, Any]:

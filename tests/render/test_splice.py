@@ -1,5 +1,8 @@
 """Documents with spliced entry bytes are exactly the documents built whole.
 
+JSON Feed documents too: each item's text is made once per article
+(`render.jsonfeed`) and spliced into the document's "items".
+
 `render._feedgen.render_xml` serialises the feed-level part with feedgen and
 places each entry's bytes, serialised once (`entries.EntryCache`), before the
 closing tags. The reference here builds each document the way the feeds did
@@ -9,6 +12,7 @@ tree, archives' namespaces cleaned with the entries in place, one serialisation.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +26,7 @@ from feeds.compat.feedgen import tree
 from feeds.config import Config, load_config
 from feeds.model import Article
 from feeds.plan.plans import FeedPlan
-from feeds.render import atom, rss
+from feeds.render import atom, jsonfeed, rss
 from feeds.render._feedgen import ATOM_NS, _after_last_link, _extra_links
 from feeds.render.common import (
     FH_NS,
@@ -82,11 +86,22 @@ def _whole(plan: FeedPlan, config: Config, flavour: Flavour, suffix: str, media_
     return data
 
 
+def _whole_json(spliced: bytes, plan: FeedPlan) -> bytes:
+    """The JSON document as `json.dumps` lays it out whole, with the items
+    made anew: the same bytes as ``spliced`` when the splice is right."""
+    document = json.loads(spliced)
+    assert list(document)[-1] == "items"  # the splice relies on it
+    document["items"] = [jsonfeed._item(article) for article in plan.entries]
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
 def assert_spliced_documents_are_whole(articles: list[Article], config: Config) -> int:
     """Renders every plan of ``articles`` both ways; returns how many were archives."""
     archives = 0
     for plan in plan_feeds(articles, config):
         archives += plan.is_archive
+        spliced_json = jsonfeed.render(plan, config)
+        assert spliced_json == _whole_json(spliced_json, plan), (plan.stem, "json")
         formats: tuple[tuple[Flavour, Any], ...] = (("atom", atom), ("rss", rss))
         for flavour, module in formats:
             spliced = module.render(plan, config)

@@ -109,7 +109,7 @@ def _received(pipe: IO[bytes]) -> tuple[bool, Any]:
 
     try:
         outcome = pickle.load(pipe)  # noqa: S301 - our own child, through our own pipe
-    except (EOFError, pickle.UnpicklingError, ValueError) as error:
+    except Exception as error:  # cut short (a child killed while it wrote), so garbled
         lost = ChildLost("the child ended without a result")
         lost.__cause__ = error
         return False, lost

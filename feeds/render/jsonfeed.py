@@ -48,6 +48,8 @@ def render(plan: FeedPlan, config: Config) -> bytes:
         # Each item's text is the same in every document (indented by its
         # depth alone), so it is written once per article and spliced in;
         # "items" is the last key, so the text ends with its empty list.
+        if not text.endswith(_NO_ITEMS):
+            raise RuntimeError("unexpected json serialisation")  # pragma: no cover
         items = [ENTRIES.json_item(article, _item_text) for article in plan.entries]
         text = text[: -len(_NO_ITEMS)] + _ITEMS_OPEN + _ITEMS_BETWEEN.join(items) + _ITEMS_CLOSE
     return (text + "\n").encode("utf-8")

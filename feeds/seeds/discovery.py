@@ -96,7 +96,7 @@ def _typed(folder: str, prefix: str, matcher: re.Pattern[str]) -> tuple[list[str
         try:
             if entry.is_dir():
                 if not is_litter(name):
-                    subfolders.append(entry.path)
+                    subfolders.append(prefix + name)  # as scandir spells entry.path
             elif matcher.match(name) and (entry.is_file() or _is_dangling(entry)):
                 names.append(name)
         except OSError:  # vanished, or a symlink loop: not an article

@@ -90,6 +90,7 @@ class Publisher:
         self._swept_temp = True
         if force:
             self._written.clear()
+            self._digests.unsettle()
             self._swept_stems = None
         self._digests.configure(self.config)
         self._adopt_recorded(plans)
@@ -157,17 +158,10 @@ class Publisher:
 
     def _todo(self, plans: list[FeedPlan], report: BuildReport) -> list[tuple[FeedPlan, str]]:
         """The plans whose documents changed since written, with their digests."""
-        todo: list[tuple[FeedPlan, str]] = []
-        documents, written, digest_of = _Documents(self.config), self._written, self._digests.of
-        for plan in plans:  # most are unchanged: only the changed ones are sorted
-            digest = digest_of(plan)
-            if written.get(plan.stem) == digest:
-                report.unchanged += len(documents.of(plan))
-            else:
-                # Forgotten before writing: a failed write must not look written.
-                written.pop(plan.stem, None)
-                todo.append((plan, digest))
-        todo.sort(key=lambda item: _render_order(item[0]))
+        todo, mains, archives = self._digests.unwritten(plans, self._written)
+        documents = _Documents(self.config)
+        report.unchanged += mains * len(documents.of_main) + archives * len(documents.of_archive)
+        todo.sort(key=lambda item: _render_order(item[0]))  # most are unchanged: few to sort
         return todo
 
     def _render_beside_child(
@@ -337,14 +331,14 @@ class _Documents:
     """`documents_for` of each plan, asked once per publish for each kind of
     plan rather than for each plan (a million articles make 250,000)."""
 
-    __slots__ = ("_archive", "_main")
+    __slots__ = ("of_archive", "of_main")
 
     def __init__(self, config: Config) -> None:
-        self._main = documents_of_kind(False, config)
-        self._archive = documents_of_kind(True, config)
+        self.of_main = documents_of_kind(False, config)
+        self.of_archive = documents_of_kind(True, config)
 
     def of(self, plan: FeedPlan) -> tuple[Document, ...]:
-        return self._archive if plan.archive_of is not None else self._main
+        return self.of_archive if plan.archive_of is not None else self.of_main
 
 
 def _render_order(plan: FeedPlan) -> str:

@@ -200,14 +200,16 @@ def _archives(
     old = {plan.stem: plan for plan in previous[1:]}
     template = replace(main, entries=(), total=0, archive_of=main.stem)
     archives = []
+    # An edit takes its article out of one month: only that month's periods are asked.
+    left = members.left
     for (period, count), stem, links in zip(archived, stems, archive_links(stems), strict=True):
         plan = old.get(stem)
         if (  # reused only for a whole period no article came to or left
             plan is None
-            or count < len(period.articles)
             or plan.total != count
+            or count < len(period.articles)
             or plan.archive_of != main.stem
-            or members.left_from(period)
+            or (period.month in left and members.left_from(period))
         ):
             plan = replace(
                 template,

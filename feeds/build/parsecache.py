@@ -94,6 +94,9 @@ class CacheState:
     #: (`records.LastPublish`).
     publish_key: str = ""
     outputs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: The output records as stored, unchecked, when loaded without them
+    #: (`ParseCache.load`): `output_records` checks them where they are used.
+    stored_outputs: object = None
     #: A digest of each feed document's inputs as last written, by stem.
     plans: dict[str, str] = field(default_factory=dict)
     #: Pairs a catalog with the articles file written with it.
@@ -116,13 +119,19 @@ class ParseCache:
         self.articles_path = folder / f"parse-{digest}.articles"
         self._token = ""
 
-    def load(self, *, quiet: bool = False, records: bool = True) -> CacheState:
+    def load(
+        self, *, quiet: bool = False, records: bool = True, outputs: bool = True
+    ) -> CacheState:
         """The catalog; empty when there is none or it is unusable, which is
         logged unless ``quiet``. Without ``records``, the seed records are
-        left undecoded (a build with nothing to do reads the listings)."""
+        left undecoded (a build with nothing to do reads the listings);
+        without ``outputs``, the output records are left as stored (a build
+        with nothing to do checks them in a child) and the plans' digests
+        unread (it needs none)."""
         try:
             with os.fdopen(open_regular(self.catalog_path)[0], "rb") as stream:
-                state = _decode(_header(marshal.load(stream)), self.identity)  # noqa: S302 - checked
+                header = _header(marshal.load(stream))  # noqa: S302 - checked
+                state = _decode(header, self.identity, outputs=outputs)
                 if records:
                     state.records = _seed_records(stream)
         except FileNotFoundError:
@@ -328,18 +337,20 @@ def _header(data: object) -> object:
     return marshal.loads(data) if isinstance(data, bytes) else data  # noqa: S302 - checked
 
 
-def _decode(data: object, identity: str) -> CacheState:
-    """The catalog's header, checked; the seed records follow it (`_seed_records`)."""
+def _decode(data: object, identity: str, *, outputs: bool = True) -> CacheState:
+    """The catalog's header, checked (the output records only with
+    ``outputs``); the seed records follow it (`_seed_records`)."""
     if not (isinstance(data, tuple) and len(data) == 8):
         raise ValueError("not a feeds cache")
-    magic, stored_identity, token, publish_key, outputs, plans, listings, problems = data
+    magic, stored_identity, token, publish_key, stored, plans, listings, problems = data
     if magic != _MAGIC:
         raise ValueError(f"written by another version ({magic!r})")
     if stored_identity != identity or not isinstance(publish_key, str):
         raise ValueError("for other settings")
     if not isinstance(token, str):
         raise TypeError("bad token")
-    checked_outputs = _output_records(outputs)  # checked first: the first fault is logged
+    # Checked first: the first fault is logged.
+    checked_outputs = output_records(stored) if outputs else {}
     if not (isinstance(listings, tuple) and isinstance(problems, tuple)):
         raise TypeError("bad listings")
     return CacheState(
@@ -347,7 +358,8 @@ def _decode(data: object, identity: str) -> CacheState:
         problems=_pairs(problems),
         publish_key=publish_key,
         outputs=checked_outputs,
-        plans=_plan_records(plans),
+        stored_outputs=None if outputs else stored,
+        plans=_plan_records(plans) if outputs else {},
         token=token,
     )
 
@@ -361,13 +373,25 @@ def _output_columns(
     return names, sizes, mtimes
 
 
-def _output_records(outputs: object) -> dict[str, tuple[int, int]]:
+def output_count(stored: object) -> int:
+    """How many output records ``stored`` holds (`CacheState.stored_outputs`),
+    unchecked but for its shape. Raises TypeError."""
+    return len(_output_columns_of(stored)[0])
+
+
+def _output_columns_of(stored: object) -> tuple[tuple[Any, ...], ...]:
+    if not (isinstance(stored, tuple) and len(stored) == 3):
+        raise TypeError("bad output records")
+    if not all(isinstance(column, tuple) for column in stored):
+        raise TypeError("bad output records")
+    return stored
+
+
+def output_records(stored: object) -> dict[str, tuple[int, int]]:
+    """The output records as stored, checked: (size, mtime_ns) by name.
+    Raises TypeError or ValueError."""
     # Checked column by column, in C: thousands of files, read by every build.
-    if not (isinstance(outputs, tuple) and len(outputs) == 3):
-        raise TypeError("bad output records")
-    names, sizes, mtimes = outputs
-    if not (isinstance(names, tuple) and isinstance(sizes, tuple) and isinstance(mtimes, tuple)):
-        raise TypeError("bad output records")
+    names, sizes, mtimes = _output_columns_of(stored)
     if not (set(map(type, names)) <= {str} and set(map(type, sizes + mtimes)) <= {int}):
         raise TypeError("bad output record")
     return dict(zip(names, zip(sizes, mtimes, strict=True), strict=True))

@@ -90,6 +90,11 @@ def cached_seed(raw: object) -> CachedSeed | None:
 Listing = tuple[int, bytes]
 
 
+def joined_names(names: Sequence[str]) -> bytes:
+    """Names as a `Listing` digests them."""
+    return "\0".join(names).encode("utf-8", "surrogateescape")
+
+
 class ListingMaker:
     """A folder's `Listing`, made from its files given in name order, a
     block at a time: the digest of the names joined by NUL, then of the
@@ -111,13 +116,24 @@ class ListingMaker:
         inodes: Sequence[int],
     ) -> None:
         """The next ``names`` (after any given before) and their fingerprints."""
-        if not names:
+        self.add_joined(joined_names(names), len(names), mtimes, sizes, inodes)
+
+    def add_joined(
+        self,
+        joined: bytes,
+        count: int,
+        mtimes: Sequence[int],
+        sizes: Sequence[int],
+        inodes: Sequence[int],
+    ) -> None:
+        """`add` of ``count`` names given as `joined_names` made them (in a
+        child, whose bytes cost less to send than the names)."""
+        if not count:
             return
-        text = "\0".join(names)
         if self.count:
-            text = "\0" + text
-        self._digest.update(text.encode("utf-8", "surrogateescape"))
-        self.count += len(names)
+            self._digest.update(b"\0")
+        self._digest.update(joined)
+        self.count += count
         try:
             for column, values in zip(self._fingerprints, (mtimes, sizes, inodes), strict=True):
                 column.extend(values)

@@ -31,9 +31,11 @@ from feeds.build.parsecache import (
     default_cache_dir,
     identity_of,
     key_prefix,
+    output_count,
+    output_records,
     seed_key,
 )
-from feeds.build.records import LastPublish, Listing, ListingMaker
+from feeds.build.records import LastPublish, Listing, ListingMaker, joined_names
 from feeds.build.report import BuildReport
 from feeds.errors import ArticleError, ArticleWarning, strict_rejection
 from feeds.seeds.discovery import walk
@@ -99,14 +101,18 @@ def report_if_expected(
     if not expected.seeds.is_dir():
         return None  # the full build says why
     cache = ParseCache(expected.cache_dir, expected.cache_identity)
-    state = cache.load(quiet=quiet, records=False)
-    counts = _publish_counts(state, expected.config_digest, now)
+    state = cache.load(quiet=quiet, records=False, outputs=False)
+    try:
+        outputs = output_count(state.stored_outputs)
+    except TypeError:
+        return None  # none loaded, or damaged: the full build says which
+    counts = _publish_counts(state, expected.config_digest, now, outputs)
     if counts is None:
         return None
-    # The output files are looked at beside the seeds folder: at a million
-    # articles each takes about a second.
-    intact = partial(_output_intact, expected.output, state.outputs)
-    with _beside(intact, len(state.outputs)) as output_intact:
+    # The output files are checked and looked at beside the seeds folder: at
+    # a million articles each takes about a second.
+    intact = partial(_stored_outputs_intact, expected.output, state.stored_outputs)
+    with _beside(intact, outputs) as output_intact:
         problems = _problems_if_unchanged(expected, state)
         if problems is None or not _proven(output_intact):
             return None
@@ -114,12 +120,25 @@ def report_if_expected(
     return BuildReport(
         articles=articles,
         feeds=feeds,
-        unchanged=len(state.outputs),
+        unchanged=outputs,
         rejected=problems.rejected(),
         warnings=problems.warnings(),
-        owned=partial(sorted, state.outputs),
+        owned=partial(_owned, state.stored_outputs),
         seconds=time.monotonic() - started,
     )
+
+
+def _stored_outputs_intact(output: Path, stored: object) -> bool:
+    """`_output_intact` of the output records as stored, once checked."""
+    try:
+        outputs = output_records(stored)
+    except (TypeError, ValueError):
+        return False
+    return _output_intact(output, outputs)
+
+
+def _owned(stored: object) -> list[str]:
+    return sorted(output_records(stored))
 
 
 def last_publish(
@@ -127,20 +146,22 @@ def last_publish(
 ) -> tuple[int, int] | None:
     """The (articles, feeds) of the last publish while its config (``digest``),
     its embargoes and its output files all still hold; else None."""
-    counts = _publish_counts(state, digest, now)
+    counts = _publish_counts(state, digest, now, len(state.outputs))
     if counts is None or not _output_intact(output, state.outputs):
         return None
     return counts
 
 
-def _publish_counts(state: CacheState, digest: str, now: datetime | None) -> tuple[int, int] | None:
-    """`last_publish`, the output files not looked at."""
+def _publish_counts(
+    state: CacheState, digest: str, now: datetime | None, outputs: int
+) -> tuple[int, int] | None:
+    """`last_publish`, the ``outputs`` files recorded not looked at."""
     last = LastPublish.from_key(state.publish_key)
     if last is None or last.config_digest != digest:
         return None
     if last.next_embargo is not None and (now or datetime.now(UTC)) >= last.next_embargo:
         return None
-    if not state.outputs:
+    if not outputs:
         return None
     return last.articles, last.feeds
 
@@ -241,15 +262,17 @@ def _listing_now(folder: str, names: list[str], *, files: bool) -> Listing | Non
         descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
-    names.sort()
-    # The second half in a child, when there are many: its result is three
-    # arrays, and pickling them costs next to nothing.
-    half = len(names) // 2
-    mine, theirs = names[:half], names[half:]
+    # The names from a pivot on go to a child, when there are many: it sorts
+    # them as this process sorts the rest, so no one sorts them all.
+    pivot = _pivot(names)
     look = partial(_fingerprints, descriptor, files=files)
     try:
-        with _beside(partial(look, theirs), len(theirs)) as their_fingerprints:
-            fingerprints = [look(mine), their_fingerprints()]
+        share = partial(_share, look, names, pivot)
+        with _beside(share, len(names) - len(names) // 2) as theirs:
+            mine = [name for name in names if name < pivot]
+            mine.sort()
+            my_fingerprints = look(mine)
+            their_names, their_count, their_fingerprints = theirs()
     except (OSError, OverflowError, ChildLost):
         # Gone, a dangling symlink (the full build reports it), dated past
         # 2262, or the child lost: not proven unchanged.
@@ -257,9 +280,26 @@ def _listing_now(folder: str, names: list[str], *, files: bool) -> Listing | Non
     finally:
         os.close(descriptor)
     maker = ListingMaker()
-    for share, columns in zip((mine, theirs), fingerprints, strict=True):
-        maker.add(share, *columns)
+    maker.add(mine, *my_fingerprints)
+    maker.add_joined(their_names, their_count, *their_fingerprints)
     return maker.made()
+
+
+def _pivot(names: list[str]) -> str:
+    """About the median of ``names``, from a sample (names differ)."""
+    sample = sorted(names[:: max(1, len(names) // 1024)])
+    return sample[len(sample) // 2]
+
+
+def _share(
+    look: Callable[[list[str]], _Fingerprints], names: list[str], pivot: str
+) -> tuple[bytes, int, _Fingerprints]:
+    """The names from ``pivot`` on, sorted, as `records.joined_names` gives
+    them (one bytes object costs next to nothing to send), and their
+    fingerprints (three arrays)."""
+    theirs = [name for name in names if name >= pivot]
+    theirs.sort()
+    return joined_names(theirs), len(theirs), look(theirs)
 
 
 _Fingerprints = tuple["array[int]", "array[int]", "array[int]"]

@@ -48,6 +48,9 @@ def aside(function: Callable[[], _Result]) -> Iterator[Callable[[], _Result]]:
     """
     if not can_fork():
         raise RuntimeError("a process with threads cannot fork")
+    # The child sends its result pickled: imported here, once, not in each child.
+    import pickle  # noqa: F401
+
     reading, writing = os.pipe()
     try:
         pid = os.fork()

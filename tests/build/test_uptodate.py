@@ -24,6 +24,7 @@ import pytest
 from feeds.build import builder, uptodate
 from feeds.build.builder import rebuild
 from feeds.build.oneshot import build
+from feeds.build.records import ListingMaker
 from feeds.build.report import BuildReport
 from feeds.build.uptodate import parse_cache, report_if_unchanged
 from feeds.cli import main
@@ -85,8 +86,8 @@ def test_children_that_look_at_shares_of_the_files_find_the_same(
     report = _agreed(config)
     assert report is not None
     assert (report.articles, report.written, report.rejected) == (3, [], ())
-    # The output files, and the second half of each folder's seeds.
-    assert children == ["_output_intact", "_fingerprints", "_fingerprints"]
+    # The output files, and the seeds from a pivot on of each folder.
+    assert children == ["_stored_outputs_intact", "_share", "_share"]
 
 
 def test_no_child_to_be_had_means_looking_here(
@@ -100,7 +101,33 @@ def test_no_child_to_be_had_means_looking_here(
     report = _agreed(config)
     assert report is not None
     assert report.articles == 3
-    assert children == ["_output_intact", "_fingerprints", "_fingerprints"]  # each tried
+    assert children == ["_stored_outputs_intact", "_share", "_share"]  # each tried
+
+
+@pytest.mark.parametrize("in_child", [False, True])
+@pytest.mark.parametrize("count", [1, 2, 3, 40])
+def test_a_listing_split_at_a_pivot_is_the_listing_of_all_names_sorted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, in_child: bool
+) -> None:
+    if in_child:
+        alone_in_process()
+        monkeypatch.setattr(uptodate, "ASIDE_FILES", 1)
+    # Names that sort unlike their order here, non-ASCII and undecodable ones among them.
+    names = [f"{(index * 7919) % 97:02d}-é.txt" for index in range(count)]
+    names[-1] = os.fsdecode(b"\xff-seed.txt")
+    for name in names:
+        (tmp_path / name).write_text(name, "utf-8", "surrogateescape")
+    expected = ListingMaker()
+    ordered = sorted(names)
+    stats = [os.stat(tmp_path / name) for name in ordered]
+    expected.add(
+        ordered,
+        [info.st_mtime_ns for info in stats],
+        [info.st_size for info in stats],
+        [info.st_ino for info in stats],
+    )
+    listing = uptodate._listing_now(str(tmp_path), list(names), files=True)
+    assert listing == expected.made()
 
 
 def _children(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -120,18 +120,18 @@ class ParseCache:
         self._token = ""
 
     def load(
-        self, *, quiet: bool = False, records: bool = True, outputs: bool = True
+        self, *, quiet: bool = False, records: bool = True, written: bool = True
     ) -> CacheState:
         """The catalog; empty when there is none or it is unusable, which is
         logged unless ``quiet``. Without ``records``, the seed records are
         left undecoded (a build with nothing to do reads the listings);
-        without ``outputs``, the output records are left as stored (a build
-        with nothing to do checks them in a child) and the plans' digests
-        unread (it needs none)."""
+        without ``written``, what the last publish wrote is left as stored:
+        the output records unchecked (a build with nothing to do checks them
+        in a child) and the plans' digests unread (it needs none)."""
         try:
             with os.fdopen(open_regular(self.catalog_path)[0], "rb") as stream:
                 header = _header(marshal.load(stream))  # noqa: S302 - checked
-                state = _decode(header, self.identity, outputs=outputs)
+                state = _decode(header, self.identity, written=written)
                 if records:
                     state.records = _seed_records(stream)
         except FileNotFoundError:
@@ -337,9 +337,9 @@ def _header(data: object) -> object:
     return marshal.loads(data) if isinstance(data, bytes) else data  # noqa: S302 - checked
 
 
-def _decode(data: object, identity: str, *, outputs: bool = True) -> CacheState:
-    """The catalog's header, checked (the output records only with
-    ``outputs``); the seed records follow it (`_seed_records`)."""
+def _decode(data: object, identity: str, *, written: bool = True) -> CacheState:
+    """The catalog's header, checked (what the last publish wrote only with
+    ``written``); the seed records follow it (`_seed_records`)."""
     if not (isinstance(data, tuple) and len(data) == 8):
         raise ValueError("not a feeds cache")
     magic, stored_identity, token, publish_key, stored, plans, listings, problems = data
@@ -350,7 +350,7 @@ def _decode(data: object, identity: str, *, outputs: bool = True) -> CacheState:
     if not isinstance(token, str):
         raise TypeError("bad token")
     # Checked first: the first fault is logged.
-    checked_outputs = output_records(stored) if outputs else {}
+    checked_outputs = output_records(stored) if written else {}
     if not (isinstance(listings, tuple) and isinstance(problems, tuple)):
         raise TypeError("bad listings")
     return CacheState(
@@ -358,8 +358,8 @@ def _decode(data: object, identity: str, *, outputs: bool = True) -> CacheState:
         problems=_pairs(problems),
         publish_key=publish_key,
         outputs=checked_outputs,
-        stored_outputs=None if outputs else stored,
-        plans=_plan_records(plans) if outputs else {},
+        stored_outputs=None if written else stored,
+        plans=_plan_records(plans) if written else {},
         token=token,
     )
 

@@ -101,7 +101,7 @@ def report_if_expected(
     if not expected.seeds.is_dir():
         return None  # the full build says why
     cache = ParseCache(expected.cache_dir, expected.cache_identity)
-    state = cache.load(quiet=quiet, records=False, outputs=False)
+    state = cache.load(quiet=quiet, records=False, written=False)
     try:
         outputs = output_count(state.stored_outputs)
     except TypeError:
